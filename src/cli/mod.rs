@@ -1,0 +1,527 @@
+//! The command line: argument parsing and the model-only commands (check, size, list, diff,
+//! doctor, completions). `menu` hands over to the UI, `build` and `boot` to the pipeline.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::host;
+use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::profile::human;
+use crate::model::{Catalog, Estimate, Invalid, Plan, Profile, diff, estimate, resolve};
+
+/// Exit code for invalid input.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code for a usage error.
+pub const EXIT_USAGE: i32 = 2;
+
+/// stali composes, builds and boots Stali: a Linux image in which every binary is static.
+#[derive(Parser, Debug)]
+#[command(name = "stali", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do; with none, the configurator opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the configurator (the default): compose an image, watch its size, save a profile.
+    Menu(MenuArgs),
+    /// Check profiles: exit 0 when all are valid, 1 with precise messages otherwise.
+    Check {
+        /// Profile files (or names of shipped profiles: minimal, stali-classic, rescue).
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
+    },
+    /// Show the estimated image size of a profile, by component.
+    Size {
+        /// Profile file.
+        profile: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog: tools, hardware, kernel fragments, themes, profiles.
+    List {
+        /// What to list (all when omitted).
+        what: Option<ListWhat>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what differs between two profiles, and the size delta.
+    Diff {
+        /// The old profile.
+        a: PathBuf,
+        /// The new profile.
+        b: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the host tools the pipeline needs and say how to install missing ones.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the image a profile describes: fetch, compile, kernel, initramfs, ISO.
+    Build(BuildArgs),
+    /// Boot an ISO under QEMU and wait for its ready banner.
+    Boot(BootArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+/// Arguments of `stali menu`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MenuArgs {
+    /// Profile to edit (the embedded default when omitted; asked for on first save).
+    pub profile: Option<PathBuf>,
+    /// Colour theme: default, mono, classic, truecolor, or a user theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Draw boxes with ASCII characters only.
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+/// Arguments of `stali build`.
+#[derive(Args, Debug, Clone)]
+pub struct BuildArgs {
+    /// Profile file.
+    pub profile: PathBuf,
+    /// Where to write the ISO (default: ./NAME.iso).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Cache folder (default: $XDG_CACHE_HOME/stali).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Take sources from this folder: DIR/NAME for a URL ending in NAME or NAME.git.
+    #[arg(long)]
+    pub mirror: Option<PathBuf>,
+    /// Never use the network; name any source that is missing.
+    #[arg(long)]
+    pub offline: bool,
+    /// Parallel jobs (default: number of CPUs).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Boot the result in every mode the profile allows.
+    #[arg(long)]
+    pub boot: bool,
+    /// Boot timeout in seconds, with --boot.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Arguments of `stali boot`.
+#[derive(Args, Debug, Clone)]
+pub struct BootArgs {
+    /// The ISO to boot.
+    pub iso: PathBuf,
+    /// Boot with UEFI firmware (OVMF) instead of BIOS.
+    #[arg(long)]
+    pub uefi: bool,
+    /// Text that means the system is up (default: the ready banner from the build report).
+    #[arg(long)]
+    pub expect: Option<String>,
+    /// Seconds to wait for it.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Connect the serial console to this terminal instead.
+    #[arg(long)]
+    pub interactive: bool,
+}
+
+/// What `stali list` lists.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListWhat {
+    /// Tools and libraries.
+    Tools,
+    /// Hardware targets.
+    Hardware,
+    /// Kernel fragments.
+    Fragments,
+    /// Themes.
+    Themes,
+    /// Shipped profiles.
+    Profiles,
+}
+
+/// Shells for completion scripts.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Shell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    if o.write_all(text.as_bytes()).and_then(|_| o.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// Prints diagnostics to stderr.
+fn report(inv: &Invalid) {
+    eprintln!("{inv}");
+}
+
+/// Reads a profile argument: a file, or the name of a shipped profile when no such file exists.
+pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
+    if !arg.exists() {
+        let s = arg.to_string_lossy();
+        if let Some((_, text)) = EMBEDDED_PROFILES.iter().find(|(n, _)| *n == s) {
+            return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))));
+        }
+        let mut inv = Profile::load(arg).err().unwrap_or_else(|| Invalid(Vec::new()));
+        if let Some(d) = inv.0.first_mut() {
+            let hint = crate::model::diag::suggestion(&s, EMBEDDED_PROFILES.iter().map(|(n, _)| *n));
+            if !hint.is_empty() {
+                d.message.push_str(&hint.replace("did you mean", "did you mean the shipped profile"));
+            }
+        }
+        return Err(inv);
+    }
+    Profile::load(arg)
+}
+
+/// Loads and resolves a profile argument.
+pub fn load_plan(arg: &Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
+    let p = load_profile(arg)?;
+    let plan = resolve(&p, catalog)?;
+    Ok((p, plan))
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let command = cli.command.unwrap_or(Command::Menu(MenuArgs::default()));
+    match command {
+        Command::Menu(args) => crate::ui::run(args),
+        Command::Check { profiles } => check(&profiles),
+        Command::Size { profile, json } => size(&profile, json),
+        Command::List { what, json } => list(what, json),
+        Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
+        Command::Doctor { json } => doctor(json),
+        Command::Build(args) => crate::pipeline::cli_build(&args),
+        Command::Boot(args) => crate::pipeline::cli_boot(&args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            match shell {
+                Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "stali", &mut buf),
+                Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "stali", &mut buf),
+                Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "stali", &mut buf),
+            }
+            out(&String::from_utf8_lossy(&buf));
+            0
+        }
+    }
+}
+
+fn catalog() -> Catalog {
+    let c = Catalog::load();
+    for w in &c.warnings {
+        eprintln!("{w}");
+    }
+    c
+}
+
+fn check(profiles: &[PathBuf]) -> i32 {
+    let c = catalog();
+    let mut code = 0;
+    for path in profiles {
+        match load_plan(path, &c) {
+            Ok((_, plan)) => {
+                for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                let e = estimate(&plan, &c);
+                out(&format!(
+                    "{}: ok: {} on {}, {} tools, {} boot, estimated {}\n",
+                    path.display(),
+                    plan.name,
+                    plan.hardware.name,
+                    plan.tools.len(),
+                    plan.image.boot.as_str(),
+                    human(e.total_bytes)
+                ));
+            }
+            Err(inv) => {
+                report(&inv);
+                code = EXIT_INVALID;
+            }
+        }
+    }
+    code
+}
+
+/// The breakdown as an aligned table.
+pub fn size_table(plan: &Plan, e: &Estimate) -> String {
+    let mut s = format!(
+        "{}: estimated image {} ({} boot, {} compression)\n\n",
+        plan.name,
+        human(e.total_bytes),
+        plan.image.boot.as_str(),
+        plan.image.compression.as_str()
+    );
+    let name_w = e.components.iter().map(|c| c.name.len()).max().unwrap_or(4).max(9);
+    s.push_str(&format!(
+        "{:<name_w$}  {:<8}  {:>10}  {:>10}  {}\n",
+        "component", "kind", "bytes", "installed", "source"
+    ));
+    for c in &e.components {
+        let kind = serde_json::to_value(c.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let raw = c.raw_bytes.map(|r| r.to_string()).unwrap_or_default();
+        s.push_str(&format!(
+            "{:<name_w$}  {:<8}  {:>10}  {:>10}  {}\n",
+            c.name, kind, c.bytes, raw, c.source
+        ));
+    }
+    s.push('\n');
+    let line = |label: &str, b: u64| format!("{label:<name_w$}  {:<8}  {b:>10}  {:>10}\n", "", human(b));
+    s.push_str(&line("kernel", e.kernel_bytes));
+    s.push_str(&line("userland", e.userland_bytes));
+    s.push_str(&line("boot", e.boot_bytes));
+    s.push_str(&line("overhead", e.overhead_bytes));
+    s.push_str(&line("total", e.total_bytes));
+    if e.kernel_copies > 1 {
+        s.push_str(&format!(
+            "(hybrid: the kernel with its built-in initramfs ({}) is stored twice, for BIOS and UEFI)\n",
+            human(e.kernel_file_bytes)
+        ));
+    }
+    if let Some(b) = e.budget_bytes {
+        let verdict = if e.over_budget() {
+            format!("OVER by {}", human(e.total_bytes - b))
+        } else {
+            format!("{} to spare", human(b - e.total_bytes))
+        };
+        s.push_str(&format!("budget {}: {verdict}\n", human(b)));
+    }
+    s
+}
+
+fn size(path: &Path, json: bool) -> i32 {
+    let c = catalog();
+    match load_plan(path, &c) {
+        Ok((_, plan)) => {
+            let e = estimate(&plan, &c);
+            if json {
+                match serde_json::to_string_pretty(&e) {
+                    Ok(j) => out(&format!("{j}\n")),
+                    Err(err) => {
+                        eprintln!("error: cannot encode JSON: {err}");
+                        return EXIT_INVALID;
+                    }
+                }
+            } else {
+                out(&size_table(&plan, &e));
+            }
+            0
+        }
+        Err(inv) => {
+            report(&inv);
+            EXIT_INVALID
+        }
+    }
+}
+
+fn diff_cmd(a: &Path, b: &Path, json: bool) -> i32 {
+    let c = catalog();
+    let pa = load_plan(a, &c);
+    let pb = load_plan(b, &c);
+    let (pa, pb) = match (pa, pb) {
+        (Ok(x), Ok(y)) => (x.1, y.1),
+        (x, y) => {
+            if let Err(e) = x {
+                report(&e);
+            }
+            if let Err(e) = y {
+                report(&e);
+            }
+            return EXIT_INVALID;
+        }
+    };
+    let changes = diff::diff(&pa, &estimate(&pa, &c), &pb, &estimate(&pb, &c));
+    if json {
+        out(&format!("{}\n", serde_json::to_string_pretty(&changes).unwrap_or_default()));
+    } else {
+        out(&format!("--- {}\n+++ {}\n", a.display(), b.display()));
+        for ch in &changes {
+            out(&format!("{:<9} {}\n", ch.area, ch.text));
+        }
+    }
+    0
+}
+
+fn list(what: Option<ListWhat>, json: bool) -> i32 {
+    let c = catalog();
+    let all = what.is_none();
+    let want = |w: ListWhat| all || what == Some(w);
+    if json {
+        let mut obj = serde_json::Map::new();
+        if want(ListWhat::Tools) {
+            let v: Vec<serde_json::Value> = c
+                .tools
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name, "description": t.description, "category": t.category,
+                        "url": t.source.url(), "pin": t.source.pin(), "license": t.license,
+                        "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
+                        "size": t.size, "size_source": t.size_source, "untested": t.untested,
+                    })
+                })
+                .collect();
+            obj.insert("tools".into(), v.into());
+        }
+        if want(ListWhat::Hardware) {
+            let v: Vec<serde_json::Value> = c
+                .hardware
+                .iter()
+                .map(|h| {
+                    serde_json::json!({
+                        "name": h.name, "description": h.description, "arch": h.arch,
+                        "fragments": h.fragments, "console": h.console, "boot": h.boot.as_str(),
+                    })
+                })
+                .collect();
+            obj.insert("hardware".into(), v.into());
+        }
+        if want(ListWhat::Fragments) {
+            let v: Vec<serde_json::Value> = c
+                .fragments
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "name": f.name, "title": f.title, "description": f.description,
+                        "depends": f.depends, "size": f.size, "size_source": f.size_source,
+                        "options": f.options.len(),
+                    })
+                })
+                .collect();
+            obj.insert("fragments".into(), v.into());
+        }
+        if want(ListWhat::Themes) {
+            let v: Vec<&str> = c.themes.iter().map(|t| t.name.as_str()).collect();
+            obj.insert("themes".into(), serde_json::json!(v));
+        }
+        if want(ListWhat::Profiles) {
+            let v: Vec<&str> = EMBEDDED_PROFILES.iter().map(|(n, _)| *n).collect();
+            obj.insert("profiles".into(), serde_json::json!(v));
+        }
+        out(&format!("{}\n", serde_json::Value::Object(obj)));
+        return 0;
+    }
+    let mut s = String::new();
+    if want(ListWhat::Tools) {
+        s.push_str("Tools (name, category, installed size, description):\n");
+        for cat in crate::model::catalog::CATEGORIES {
+            for t in c.tools.iter().filter(|t| &t.category == cat) {
+                let size = if t.size_is_estimate() {
+                    format!("~{}", human(t.size))
+                } else {
+                    human(t.size)
+                };
+                let mut line = format!("  {:<16} {:<11} {:>9}  {}", t.name, t.category, size, t.description);
+                if let Some(why) = &t.untested {
+                    line.push_str(&format!("  [untested: {why}]"));
+                }
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+        s.push_str("  (~ marks an estimated size; the rest were measured)\n");
+    }
+    if want(ListWhat::Hardware) {
+        s.push_str("Hardware:\n");
+        for h in &c.hardware {
+            s.push_str(&format!(
+                "  {:<14} {}  [{} boot; fragments: {}]\n",
+                h.name,
+                h.description,
+                h.boot.as_str(),
+                h.fragments.join(", ")
+            ));
+        }
+    }
+    if want(ListWhat::Fragments) {
+        s.push_str("Kernel fragments:\n");
+        for f in &c.fragments {
+            let dep = if f.depends.is_empty() {
+                String::new()
+            } else {
+                format!("  (needs {})", f.depends.join(", "))
+            };
+            s.push_str(&format!(
+                "  {:<20} {:>9}  {}{dep}\n",
+                f.name,
+                crate::model::profile::human_delta(f.size),
+                f.description
+            ));
+        }
+    }
+    if want(ListWhat::Themes) {
+        s.push_str("Themes:\n");
+        for t in &c.themes {
+            s.push_str(&format!("  {}\n", t.name));
+        }
+    }
+    if want(ListWhat::Profiles) {
+        s.push_str("Shipped profiles (usable by name, e.g. `stali size minimal`):\n");
+        for (n, text) in EMBEDDED_PROFILES {
+            let d = Profile::parse(text, None).map(|p| p.description).unwrap_or_default();
+            s.push_str(&format!("  {n:<14} {d}\n"));
+        }
+    }
+    out(&s);
+    0
+}
+
+fn doctor(json: bool) -> i32 {
+    use host::Need;
+    let status = host::check(&[Need::Userland, Need::Kernel, Need::Iso, Need::Boot]);
+    let missing: Vec<&str> = status.iter().filter(|s| s.found.is_none()).map(|s| s.name).collect();
+    if json {
+        let j = serde_json::json!({
+            "requirements": status,
+            "missing": missing,
+            "install": host::install_commands(&missing).into_iter().map(|(f, c)| serde_json::json!({"family": f, "command": c})).collect::<Vec<_>>(),
+        });
+        out(&format!("{j}\n"));
+    } else {
+        let mut s = String::new();
+        for st in &status {
+            let need = serde_json::to_value(st.need).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            match &st.found {
+                Some(p) => s.push_str(&format!("  ok       {:<20} {:<9} {}\n", st.name, need, p.display())),
+                None => s.push_str(&format!("  MISSING  {:<20} {:<9} {} (Debian: {})\n", st.name, need, st.purpose, st.debian)),
+            }
+        }
+        if missing.is_empty() {
+            s.push_str("\nEverything the pipeline needs is here.\n");
+        } else {
+            s.push_str(&format!("\n{} missing. Install with:\n", missing.len()));
+            for (family, cmd) in host::install_commands(&missing) {
+                s.push_str(&format!("  {family:<14} {cmd}\n"));
+            }
+        }
+        out(&s);
+    }
+    if missing.is_empty() { 0 } else { EXIT_INVALID }
+}

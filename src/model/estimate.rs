@@ -1,0 +1,263 @@
+//! The size model: a pure function from a plan to the image's estimated size, by part.
+//!
+//! Image layout it models (the pipeline builds exactly this): the initramfs is built into
+//! the kernel and compressed with it; BIOS boots that bzImage through isolinux, UEFI boots
+//! the same file as `EFI/BOOT/BOOTX64.EFI` from a FAT image; a hybrid ISO holds both copies.
+
+use serde::Serialize;
+
+use super::catalog::{Catalog, SizeModel};
+use super::plan::Plan;
+
+/// ISO 9660 sector size: every file occupies whole sectors.
+pub const SECTOR: u64 = 2048;
+
+/// What part of the image a component belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The kernel's base configuration.
+    Kernel,
+    /// A kernel fragment's delta.
+    Fragment,
+    /// A program.
+    Tool,
+    /// A library (counted once).
+    Library,
+    /// Generated files in the root filesystem.
+    Skeleton,
+    /// Boot loader files and the EFI image.
+    Boot,
+    /// ISO 9660 structures and padding.
+    Overhead,
+}
+
+/// One line of the breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Component {
+    /// Name (`sbase`, `fragment:usb`, `isolinux`).
+    pub name: String,
+    /// Which part of the image.
+    pub kind: Kind,
+    /// Bytes it adds to the ISO (after compression, times the number of copies).
+    pub bytes: u64,
+    /// Installed bytes before compression, for userland parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_bytes: Option<u64>,
+    /// Where the figure comes from.
+    pub source: String,
+}
+
+/// The estimated size of an image, by component and by part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Profile name.
+    pub profile: String,
+    /// Estimated ISO size.
+    pub total_bytes: u64,
+    /// Kernel code (base and fragments), all copies.
+    pub kernel_bytes: u64,
+    /// Userland in the initramfs after compression, all copies.
+    pub userland_bytes: u64,
+    /// Boot loader and EFI image overhead.
+    pub boot_bytes: u64,
+    /// ISO structures.
+    pub overhead_bytes: u64,
+    /// Installed userland before compression.
+    pub userland_raw_bytes: u64,
+    /// The bzImage with its built-in initramfs, one copy.
+    pub kernel_file_bytes: u64,
+    /// How many copies of the kernel file the ISO holds (2 for hybrid).
+    pub kernel_copies: u64,
+    /// Size budget, if the profile sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_bytes: Option<u64>,
+    /// Every component.
+    pub components: Vec<Component>,
+}
+
+impl Estimate {
+    /// The component called `name`.
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// Whether the total exceeds the budget.
+    pub fn over_budget(&self) -> bool {
+        self.budget_bytes.is_some_and(|b| self.total_bytes > b)
+    }
+}
+
+fn ratio(m: &SizeModel, table: &std::collections::BTreeMap<String, f64>, key: &str) -> f64 {
+    let _ = m;
+    table.get(key).copied().unwrap_or(1.0)
+}
+
+fn scaled(bytes: i64, factor: f64) -> i64 {
+    (bytes as f64 * factor).round() as i64
+}
+
+fn round_up(b: u64) -> u64 {
+    b.div_ceil(SECTOR) * SECTOR
+}
+
+/// Estimates the size of the image a plan describes.
+pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
+    let m = &catalog.model;
+    let comp = plan.image.compression.as_str();
+    let kfactor = ratio(m, &m.kernel_factor, comp);
+    let uratio = ratio(m, &m.ratio, comp);
+    let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() { 2 } else { 1 };
+    let mut components = Vec::new();
+
+    let (base_size, base_src) = catalog
+        .base(&plan.kernel.base)
+        .map(|b| (b.size, b.size_source.clone()))
+        .unwrap_or((0, "unknown base".into()));
+    let mut kernel_one: i64 = scaled(base_size as i64, kfactor);
+    components.push(Component {
+        name: format!("kernel:{}", plan.kernel.base),
+        kind: Kind::Kernel,
+        bytes: (kernel_one.max(0) as u64) * copies,
+        raw_bytes: None,
+        source: base_src,
+    });
+    for f in &plan.kernel.fragments {
+        let d = scaled(f.fragment.size, kfactor);
+        kernel_one += d;
+        components.push(Component {
+            name: format!("fragment:{}", f.fragment.name),
+            kind: Kind::Fragment,
+            bytes: (d.max(0) as u64) * copies,
+            raw_bytes: None,
+            source: f.fragment.size_source.clone(),
+        });
+    }
+    let kernel_one = kernel_one.max(0) as u64;
+
+    let mut userland_raw = 0u64;
+    let mut userland_one = 0u64;
+    for t in &plan.tools {
+        let c = (t.def.size as f64 * uratio).round() as u64;
+        userland_raw += t.def.size;
+        userland_one += c;
+        components.push(Component {
+            name: t.def.name.clone(),
+            kind: if t.def.is_library() { Kind::Library } else { Kind::Tool },
+            bytes: c * copies,
+            raw_bytes: Some(t.def.size),
+            source: t.def.size_source.clone(),
+        });
+    }
+    let skel = (m.skeleton as f64 * uratio).round() as u64;
+    userland_raw += m.skeleton;
+    userland_one += skel;
+    components.push(Component {
+        name: "skeleton".into(),
+        kind: Kind::Skeleton,
+        bytes: skel * copies,
+        raw_bytes: Some(m.skeleton),
+        source: "estimate: /etc files, directories, device nodes, cpio headers".into(),
+    });
+
+    let kernel_file = kernel_one + userland_one;
+    let mut boot = 0u64;
+    if plan.image.boot.bios() {
+        boot += m.isolinux;
+        components.push(Component {
+            name: "isolinux".into(),
+            kind: Kind::Boot,
+            bytes: m.isolinux,
+            raw_bytes: None,
+            source: m.source.clone(),
+        });
+    }
+    if plan.image.boot.uefi() {
+        boot += m.efi_overhead;
+        components.push(Component {
+            name: "efi-image".into(),
+            kind: Kind::Boot,
+            bytes: m.efi_overhead,
+            raw_bytes: None,
+            source: m.source.clone(),
+        });
+    }
+    // Sector rounding of the kernel copies is part of the overhead.
+    let rounding = (round_up(kernel_file) - kernel_file) * copies;
+    let overhead = m.iso_overhead + rounding;
+    components.push(Component {
+        name: "iso".into(),
+        kind: Kind::Overhead,
+        bytes: overhead,
+        raw_bytes: None,
+        source: m.source.clone(),
+    });
+    let kernel_bytes = kernel_one * copies;
+    let userland_bytes = userland_one * copies;
+    Estimate {
+        profile: plan.name.clone(),
+        total_bytes: kernel_bytes + userland_bytes + boot + overhead,
+        kernel_bytes,
+        userland_bytes,
+        boot_bytes: boot,
+        overhead_bytes: overhead,
+        userland_raw_bytes: userland_raw,
+        kernel_file_bytes: kernel_file,
+        kernel_copies: copies,
+        budget_bytes: plan.image.budget,
+        components,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Profile, resolve};
+
+    fn est(text: &str) -> Estimate {
+        let c = Catalog::embedded();
+        let p = Profile::parse(text, None).expect("valid profile");
+        estimate(&resolve(&p, &c).expect("resolves"), &c)
+    }
+
+    #[test]
+    fn parts_add_up_to_the_total() {
+        let e = est("format = 1\n");
+        let sum: u64 = e.components.iter().map(|c| c.bytes).sum();
+        assert_eq!(sum, e.total_bytes);
+        assert_eq!(e.kernel_bytes + e.userland_bytes + e.boot_bytes + e.overhead_bytes, e.total_bytes);
+    }
+
+    #[test]
+    fn a_library_is_counted_once() {
+        let one = est("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\"]\n");
+        let two = est("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\", \"curl\"]\n");
+        let zlibs = two.components.iter().filter(|c| c.name == "zlib").count();
+        assert_eq!(zlibs, 1);
+        assert_eq!(one.component("zlib").map(|c| c.bytes), two.component("zlib").map(|c| c.bytes));
+    }
+
+    #[test]
+    fn hybrid_holds_two_kernel_copies_and_costs_more() {
+        let bios = est("format = 1\n[image]\nboot = \"bios\"\n");
+        let hybrid = est("format = 1\n[image]\nboot = \"hybrid\"\n");
+        assert_eq!(bios.kernel_copies, 1);
+        assert_eq!(hybrid.kernel_copies, 2);
+        assert!(hybrid.total_bytes > bios.total_bytes + bios.kernel_file_bytes / 2);
+    }
+
+    #[test]
+    fn xz_is_smaller_than_gzip() {
+        let xz = est("format = 1\n[image]\ncompression = \"xz\"\n");
+        let gz = est("format = 1\n[image]\ncompression = \"gzip\"\n");
+        assert!(xz.total_bytes < gz.total_bytes);
+    }
+
+    #[test]
+    fn budget_is_compared() {
+        let e = est("format = 1\n[image]\nbudget = \"1 KiB\"\n");
+        assert!(e.over_budget());
+        let e = est("format = 1\n[image]\nbudget = \"1 GiB\"\n");
+        assert!(!e.over_budget());
+    }
+}

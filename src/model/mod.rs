@@ -1,0 +1,25 @@
+//! The model: profiles, the catalog, resolution into a plan, and the size estimate.
+//!
+//! Nothing here knows about the terminal UI or how the pipeline builds things; both
+//! consume [`Plan`] and [`Estimate`].
+
+pub mod catalog;
+pub mod diag;
+pub mod diff;
+pub mod estimate;
+pub mod plan;
+pub mod profile;
+pub mod walk;
+
+pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};
+pub use diag::{Diagnostic, Invalid, Severity};
+pub use estimate::{Component, Estimate, Kind, estimate};
+pub use plan::{ImagePlan, KernelPlan, Plan, PlannedFragment, PlannedTool, resolve};
+pub use profile::{Compression, KernelSource, Profile};
+
+/// Loads, parses and resolves a profile file in one go.
+pub fn load_plan(path: &std::path::Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
+    let profile = Profile::load(path)?;
+    let plan = resolve(&profile, catalog)?;
+    Ok((profile, plan))
+}
