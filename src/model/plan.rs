@@ -285,6 +285,16 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             .collect();
     }
 
+    // Conflicts and exclusive capabilities are reported at the last of the tools involved
+    // that the user listed, or at `tools.select` when dependencies brought them in.
+    let select_key = |names: &[&str]| -> String {
+        names
+            .iter()
+            .filter_map(|n| profile.select.iter().position(|s| s == n))
+            .max()
+            .map(|i| format!("tools.select[{i}]"))
+            .unwrap_or_else(|| "tools.select".into())
+    };
     // Conflicts and exclusive capabilities.
     for a in &tools {
         for c in &a.def.conflicts {
@@ -298,7 +308,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                         b.def.name,
                         pulled_in(a, b)
                     )),
-                    "tools.select",
+                    &select_key(&[a.def.name.as_str(), b.def.name.as_str()]),
                 ));
             }
         }
@@ -314,7 +324,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             };
             errors.push(profile.locate(
                 Diagnostic::error(format!("{list} both provide {cap}: keep one")),
-                "tools.select",
+                &select_key(&names),
             ));
         }
     }

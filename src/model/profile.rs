@@ -416,6 +416,10 @@ impl Profile {
 
         if let Some(t) = r.table(&root, "tools") {
             r.only_keys(&t, &["select"]);
+            if let Some((v, _)) = t.get("select") {
+                loc(&r, "tools.select", &t.key_span("select"));
+                let _ = v;
+            }
             if let Some(list) = r.strings(&t, "select") {
                 p.select.clear();
                 for (i, s) in list.into_iter().enumerate() {

@@ -102,7 +102,11 @@ impl<'t> Reader<'t> {
             Ok(t) => Some(t),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                let msg = e.message().trim().replace('\n', " ");
+                let mut msg = e.message().trim().replace('\n', " ");
+                if msg == "duplicate key" {
+                    let key: String = self.text[span.clone()].chars().take(60).collect();
+                    msg = format!("duplicate key `{key}`: each key may appear once in a table");
+                }
                 self.error(&span, "", format!("TOML syntax: {msg}"));
                 None
             }

@@ -1,0 +1,216 @@
+//! The build cache: content keys for every stage and atomic publication of their outputs.
+//!
+//! Layout under the cache root (default `$XDG_CACHE_HOME/stali`):
+//! `git/` and `src/` (fetched sources), `kernel-src/` (unpacked trees), `headers/KEY`
+//! (kernel UAPI headers), `pkg/NAME-KEY/` (a package's staging tree and its record),
+//! `kernel/KEY/` (a kbuild object folder), `logs/` (one log per step).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+/// A cache key under construction: every input that affects a stage's output goes in.
+#[derive(Clone, Default)]
+pub struct Key(Sha256);
+
+impl Key {
+    /// A key for the stage called `stage`.
+    pub fn new(stage: &str) -> Self {
+        let mut k = Key(Sha256::new());
+        k.add(stage);
+        k
+    }
+
+    /// Adds one input (length-prefixed, so inputs cannot run into each other).
+    pub fn add(&mut self, part: impl AsRef<[u8]>) -> &mut Self {
+        let b = part.as_ref();
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+
+    /// The key as 64 hex digits.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0.clone().finalize())
+    }
+
+    /// The first 16 hex digits, for folder names.
+    pub fn short(&self) -> String {
+        self.hex()[..16].to_string()
+    }
+}
+
+/// The sha256 of a file, as hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The sha256 of bytes, as hex.
+pub fn sha256_bytes(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// The default cache root: `$XDG_CACHE_HOME/stali`, else `~/.cache/stali`.
+pub fn default_root() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("stali"));
+    }
+    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set; pass --cache DIR")?;
+    Ok(PathBuf::from(home).join(".cache/stali"))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes).context("cannot write temporary file")?;
+    tmp.as_file().sync_all().context("cannot sync temporary file")?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
+    Ok(())
+}
+
+/// Copies `from` to `to` atomically (temporary file in `to`'s folder, fsync, rename).
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut src = fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    std::io::copy(&mut src, tmp.as_file_mut()).with_context(|| format!("cannot copy {}", from.display()))?;
+    tmp.as_file().sync_all().context("cannot sync")?;
+    tmp.persist(to).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", to.display()))?;
+    Ok(())
+}
+
+/// Replaces folder `to` by folder `from` (same file system): the cache never shows a
+/// half-written output, and an interrupted stage leaves only a `.tmp` folder to redo.
+pub fn publish_dir(from: &Path, to: &Path) -> Result<()> {
+    if to.exists() {
+        fs::remove_dir_all(to).with_context(|| format!("cannot remove old {}", to.display()))?;
+    }
+    fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+}
+
+/// Removes a folder if it exists.
+pub fn remove_dir(p: &Path) -> Result<()> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
+    }
+}
+
+/// Copies a tree (files, folders, symlinks), keeping modes; used to assemble sysroots,
+/// fresh source trees and the root filesystem.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .with_context(|| format!("cannot read {}", from.display()))?
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read {}", from.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let ft = e.file_type().with_context(|| format!("cannot stat {}", src.display()))?;
+        if ft.is_dir() {
+            copy_tree(&src, &dst)?;
+            let perm = fs::metadata(&src)?.permissions();
+            fs::set_permissions(&dst, perm)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&src)?;
+            if dst.symlink_metadata().is_ok() {
+                fs::remove_file(&dst)?;
+            }
+            std::os::unix::fs::symlink(&target, &dst).with_context(|| format!("cannot link {}", dst.display()))?;
+        } else {
+            if dst.symlink_metadata().is_ok() {
+                fs::remove_file(&dst)?;
+            }
+            fs::copy(&src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file (not folder) below `root`, as paths relative to it, sorted.
+pub fn files_below(root: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let e = e?;
+            let p = e.path();
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                out.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(root, root, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Bytes of regular files below `root` (symlinks count as nothing).
+pub fn tree_size(root: &Path) -> Result<u64> {
+    let mut total = 0;
+    for rel in files_below(root)? {
+        let m = fs::symlink_metadata(root.join(&rel))?;
+        if m.is_file() {
+            total += m.len();
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_every_input_and_its_boundaries() {
+        let mut a = Key::new("pkg");
+        a.add("ab").add("c");
+        let mut b = Key::new("pkg");
+        b.add("a").add("bc");
+        assert_ne!(a.hex(), b.hex());
+        let mut c = Key::new("pkg");
+        c.add("ab").add("c");
+        assert_eq!(a.hex(), c.hex());
+        assert_eq!(a.short().len(), 16);
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("x.iso");
+        write_atomic(&p, b"one").expect("write");
+        write_atomic(&p, b"two").expect("write");
+        assert_eq!(fs::read(&p).expect("read"), b"two");
+        assert_eq!(fs::read_dir(d.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn copy_tree_keeps_links_and_sizes() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let a = d.path().join("a");
+        fs::create_dir_all(a.join("bin")).expect("mkdir");
+        fs::write(a.join("bin/box"), b"12345").expect("write");
+        std::os::unix::fs::symlink("box", a.join("bin/ls")).expect("link");
+        copy_tree(&a, &d.path().join("b")).expect("copy");
+        assert_eq!(fs::read_link(d.path().join("b/bin/ls")).expect("link"), Path::new("box"));
+        assert_eq!(tree_size(&d.path().join("b")).expect("size"), 5);
+        assert_eq!(files_below(&d.path().join("b")).expect("files").len(), 2);
+    }
+}

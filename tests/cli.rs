@@ -1,0 +1,209 @@
+//! Runs the built `stali` binary on the profile corpus and checks every command's contract.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stali(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run stali")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn corpus(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn no_panic(o: &Output) {
+    let err = text(&o.stderr);
+    assert!(!err.contains("panicked") && !err.contains("internal error") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+#[test]
+fn every_invalid_profile_gets_its_exact_message_and_exit_1() {
+    let files = corpus("tests/profiles/invalid");
+    assert!(files.len() >= 30, "only {} invalid profiles", files.len());
+    let mut kinds = std::collections::BTreeSet::new();
+    for f in &files {
+        let rel = f.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("relative");
+        let rel = rel.to_str().expect("utf-8 path");
+        let o = stali(&["check", rel]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{rel}: {}", text(&o.stderr));
+        let expected = std::fs::read_to_string(f.with_extension("expected")).expect("an .expected file beside each invalid profile");
+        assert_eq!(text(&o.stderr), expected, "{rel}");
+        assert!(o.stdout.is_empty(), "{rel} printed to stdout");
+        assert!(expected.starts_with(rel), "{rel}: message does not name the file");
+        kinds.insert(expected.split(": error: ").nth(1).map(|m| m.split(':').next().unwrap_or("").to_string()));
+    }
+    assert!(kinds.len() >= 25, "only {} distinct kinds: {kinds:?}", kinds.len());
+}
+
+#[test]
+fn paths_that_are_not_profile_files_are_invalid_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8");
+    let o = stali(&["check", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), format!("{d}: error: is a directory, not a profile file\n"));
+
+    let missing = format!("{d}/nope.toml");
+    let o = stali(&["check", &missing]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), format!("{missing}: error: no such file\n"));
+
+    let o = stali(&["check", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "/dev/null: error: is not a regular file\n");
+
+    let huge = dir.path().join("huge.toml");
+    let mut body = String::from("format = 1\ndescription = \"");
+    body.push_str(&"x".repeat(3 << 20));
+    body.push_str("\"\n");
+    std::fs::write(&huge, body).expect("write");
+    let h = huge.to_str().expect("utf-8");
+    let o = stali(&["check", h]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("a profile is at most 1048576 bytes"), "{}", text(&o.stderr));
+
+    let long = dir.path().join("long.toml");
+    std::fs::write(&long, format!("format = 1\ndescription = \"{}\"\n", "y".repeat(100_000))).expect("write");
+    let o = stali(&["check", long.to_str().expect("utf-8")]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains(":2:15: error: description: a description is one line of at most 200 characters"), "{}", text(&o.stderr));
+
+    let misspelt = stali(&["check", "minimall"]);
+    assert_eq!(misspelt.status.code(), Some(1));
+    assert!(text(&misspelt.stderr).contains("did you mean the shipped profile `minimal`?"), "{}", text(&misspelt.stderr));
+}
+
+#[test]
+fn valid_and_shipped_profiles_pass() {
+    for f in corpus("tests/profiles/valid").into_iter().chain(corpus("profiles")) {
+        let o = stali(&["check", f.to_str().expect("utf-8")]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), text(&o.stderr));
+        assert!(text(&o.stdout).contains(": ok: "), "{}", text(&o.stdout));
+    }
+    let o = stali(&["check", "tests/profiles/valid/no-init-warning.toml"]);
+    assert!(text(&o.stderr).contains("warning: tools.select: no selected tool provides init"), "{}", text(&o.stderr));
+    let o = stali(&["check", "profiles/minimal.toml", "tests/profiles/invalid/unknown-tool.toml"]);
+    assert_eq!(o.status.code(), Some(1), "one bad profile fails the whole check");
+}
+
+#[test]
+fn size_json_adds_up_and_the_table_is_aligned() {
+    for p in ["profiles/minimal.toml", "profiles/stali-classic.toml", "profiles/rescue.toml"] {
+        let o = stali(&["size", p, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let total = v["total_bytes"].as_u64().expect("total_bytes");
+        let comps = v["components"].as_array().expect("components");
+        let sum: u64 = comps.iter().map(|c| c["bytes"].as_u64().expect("bytes")).sum();
+        assert_eq!(sum, total, "{p}");
+        for c in comps {
+            assert!(c["name"].is_string() && c["kind"].is_string() && c["source"].is_string(), "{c}");
+        }
+    }
+    let o = stali(&["size", "profiles/minimal.toml"]);
+    let out = text(&o.stdout);
+    let header = out.lines().find(|l| l.starts_with("component")).expect("header line");
+    let col = header.find("source").expect("source column");
+    for line in out.lines().skip_while(|l| !l.starts_with("component")).skip(1).take_while(|l| !l.is_empty()) {
+        assert!(line.len() >= col, "{line}");
+        assert_eq!(&line[col - 2..col], "  ", "column not aligned: {line}");
+    }
+    assert!(out.lines().any(|l| l.starts_with("total")), "{out}");
+}
+
+#[test]
+fn list_diff_doctor_and_completions() {
+    let o = stali(&["list", "tools"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).contains("sbase"));
+    let o = stali(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    for key in ["tools", "hardware", "fragments", "themes", "profiles"] {
+        assert!(v[key].as_array().is_some_and(|a| !a.is_empty()), "{key}");
+    }
+    let o = stali(&["list", "hardwre"]);
+    assert_eq!(o.status.code(), Some(2), "a misspelt list kind is a usage error");
+
+    let o = stali(&["diff", "profiles/minimal.toml", "profiles/rescue.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let d = text(&o.stdout);
+    assert!(d.contains("hardware: qemu-x86_64 -> pc-x86_64"), "{d}");
+    assert!(d.contains("+ dropbear"), "{d}");
+    assert!(d.contains("+ zlib (needed by"), "{d}");
+    assert!(d.contains("estimated size:"), "{d}");
+
+    let o = stali(&["doctor"]);
+    let out = text(&o.stdout);
+    let missing = out.contains("MISSING");
+    assert_eq!(o.status.code(), Some(if missing { 1 } else { 0 }), "{out}");
+    assert!(out.contains("musl-gcc") && out.contains("xorriso"), "{out}");
+
+    for shell in ["bash", "zsh", "fish"] {
+        let o = stali(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(text(&o.stdout).contains("stali"), "{shell}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(stali(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(stali(&["size"]).status.code(), Some(2));
+    assert_eq!(stali(&["size", "a", "b", "c"]).status.code(), Some(2));
+    for args in [&["--help"][..], &["--version"], &["check", "--help"], &["build", "--help"], &["boot", "--help"]] {
+        let o = stali(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(!o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn mutated_profiles_never_panic() {
+    let base = std::fs::read("profiles/stali-classic.toml").expect("profile");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..40 {
+        let mut bytes = base.clone();
+        for _ in 0..(1 + next() % 6) {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = (next() % 128) as u8,
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, b"[]{}\"=\n#,x"[(next() % 10) as usize]),
+            }
+        }
+        let f = dir.path().join(format!("m{i}.toml"));
+        std::fs::write(&f, &bytes).expect("write");
+        let o = stali(&["check", f.to_str().expect("utf-8")]);
+        no_panic(&o);
+        assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", text(&o.stderr));
+    }
+}
