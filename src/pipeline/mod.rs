@@ -1,15 +1,173 @@
-//! The build pipeline (`stali build`, `stali boot`).
+//! The build pipeline: `stali build` turns a plan into a bootable ISO, `stali boot` proves
+//! it boots. It consumes [`crate::model::Plan`] and knows nothing of the UI.
+//!
+//! Building blocks (each usable alone): [`exec`] runs logged commands, [`fetch`] gets
+//! sources with git2, [`kernel`] configures and builds with kbuild, [`cpio`] writes a
+//! reproducible initramfs, [`elf`] checks binaries are static, [`iso`] drives xorriso,
+//! [`qemu`] boots. [`build`] strings them together with a [`cache`].
 
-use crate::cli::{BootArgs, BuildArgs};
+pub mod build;
+pub mod cache;
+pub mod cpio;
+pub mod elf;
+pub mod exec;
+pub mod fetch;
+pub mod iso;
+pub mod kernel;
+pub mod progress;
+pub mod qemu;
+pub mod recipe;
+pub mod report;
+pub mod rootfs;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{BootArgs, BuildArgs, EXIT_INVALID, load_plan, out};
+use crate::model::Catalog;
+
+fn fail(e: &anyhow::Error) -> i32 {
+    eprintln!("error: {e:#}");
+    EXIT_INVALID
+}
 
 /// Runs `stali build`; returns the exit code.
-pub fn cli_build(_args: &BuildArgs) -> i32 {
-    eprintln!("stali build: not built yet");
-    1
+pub fn cli_build(args: &BuildArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    let catalog = Catalog::load();
+    let (_, plan) = match load_plan(&args.profile, &catalog) {
+        Ok(x) => x,
+        Err(inv) => {
+            eprintln!("{inv}");
+            return EXIT_INVALID;
+        }
+    };
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    let cache = match args.cache.clone().map(Ok).unwrap_or_else(cache::default_root) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .clamp(1, 256);
+    let opts = build::BuildOptions {
+        output,
+        cache,
+        mirror: args.mirror.clone(),
+        offline: args.offline,
+        jobs,
+        epoch: build::epoch_from_env(),
+        plain: false,
+    };
+    if args.boot
+        && let Err(e) = crate::host::require(&[crate::host::Need::Boot])
+    {
+        return fail(&e);
+    }
+    let result = match build::build(&plan, &catalog, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    out(&format!(
+        "{}: {} ({}), sha256 {}\nreport: {}\n\n{}",
+        result.iso.display(),
+        crate::model::profile::human(result.report.iso.bytes),
+        result.report.iso.bytes,
+        result.report.iso.sha256,
+        result.report_path.display(),
+        report::table(&result.report)
+    ));
+    if result.rebuilt.is_empty() {
+        out("nothing changed: every stage came from the cache\n");
+    }
+    if args.boot {
+        let mut modes = Vec::new();
+        if plan.image.boot.bios() {
+            modes.push(false);
+        }
+        if plan.image.boot.uefi() {
+            modes.push(true);
+        }
+        for uefi in modes {
+            let spec = qemu::BootSpec {
+                iso: result.iso.clone(),
+                uefi,
+                expect: plan.ready_banner(),
+                timeout: Duration::from_secs(args.timeout),
+                interactive: false,
+                memory_mb: 256,
+            };
+            let mode = if uefi { "UEFI" } else { "BIOS" };
+            match qemu::boot(&spec) {
+                Ok(o) => out(&format!("boot {mode}: \"{}\" after {:.1} s\n", spec.expect, o.elapsed.as_secs_f64())),
+                Err(e) => {
+                    eprintln!("boot {mode}: failed");
+                    return fail(&e);
+                }
+            }
+        }
+    }
+    0
+}
+
+/// The banner to wait for when booting `iso`: from the build report beside it, if that
+/// report describes this ISO.
+pub fn banner_for(iso: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(report::path_for(iso)).ok()?;
+    let r: report::Report = serde_json::from_str(&text).ok()?;
+    let same = Path::new(&r.iso.path).file_name() == iso.file_name();
+    same.then_some(r.banner)
 }
 
 /// Runs `stali boot`; returns the exit code.
-pub fn cli_boot(_args: &BootArgs) -> i32 {
-    eprintln!("stali boot: not built yet");
-    1
+pub fn cli_boot(args: &BootArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    if !args.iso.is_file() {
+        eprintln!("{}: error: no such ISO file", args.iso.display());
+        return EXIT_INVALID;
+    }
+    if let Err(e) = crate::host::require(&[crate::host::Need::Boot]) {
+        return fail(&e);
+    }
+    let expect = match args.expect.clone().or_else(|| banner_for(&args.iso)) {
+        Some(e) if !e.is_empty() => e,
+        _ => {
+            eprintln!(
+                "error: no build-report.json beside {} names its ready banner; pass --expect TEXT",
+                args.iso.display()
+            );
+            return EXIT_INVALID;
+        }
+    };
+    let spec = qemu::BootSpec {
+        iso: args.iso.clone(),
+        uefi: args.uefi,
+        expect,
+        timeout: Duration::from_secs(args.timeout),
+        interactive: args.interactive,
+        memory_mb: 256,
+    };
+    match qemu::boot(&spec) {
+        Ok(o) => {
+            if !args.interactive {
+                out(&format!(
+                    "{}: booted ({}), \"{}\" after {:.1} s\n",
+                    args.iso.display(),
+                    if args.uefi { "UEFI" } else { "BIOS" },
+                    spec.expect,
+                    o.elapsed.as_secs_f64()
+                ));
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
 }

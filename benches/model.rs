@@ -1,0 +1,41 @@
+//! Benchmarks of the model: `check` (parse + resolve) and `size` (+ estimate) on the shipped
+//! profiles, in process, and a cold `stali size` process end to end.
+
+use std::hint::black_box;
+use std::process::Command;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use stali::model::catalog::EMBEDDED_PROFILES;
+use stali::model::{Catalog, Profile, estimate, resolve};
+
+fn model(c: &mut Criterion) {
+    let catalog = Catalog::embedded();
+    c.bench_function("catalog/embedded", |b| b.iter(|| black_box(Catalog::embedded())));
+    for (name, text) in EMBEDDED_PROFILES {
+        c.bench_function(&format!("check/{name}"), |b| {
+            b.iter(|| {
+                let p = Profile::parse(black_box(text), None).expect("valid");
+                black_box(resolve(&p, &catalog).expect("resolves"))
+            })
+        });
+        let plan = resolve(&Profile::parse(text, None).expect("valid"), &catalog).expect("resolves");
+        c.bench_function(&format!("size/{name}"), |b| b.iter(|| black_box(estimate(black_box(&plan), &catalog))));
+    }
+}
+
+fn cold_process(c: &mut Criterion) {
+    let exe = env!("CARGO_BIN_EXE_stali");
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/stali-classic.toml");
+    let mut g = c.benchmark_group("process");
+    g.sample_size(20);
+    g.bench_function("stali size stali-classic (cold process)", |b| {
+        b.iter(|| {
+            let o = Command::new(exe).args(["size", profile]).output().expect("run stali");
+            assert!(o.status.success());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, model, cold_process);
+criterion_main!(benches);

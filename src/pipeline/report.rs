@@ -1,0 +1,256 @@
+//! `build-report.json`: every input and output of a build, and the estimate against the
+//! measurement for each component.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::build::PackageOut;
+use super::cache;
+use crate::model::profile::{KernelSource, human};
+use crate::model::{Estimate, Plan};
+
+/// One input source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRecord {
+    /// Tool name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Commit or sha256.
+    pub pin: String,
+    /// Cache key of the built package.
+    pub key: String,
+}
+
+/// One output file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// Path.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256.
+    pub sha256: String,
+}
+
+/// Estimate against measurement for one component.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SizeRecord {
+    /// Component name.
+    pub name: String,
+    /// What the size model said.
+    pub estimated: u64,
+    /// What the build produced (absent for a library, which is linked into its users).
+    pub measured: Option<u64>,
+    /// (measured - estimated) / estimated, in percent.
+    pub error_percent: Option<f64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// stali version that built it.
+    pub stali_version: String,
+    /// Profile name.
+    pub profile: String,
+    /// Hardware target.
+    pub hardware: String,
+    /// Boot mode.
+    pub boot: String,
+    /// The line the image prints when it is up.
+    pub banner: String,
+    /// SOURCE_DATE_EPOCH used.
+    pub epoch: u64,
+    /// Sources, in build order.
+    pub sources: Vec<SourceRecord>,
+    /// Kernel source, identity, base, fragments.
+    pub kernel: BTreeMap<String, serde_json::Value>,
+    /// Kernel options requested, and their value in the final .config.
+    pub kernel_options: Vec<(String, String)>,
+    /// Host tool versions.
+    pub host: BTreeMap<String, String>,
+    /// The ISO.
+    pub iso: FileRecord,
+    /// The bzImage (with the initramfs built in).
+    pub bzimage: FileRecord,
+    /// The initramfs (uncompressed newc).
+    pub initramfs: FileRecord,
+    /// Estimate against measurement.
+    pub sizes: Vec<SizeRecord>,
+    /// Stages that did work in this run.
+    pub rebuilt: Vec<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Everything [`make`] needs.
+pub struct Inputs<'a> {
+    /// The plan built.
+    pub plan: &'a Plan,
+    /// Its estimate.
+    pub estimate: &'a Estimate,
+    /// Packages built.
+    pub packages: &'a BTreeMap<String, PackageOut>,
+    /// Kernel source.
+    pub kernel_source: &'a KernelSource,
+    /// Kernel identity used in keys.
+    pub kernel_identity: &'a str,
+    /// Final .config text.
+    pub kernel_config: &'a str,
+    /// bzImage path.
+    pub bzimage: &'a Path,
+    /// ISO path.
+    pub iso: &'a Path,
+    /// ISO sha256.
+    pub iso_sha256: &'a str,
+    /// Installed userland bytes.
+    pub userland_size: u64,
+    /// Initramfs bytes.
+    pub initramfs_size: u64,
+    /// Initramfs sha256.
+    pub initramfs_sha256: &'a str,
+    /// Host versions.
+    pub versions: &'a BTreeMap<String, String>,
+    /// Epoch.
+    pub epoch: u64,
+    /// Duration.
+    pub seconds: f64,
+    /// Stages rebuilt.
+    pub rebuilt: &'a [String],
+}
+
+/// Where the report for an ISO goes: `build-report.json` beside it.
+pub fn path_for(iso: &Path) -> PathBuf {
+    iso.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("build-report.json")
+}
+
+fn pct(est: u64, measured: u64) -> f64 {
+    if est == 0 {
+        return if measured == 0 { 0.0 } else { 100.0 };
+    }
+    ((measured as f64 - est as f64) / est as f64 * 1000.0).round() / 10.0
+}
+
+fn record(name: &str, est: u64, measured: Option<u64>) -> SizeRecord {
+    SizeRecord {
+        name: name.into(),
+        estimated: est,
+        measured,
+        error_percent: measured.map(|m| pct(est, m)),
+    }
+}
+
+/// The value of `CONFIG_X` in a .config text (`n` when not set).
+pub fn config_value(config: &str, key: &str) -> String {
+    for line in config.lines() {
+        if let Some(v) = line.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
+            return v.to_string();
+        }
+    }
+    "n".into()
+}
+
+/// Builds the report.
+pub fn make(i: Inputs<'_>) -> Result<Report> {
+    let bz_sha = cache::sha256_file(i.bzimage)?;
+    let bz_len = std::fs::metadata(i.bzimage)?.len();
+    let iso_len = std::fs::metadata(i.iso)?.len();
+    let mut sizes = Vec::new();
+    for t in &i.plan.tools {
+        let measured = i.packages.get(&t.def.name).filter(|p| !p.library).map(|p| p.size);
+        sizes.push(record(&t.def.name, t.def.size, measured));
+    }
+    sizes.push(record("userland (installed)", i.estimate.userland_raw_bytes, Some(i.userland_size)));
+    sizes.push(record("bzImage with initramfs", i.estimate.kernel_file_bytes, Some(bz_len)));
+    sizes.push(record("ISO total", i.estimate.total_bytes, Some(iso_len)));
+    let mut kernel = BTreeMap::new();
+    kernel.insert("source".into(), serde_json::json!(i.kernel_source.describe()));
+    kernel.insert("identity".into(), serde_json::json!(i.kernel_identity));
+    kernel.insert("base".into(), serde_json::json!(i.plan.kernel.base));
+    kernel.insert(
+        "fragments".into(),
+        serde_json::json!(i.plan.kernel.fragments.iter().map(|f| f.fragment.name.clone()).collect::<Vec<_>>()),
+    );
+    kernel.insert("version".into(), serde_json::json!(config_header_version(i.kernel_config)));
+    let kernel_options = i
+        .plan
+        .kernel
+        .requested()
+        .into_iter()
+        .map(|(k, _)| {
+            let v = config_value(i.kernel_config, &k);
+            (k, v)
+        })
+        .collect();
+    Ok(Report {
+        stali_version: env!("CARGO_PKG_VERSION").into(),
+        profile: i.plan.name.clone(),
+        hardware: i.plan.hardware.name.clone(),
+        boot: i.plan.image.boot.as_str().into(),
+        banner: i.plan.ready_banner(),
+        epoch: i.epoch,
+        sources: i
+            .plan
+            .tools
+            .iter()
+            .map(|t| SourceRecord {
+                name: t.def.name.clone(),
+                url: t.def.source.url().into(),
+                pin: t.def.source.pin().into(),
+                key: i.packages.get(&t.def.name).map(|p| p.key.clone()).unwrap_or_default(),
+            })
+            .collect(),
+        kernel,
+        kernel_options,
+        host: i.versions.clone(),
+        iso: FileRecord { path: i.iso.display().to_string(), bytes: iso_len, sha256: i.iso_sha256.into() },
+        bzimage: FileRecord { path: i.bzimage.display().to_string(), bytes: bz_len, sha256: bz_sha },
+        initramfs: FileRecord { path: "(built into the kernel)".into(), bytes: i.initramfs_size, sha256: i.initramfs_sha256.into() },
+        sizes,
+        rebuilt: i.rebuilt.to_vec(),
+        seconds: (i.seconds * 100.0).round() / 100.0,
+    })
+}
+
+fn config_header_version(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("# Linux/x86 ").or_else(|| l.strip_prefix("# Linux/x86_64 ")))
+        .map(|s| s.trim_end_matches(" Kernel Configuration").to_string())
+        .unwrap_or_default()
+}
+
+/// The estimate-against-measurement table printed at the end of `stali build`.
+pub fn table(r: &Report) -> String {
+    let w = r.sizes.iter().map(|s| s.name.len()).max().unwrap_or(10).max(10);
+    let mut s = format!("{:<w$}  {:>10}  {:>10}  {:>7}\n", "component", "estimated", "measured", "error");
+    for rec in &r.sizes {
+        let m = rec.measured.map(human).unwrap_or_else(|| "in users".into());
+        let e = rec.error_percent.map(|p| format!("{p:+.1}%")).unwrap_or_default();
+        s.push_str(&format!("{:<w$}  {:>10}  {:>10}  {:>7}\n", rec.name, human(rec.estimated), m, e));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_values_and_percentages() {
+        let cfg = "# Linux/x86 6.1.192 Kernel Configuration\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n";
+        assert_eq!(config_value(cfg, "CONFIG_A"), "y");
+        assert_eq!(config_value(cfg, "CONFIG_B"), "n");
+        assert_eq!(config_value(cfg, "CONFIG_C"), "\"x\"");
+        assert_eq!(config_value(cfg, "CONFIG_AB"), "n");
+        assert_eq!(config_header_version(cfg), "6.1.192");
+        assert_eq!(pct(100, 105), 5.0);
+        assert_eq!(pct(200, 150), -25.0);
+    }
+}

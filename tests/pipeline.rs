@@ -1,0 +1,312 @@
+//! End to end: fixture sources in real git repositories, a real kernel from
+//! linux-source-6.1, musl-gcc, xorriso, and QEMU booting the result in BIOS and UEFI mode.
+//! Then the failures: each must explain itself and leave no ISO behind.
+//!
+//! The kernel build is cached by the pipeline's own cache under `target/stali-test-cache`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// The pipeline tests share a cache; they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const KERNEL: &str = "/usr/src/linux-source-6.1.tar.xz";
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cache(name: &str) -> PathBuf {
+    manifest().join("target/stali-test-cache").join(name)
+}
+
+fn stali(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(args)
+        .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run stali")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Makes a real git repository holding the fixture folder and returns its head commit.
+fn fixture_repo(fixture: &str, into: &Path) -> String {
+    let src = manifest().join("tests/fixtures").join(fixture);
+    let repo = git2::Repository::init(into).expect("git init");
+    let mut index = repo.index().expect("index");
+    for entry in std::fs::read_dir(&src).expect("fixture") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        std::fs::copy(entry.path(), into.join(&name)).expect("copy fixture file");
+        index.add_path(Path::new(&name)).expect("add");
+    }
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("tree");
+    let sig = git2::Signature::new("stali tests", "tests@stali.invalid", &git2::Time::new(1_451_606_400, 0)).expect("sig");
+    let oid = repo.commit(Some("HEAD"), &sig, &sig, &format!("fixture {fixture}"), &tree, &[]).expect("commit");
+    oid.to_string()
+}
+
+struct Fixtures {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    init: String,
+    hello: String,
+    greet: String,
+}
+
+fn fixtures() -> Fixtures {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    let init = fixture_repo("fixture-init", &root.join("fixture-init"));
+    let hello = fixture_repo("hello-make", &root.join("hello-make"));
+    let greet = fixture_repo("greet-autotools", &root.join("greet-autotools"));
+    Fixtures { _dir: dir, root, init, hello, greet }
+}
+
+fn tool(name: &str, url: &str, rev: &str, build: &str, extra: &str) -> String {
+    format!(
+        "\n[[tool]]\nname = \"{name}\"\ndescription = \"fixture {name}\"\ngit = \"file://{url}\"\nrev = \"{rev}\"\nbuild = {build}\nsize = 20000\nsize_source = \"estimate: fixture\"\n{extra}\n"
+    )
+}
+
+fn profile(f: &Fixtures, name: &str, select: &[&str], options: &str, extra_tools: &str) -> String {
+    let select: Vec<String> = select.iter().map(|s| format!("\"{s}\"")).collect();
+    let mut p = format!(
+        "format = 1\nname = \"{name}\"\n[target]\nhardware = \"qemu-x86_64\"\n[tools]\nselect = [{}]\n[kernel]\nsource = {{ path = \"{KERNEL}\" }}\nbase = \"tinyconfig\"\n[kernel.options]\n{options}\n[image]\nboot = \"hybrid\"\ncmdline = \"console=ttyS0 panic=-1\"\n",
+        select.join(", ")
+    );
+    let r = |n: &str| f.root.join(n).display().to_string();
+    p.push_str(&tool("fixture-init", &r("fixture-init"), &f.init, "\"make\"", "provides = [\"init\"]"));
+    p.push_str(&tool("hello", &r("hello-make"), &f.hello, "\"make\"", ""));
+    p.push_str(&tool("greet", &r("greet-autotools"), &f.greet, "\"autotools\"", ""));
+    p.push_str(extra_tools);
+    p
+}
+
+/// Parses a newc archive and returns (path, mode, data) of every entry.
+fn newc_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let field = |b: &[u8], i: usize| u32::from_str_radix(std::str::from_utf8(&b[6 + i * 8..6 + i * 8 + 8]).expect("hex"), 16).expect("hex");
+    while at + 110 <= bytes.len() {
+        let h = &bytes[at..at + 110];
+        assert_eq!(&h[..6], b"070701", "newc magic at {at}");
+        let mode = field(h, 1);
+        let size = field(h, 6) as usize;
+        let namesize = field(h, 11) as usize;
+        let name = String::from_utf8_lossy(&bytes[at + 110..at + 110 + namesize - 1]).into_owned();
+        let data_at = (at + 110 + namesize).div_ceil(4) * 4;
+        let data = bytes[data_at..data_at + size].to_vec();
+        at = (data_at + size).div_ceil(4) * 4;
+        if name == "TRAILER!!!" {
+            break;
+        }
+        out.push((name, mode, data));
+    }
+    out
+}
+
+fn report(iso: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(iso.parent().expect("dir").join("build-report.json")).expect("build-report.json");
+    serde_json::from_str(&text).expect("report json")
+}
+
+#[test]
+fn fixture_profile_builds_boots_and_reproduces() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join("e2e.toml");
+    std::fs::write(&prof, profile(&f, "e2e", &["fixture-init", "hello", "greet"], "CONFIG_PRINTK_TIME = \"y\"", "")).expect("write profile");
+    let out1 = work.path().join("one/e2e.iso");
+    let c1 = cache("main");
+    let p = prof.to_str().expect("utf-8");
+    let o = stali(&["build", p, "-o", out1.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "build failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(out1.is_file());
+
+    // The report: inputs, outputs, estimate against measurement.
+    let r = report(&out1);
+    assert_eq!(r["profile"], "e2e");
+    assert_eq!(r["banner"], "stali: e2e ready");
+    let sources = r["sources"].as_array().expect("sources");
+    for (name, rev) in [("fixture-init", &f.init), ("hello", &f.hello), ("greet", &f.greet)] {
+        assert!(sources.iter().any(|s| s["name"] == name && s["pin"] == rev.as_str()), "{name} pin missing in {sources:?}");
+    }
+    let iso_bytes = std::fs::read(&out1).expect("iso");
+    assert_eq!(r["iso"]["bytes"].as_u64(), Some(iso_bytes.len() as u64));
+    assert_eq!(r["iso"]["sha256"].as_str().map(String::from), Some(sha256(&iso_bytes)));
+    let sizes = r["sizes"].as_array().expect("sizes");
+    assert!(sizes.iter().any(|s| s["name"] == "ISO total" && s["measured"].as_u64() == Some(iso_bytes.len() as u64)));
+    assert!(sizes.iter().any(|s| s["name"] == "hello" && s["measured"].as_u64().is_some_and(|m| m > 1000)));
+    assert!(text(&o.stdout).contains("estimated"), "the build ends with the size table");
+
+    // The kernel got what was asked for.
+    let bz = PathBuf::from(r["bzimage"]["path"].as_str().expect("bzimage path"));
+    let obj = bz.ancestors().nth(4).expect("kbuild object folder");
+    let config = std::fs::read_to_string(obj.join(".config")).expect(".config");
+    for line in ["CONFIG_PRINTK_TIME=y", "CONFIG_SERIAL_8250_CONSOLE=y", "CONFIG_EFI_STUB=y", "# CONFIG_MODULES is not set", "CONFIG_BLK_DEV_INITRD=y"] {
+        assert!(config.lines().any(|l| l == line), "{line} not in the built .config");
+    }
+    let opts = r["kernel_options"].as_array().expect("kernel_options");
+    assert!(opts.iter().any(|o| o[0] == "CONFIG_PRINTK_TIME" && o[1] == "y"), "{opts:?}");
+
+    // Every binary in the initramfs is static, by binutils' own reading.
+    let cpio = std::fs::read(obj.join("stali-initramfs.cpio")).expect("initramfs");
+    let entries = newc_entries(&cpio);
+    let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    for want in ["sbin/init", "usr/bin/hello", "usr/bin/greet", "etc/rc.init", "dev/console", "init"] {
+        assert!(names.contains(&want), "{want} missing from the initramfs: {names:?}");
+    }
+    let elfdir = tempfile::tempdir().expect("tempdir");
+    let mut elves = 0;
+    for (name, mode, data) in &entries {
+        if mode & 0o170000 == 0o100000 && data.starts_with(b"\x7fELF") {
+            elves += 1;
+            let file = elfdir.path().join(name.replace('/', "_"));
+            std::fs::write(&file, data).expect("write elf");
+            let o = Command::new("readelf").args(["-ldW"]).arg(&file).output().expect("readelf");
+            let t = text(&o.stdout);
+            assert!(!t.contains("INTERP") && !t.contains("(NEEDED)"), "{name} is not static:\n{t}");
+        }
+        assert!(!name.starts_with('/'), "absolute path in cpio: {name}");
+    }
+    assert_eq!(elves, 3, "three fixture programs");
+
+    // Nothing changed: nothing is rebuilt.
+    let o = stali(&["build", p, "-o", out1.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("nothing changed"), "{}", text(&o.stdout));
+    assert_eq!(report(&out1)["rebuilt"].as_array().map(Vec::len), Some(0));
+
+    // It boots, BIOS and UEFI, to the banner its own init prints.
+    let iso = out1.to_str().expect("utf-8");
+    let o = stali(&["boot", iso, "--timeout", "180"]);
+    assert_eq!(o.status.code(), Some(0), "BIOS boot:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains("stali: e2e ready"));
+    let o = stali(&["boot", iso, "--uefi", "--timeout", "240"]);
+    assert_eq!(o.status.code(), Some(0), "UEFI boot:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+
+    // Same profile, other cache and output path: the same bytes.
+    let out2 = work.path().join("two/other-name.iso");
+    let c2 = cache("second");
+    let o = stali(&["build", p, "-o", out2.to_str().expect("utf-8"), "--cache", c2.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(sha256(&std::fs::read(&out2).expect("iso 2")), sha256(&iso_bytes), "two builds differ");
+
+    // An image whose init is missing is a failed boot (a kernel panic), not a hang.
+    let noinit = work.path().join("noinit.toml");
+    std::fs::write(&noinit, profile(&f, "e2e-noinit", &["hello"], "CONFIG_PRINTK_TIME = \"y\"", "")).expect("write");
+    let out3 = work.path().join("three/noinit.iso");
+    let o = stali(&["build", noinit.to_str().expect("utf-8"), "-o", out3.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("no selected tool provides init"), "{}", text(&o.stderr));
+    let o = stali(&["boot", out3.to_str().expect("utf-8"), "--timeout", "180"]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = text(&o.stderr);
+    assert!(err.to_lowercase().contains("kernel panic"), "{err}");
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn build_fails(f: &Fixtures, name: &str, select: &[&str], options: &str, extra: &str) -> String {
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join(format!("{name}.toml"));
+    std::fs::write(&prof, profile(f, name, select, options, extra)).expect("write");
+    let out = work.path().join("out/x.iso");
+    let c = cache("main");
+    let o = stali(&["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache", c.to_str().expect("utf-8")]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{name} should fail:\n{err}");
+    assert!(!out.exists(), "{name}: an ISO was left at the output path");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn failures_are_explained_and_leave_no_iso() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    let base = ["fixture-init", "hello"];
+
+    // A compile error: the command, its status, the log's tail and path.
+    let broken = f.root.join("broken");
+    std::fs::create_dir_all(&broken).expect("mkdir");
+    let broken_rev = {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("Makefile"), "all:\n\t$(CC) -o broken broken.c\ninstall:\n").expect("write");
+        std::fs::write(tmp.path().join("broken.c"), "int main(void) { this is not C; }\n").expect("write");
+        copy_repo(tmp.path(), &broken)
+    };
+    let extra = tool("broken", &broken.display().to_string(), &broken_rev, "\"make\"", "");
+    let err = build_fails(&f, "compile-fails", &[&base[..], &["broken"]].concat(), "", &extra);
+    assert!(err.contains("building broken"), "{err}");
+    assert!(err.contains("exited with code 2"), "{err}");
+    assert!(err.contains("this is not C"), "the log tail is shown:\n{err}");
+    assert!(err.contains("broken.log"), "the log path is shown:\n{err}");
+
+    // A pin that is not in the repository.
+    let bad = "0123456789abcdef0123456789abcdef01234567";
+    let extra = tool("pinned", &f.root.join("hello-make").display().to_string(), bad, "\"make\"", "");
+    let err = build_fails(&f, "bad-pin", &[&base[..], &["pinned"]].concat(), "", &extra);
+    assert!(err.contains(bad), "{err}");
+
+    // A dynamically linked program.
+    let extra = tool(
+        "dynamic",
+        &f.root.join("hello-make").display().to_string(),
+        &f.hello,
+        "{ steps = [[\"gcc\", \"-o\", \"hello\", \"hello.c\"], [\"install\", \"-D\", \"-m\", \"755\", \"hello\", \"${DESTDIR}/usr/bin/dynamic\"]] }",
+        "",
+    );
+    let err = build_fails(&f, "dynamic", &[&base[..], &["dynamic"]].concat(), "", &extra);
+    assert!(err.contains("usr/bin/dynamic"), "{err}");
+    assert!(err.contains("static"), "{err}");
+
+    // A kernel option whose dependencies are not there.
+    let err = build_fails(&f, "no-stick", &base, "CONFIG_USB_STORAGE = \"y\"", "");
+    assert!(err.contains("CONFIG_USB_STORAGE"), "{err}");
+    assert!(err.contains("requested y"), "{err}");
+
+    // A missing host tool stops everything before it starts.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join("p.toml");
+    std::fs::write(&prof, profile(&f, "no-tools", &base, "", "")).expect("write");
+    let out = work.path().join("x.iso");
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache"])
+        .arg(work.path().join("cache"))
+        .env("PATH", empty.path())
+        .output()
+        .expect("run");
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("missing host tools") && err.contains("musl-gcc") && err.contains("apt-get install -y"), "{err}");
+    assert!(!out.exists());
+    assert!(!work.path().join("cache/pkg").exists(), "work started before the host check");
+}
+
+/// Copies a folder into a new git repository at `to`; returns the commit.
+fn copy_repo(from: &Path, to: &Path) -> String {
+    let repo = git2::Repository::init(to).expect("init");
+    let mut index = repo.index().expect("index");
+    for e in std::fs::read_dir(from).expect("dir") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        index.add_path(Path::new(&e.file_name())).expect("add");
+    }
+    index.write().expect("index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("tree");
+    let sig = git2::Signature::now("t", "t@t").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &[]).expect("commit").to_string()
+}
