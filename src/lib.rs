@@ -1,0 +1,3 @@
+//! stali: compose, build and boot a fully static musl Linux image.
+
+pub mod pipeline;
