@@ -537,6 +537,9 @@ CONFIG_EFI=y
 CONFIG_EFI_STUB=y
 ";
 
+    /// Serializes the slow tests: they share one object directory.
+    pub static KERNEL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// The test epoch (2024-01-01 00:00:00 UTC).
     pub const EPOCH: u64 = 1_704_067_200;
 
@@ -597,6 +600,7 @@ mod slow_tests {
     #[test]
     #[ignore = "slow: builds a real kernel (~6 min the first time)"]
     fn real_kernel_build_and_relink() {
+        let _lock = KERNEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let k = configured();
         let cpio = initramfs_path(&k.objdir);
         let mut entries = console_entries();

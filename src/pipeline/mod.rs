@@ -9,3 +9,6 @@ pub mod fetch;
 pub mod iso;
 pub mod kernel;
 pub mod qemu;
+
+#[cfg(test)]
+mod chain_test;
