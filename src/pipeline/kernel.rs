@@ -633,4 +633,29 @@ mod slow_tests {
         let b = fs::read(&img).expect("read bzImage");
         assert_ne!(a, b);
     }
+
+    /// `make headers_install` from the same extracted tree into a separate objdir.
+    #[test]
+    #[ignore = "slow: needs the extracted kernel tree"]
+    fn real_headers_install() {
+        let cache = cache_dir();
+        let src = prepare_source(
+            &KernelSource::Path("/usr/src/linux-source-6.1.tar.xz".into()),
+            &cache,
+        )
+        .expect("kernel source");
+        let d = tempfile::tempdir().expect("tempdir");
+        let usr = d.path().join("usr");
+        let t = Instant::now();
+        headers_install(
+            &src,
+            &d.path().join("hdr-obj"),
+            &usr,
+            &d.path().join("h.log"),
+        )
+        .expect("headers_install");
+        eprintln!("[timing] headers_install: {:.1?}", t.elapsed());
+        assert!(usr.join("include/linux/version.h").is_file());
+        assert!(usr.join("include/asm/unistd_64.h").is_file());
+    }
 }
