@@ -10,7 +10,9 @@ use stali::model::{Catalog, Profile, estimate, resolve};
 
 fn model(c: &mut Criterion) {
     let catalog = Catalog::embedded();
-    c.bench_function("catalog/embedded", |b| b.iter(|| black_box(Catalog::embedded())));
+    c.bench_function("catalog/embedded", |b| {
+        b.iter(|| black_box(Catalog::embedded()))
+    });
     for (name, text) in EMBEDDED_PROFILES {
         c.bench_function(&format!("check/{name}"), |b| {
             b.iter(|| {
@@ -18,8 +20,11 @@ fn model(c: &mut Criterion) {
                 black_box(resolve(&p, &catalog).expect("resolves"))
             })
         });
-        let plan = resolve(&Profile::parse(text, None).expect("valid"), &catalog).expect("resolves");
-        c.bench_function(&format!("size/{name}"), |b| b.iter(|| black_box(estimate(black_box(&plan), &catalog))));
+        let plan =
+            resolve(&Profile::parse(text, None).expect("valid"), &catalog).expect("resolves");
+        c.bench_function(&format!("size/{name}"), |b| {
+            b.iter(|| black_box(estimate(black_box(&plan), &catalog)))
+        });
     }
 }
 
@@ -30,7 +35,10 @@ fn cold_process(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("stali size stali-classic (cold process)", |b| {
         b.iter(|| {
-            let o = Command::new(exe).args(["size", profile]).output().expect("run stali");
+            let o = Command::new(exe)
+                .args(["size", profile])
+                .output()
+                .expect("run stali");
             assert!(o.status.success());
         })
     });

@@ -55,33 +55,196 @@ pub struct Requirement {
     pub packages: Packages,
 }
 
-const fn pk(debian: &'static str, fedora: &'static str, arch: &'static str, alpine: &'static str) -> Packages {
-    Packages { debian, fedora, arch, alpine }
+const fn pk(
+    debian: &'static str,
+    fedora: &'static str,
+    arch: &'static str,
+    alpine: &'static str,
+) -> Packages {
+    Packages {
+        debian,
+        fedora,
+        arch,
+        alpine,
+    }
 }
 
 /// Every host requirement, in pipeline order.
 pub const REQUIREMENTS: &[Requirement] = &[
-    Requirement { name: "musl-gcc", probe: Probe::Program("musl-gcc"), purpose: "static C compiler wrapper for musl", need: Need::Userland, packages: pk("musl-tools", "musl-gcc", "musl", "musl-dev") },
-    Requirement { name: "make", probe: Probe::Program("make"), purpose: "runs recipes and kbuild", need: Need::Userland, packages: pk("make", "make", "make", "make") },
-    Requirement { name: "strip", probe: Probe::Program("strip"), purpose: "strips installed binaries", need: Need::Userland, packages: pk("binutils", "binutils", "binutils", "binutils") },
-    Requirement { name: "sed", probe: Probe::Program("sed"), purpose: "used by several recipes", need: Need::Userland, packages: pk("sed", "sed", "sed", "sed") },
-    Requirement { name: "tar", probe: Probe::Program("tar"), purpose: "unpacks source tarballs", need: Need::Userland, packages: pk("tar", "tar", "tar", "tar") },
-    Requirement { name: "gcc", probe: Probe::Program("gcc"), purpose: "compiles the kernel", need: Need::Kernel, packages: pk("gcc", "gcc", "gcc", "gcc") },
-    Requirement { name: "flex", probe: Probe::Program("flex"), purpose: "kconfig lexer", need: Need::Kernel, packages: pk("flex", "flex", "flex", "flex") },
-    Requirement { name: "bison", probe: Probe::Program("bison"), purpose: "kconfig parser", need: Need::Kernel, packages: pk("bison", "bison", "bison", "bison") },
-    Requirement { name: "bc", probe: Probe::Program("bc"), purpose: "kernel build-time constants", need: Need::Kernel, packages: pk("bc", "bc", "bc", "bc") },
-    Requirement { name: "xz", probe: Probe::Program("xz"), purpose: "kernel and source compression", need: Need::Kernel, packages: pk("xz-utils", "xz", "xz", "xz") },
-    Requirement { name: "zstd", probe: Probe::Program("zstd"), purpose: "zstd kernel compression", need: Need::Kernel, packages: pk("zstd", "zstd", "zstd", "zstd") },
-    Requirement { name: "libelf headers", probe: Probe::File(&["/usr/include/gelf.h", "/usr/include/libelf/gelf.h"]), purpose: "objtool (x86_64 kernel)", need: Need::Kernel, packages: pk("libelf-dev", "elfutils-libelf-devel", "libelf", "elfutils-dev") },
-    Requirement { name: "openssl headers", probe: Probe::File(&["/usr/include/openssl/ssl.h"]), purpose: "kernel certificate tools", need: Need::Kernel, packages: pk("libssl-dev", "openssl-devel", "openssl", "openssl-dev") },
-    Requirement { name: "xorriso", probe: Probe::Program("xorriso"), purpose: "writes the ISO", need: Need::Iso, packages: pk("xorriso", "xorriso", "libisoburn", "xorriso") },
-    Requirement { name: "isolinux.bin", probe: Probe::File(&["/usr/lib/ISOLINUX/isolinux.bin", "/usr/share/syslinux/isolinux.bin", "/usr/lib/syslinux/bios/isolinux.bin"]), purpose: "BIOS boot loader", need: Need::Iso, packages: pk("isolinux", "syslinux", "syslinux", "syslinux") },
-    Requirement { name: "isohdpfx.bin", probe: Probe::File(&["/usr/lib/ISOLINUX/isohdpfx.bin", "/usr/share/syslinux/isohdpfx.bin", "/usr/lib/syslinux/bios/isohdpfx.bin"]), purpose: "hybrid MBR for USB sticks", need: Need::Iso, packages: pk("isolinux", "syslinux", "syslinux", "syslinux") },
-    Requirement { name: "ldlinux.c32", probe: Probe::File(&["/usr/lib/syslinux/modules/bios/ldlinux.c32", "/usr/share/syslinux/ldlinux.c32", "/usr/lib/syslinux/bios/ldlinux.c32"]), purpose: "isolinux core module", need: Need::Iso, packages: pk("syslinux-common", "syslinux", "syslinux", "syslinux") },
-    Requirement { name: "mkfs.fat", probe: Probe::Program("mkfs.fat"), purpose: "EFI system partition image", need: Need::Iso, packages: pk("dosfstools", "dosfstools", "dosfstools", "dosfstools") },
-    Requirement { name: "mcopy", probe: Probe::Program("mcopy"), purpose: "fills the EFI image", need: Need::Iso, packages: pk("mtools", "mtools", "mtools", "mtools") },
-    Requirement { name: "qemu-system-x86_64", probe: Probe::Program("qemu-system-x86_64"), purpose: "boots the image (stali boot)", need: Need::Boot, packages: pk("qemu-system-x86", "qemu-system-x86", "qemu-system-x86", "qemu-system-x86_64") },
-    Requirement { name: "OVMF", probe: Probe::File(&["/usr/share/ovmf/OVMF.fd", "/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/x64/OVMF.fd", "/usr/share/qemu/OVMF.fd"]), purpose: "UEFI firmware for stali boot --uefi", need: Need::Boot, packages: pk("ovmf", "edk2-ovmf", "edk2-ovmf", "ovmf") },
+    Requirement {
+        name: "musl-gcc",
+        probe: Probe::Program("musl-gcc"),
+        purpose: "static C compiler wrapper for musl",
+        need: Need::Userland,
+        packages: pk("musl-tools", "musl-gcc", "musl", "musl-dev"),
+    },
+    Requirement {
+        name: "make",
+        probe: Probe::Program("make"),
+        purpose: "runs recipes and kbuild",
+        need: Need::Userland,
+        packages: pk("make", "make", "make", "make"),
+    },
+    Requirement {
+        name: "strip",
+        probe: Probe::Program("strip"),
+        purpose: "strips installed binaries",
+        need: Need::Userland,
+        packages: pk("binutils", "binutils", "binutils", "binutils"),
+    },
+    Requirement {
+        name: "sed",
+        probe: Probe::Program("sed"),
+        purpose: "used by several recipes",
+        need: Need::Userland,
+        packages: pk("sed", "sed", "sed", "sed"),
+    },
+    Requirement {
+        name: "tar",
+        probe: Probe::Program("tar"),
+        purpose: "unpacks source tarballs",
+        need: Need::Userland,
+        packages: pk("tar", "tar", "tar", "tar"),
+    },
+    Requirement {
+        name: "gcc",
+        probe: Probe::Program("gcc"),
+        purpose: "compiles the kernel",
+        need: Need::Kernel,
+        packages: pk("gcc", "gcc", "gcc", "gcc"),
+    },
+    Requirement {
+        name: "flex",
+        probe: Probe::Program("flex"),
+        purpose: "kconfig lexer",
+        need: Need::Kernel,
+        packages: pk("flex", "flex", "flex", "flex"),
+    },
+    Requirement {
+        name: "bison",
+        probe: Probe::Program("bison"),
+        purpose: "kconfig parser",
+        need: Need::Kernel,
+        packages: pk("bison", "bison", "bison", "bison"),
+    },
+    Requirement {
+        name: "bc",
+        probe: Probe::Program("bc"),
+        purpose: "kernel build-time constants",
+        need: Need::Kernel,
+        packages: pk("bc", "bc", "bc", "bc"),
+    },
+    Requirement {
+        name: "xz",
+        probe: Probe::Program("xz"),
+        purpose: "kernel and source compression",
+        need: Need::Kernel,
+        packages: pk("xz-utils", "xz", "xz", "xz"),
+    },
+    Requirement {
+        name: "zstd",
+        probe: Probe::Program("zstd"),
+        purpose: "zstd kernel compression",
+        need: Need::Kernel,
+        packages: pk("zstd", "zstd", "zstd", "zstd"),
+    },
+    Requirement {
+        name: "libelf headers",
+        probe: Probe::File(&["/usr/include/gelf.h", "/usr/include/libelf/gelf.h"]),
+        purpose: "objtool (x86_64 kernel)",
+        need: Need::Kernel,
+        packages: pk(
+            "libelf-dev",
+            "elfutils-libelf-devel",
+            "libelf",
+            "elfutils-dev",
+        ),
+    },
+    Requirement {
+        name: "openssl headers",
+        probe: Probe::File(&["/usr/include/openssl/ssl.h"]),
+        purpose: "kernel certificate tools",
+        need: Need::Kernel,
+        packages: pk("libssl-dev", "openssl-devel", "openssl", "openssl-dev"),
+    },
+    Requirement {
+        name: "xorriso",
+        probe: Probe::Program("xorriso"),
+        purpose: "writes the ISO",
+        need: Need::Iso,
+        packages: pk("xorriso", "xorriso", "libisoburn", "xorriso"),
+    },
+    Requirement {
+        name: "isolinux.bin",
+        probe: Probe::File(&[
+            "/usr/lib/ISOLINUX/isolinux.bin",
+            "/usr/share/syslinux/isolinux.bin",
+            "/usr/lib/syslinux/bios/isolinux.bin",
+        ]),
+        purpose: "BIOS boot loader",
+        need: Need::Iso,
+        packages: pk("isolinux", "syslinux", "syslinux", "syslinux"),
+    },
+    Requirement {
+        name: "isohdpfx.bin",
+        probe: Probe::File(&[
+            "/usr/lib/ISOLINUX/isohdpfx.bin",
+            "/usr/share/syslinux/isohdpfx.bin",
+            "/usr/lib/syslinux/bios/isohdpfx.bin",
+        ]),
+        purpose: "hybrid MBR for USB sticks",
+        need: Need::Iso,
+        packages: pk("isolinux", "syslinux", "syslinux", "syslinux"),
+    },
+    Requirement {
+        name: "ldlinux.c32",
+        probe: Probe::File(&[
+            "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+            "/usr/share/syslinux/ldlinux.c32",
+            "/usr/lib/syslinux/bios/ldlinux.c32",
+        ]),
+        purpose: "isolinux core module",
+        need: Need::Iso,
+        packages: pk("syslinux-common", "syslinux", "syslinux", "syslinux"),
+    },
+    Requirement {
+        name: "mkfs.fat",
+        probe: Probe::Program("mkfs.fat"),
+        purpose: "EFI system partition image",
+        need: Need::Iso,
+        packages: pk("dosfstools", "dosfstools", "dosfstools", "dosfstools"),
+    },
+    Requirement {
+        name: "mcopy",
+        probe: Probe::Program("mcopy"),
+        purpose: "fills the EFI image",
+        need: Need::Iso,
+        packages: pk("mtools", "mtools", "mtools", "mtools"),
+    },
+    Requirement {
+        name: "qemu-system-x86_64",
+        probe: Probe::Program("qemu-system-x86_64"),
+        purpose: "boots the image (stali boot)",
+        need: Need::Boot,
+        packages: pk(
+            "qemu-system-x86",
+            "qemu-system-x86",
+            "qemu-system-x86",
+            "qemu-system-x86_64",
+        ),
+    },
+    Requirement {
+        name: "OVMF",
+        probe: Probe::File(&[
+            "/usr/share/ovmf/OVMF.fd",
+            "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+            "/usr/share/edk2/x64/OVMF.fd",
+            "/usr/share/qemu/OVMF.fd",
+        ]),
+        purpose: "UEFI firmware for stali boot --uefi",
+        need: Need::Boot,
+        packages: pk("ovmf", "edk2-ovmf", "edk2-ovmf", "ovmf"),
+    },
 ];
 
 /// Finds a program on `PATH`.
@@ -157,7 +320,10 @@ pub fn check(needs: &[Need]) -> Vec<Status> {
 
 /// Install commands for the missing requirements, one per distribution family.
 pub fn install_commands(missing: &[&str]) -> Vec<(&'static str, String)> {
-    let reqs: Vec<&Requirement> = REQUIREMENTS.iter().filter(|r| missing.contains(&r.name)).collect();
+    let reqs: Vec<&Requirement> = REQUIREMENTS
+        .iter()
+        .filter(|r| missing.contains(&r.name))
+        .collect();
     let pkgs = |f: fn(&Packages) -> &'static str| {
         let mut v: Vec<&str> = reqs.iter().map(|r| f(&r.packages)).collect();
         v.sort();
@@ -165,7 +331,10 @@ pub fn install_commands(missing: &[&str]) -> Vec<(&'static str, String)> {
         v.join(" ")
     };
     vec![
-        ("Debian/Ubuntu", format!("apt-get install -y {}", pkgs(|p| p.debian))),
+        (
+            "Debian/Ubuntu",
+            format!("apt-get install -y {}", pkgs(|p| p.debian)),
+        ),
         ("Fedora", format!("dnf install -y {}", pkgs(|p| p.fedora))),
         ("Arch", format!("pacman -S --needed {}", pkgs(|p| p.arch))),
         ("Alpine", format!("apk add {}", pkgs(|p| p.alpine))),

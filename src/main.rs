@@ -15,7 +15,11 @@ fn main() {
     let cli = match stali::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { stali::cli::EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                stali::cli::EXIT_USAGE
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code);
         }

@@ -29,7 +29,12 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
 
 fn no_panic(o: &Output) {
     let err = text(&o.stderr);
-    assert!(!err.contains("panicked") && !err.contains("internal error") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked")
+            && !err.contains("internal error")
+            && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -38,18 +43,33 @@ fn every_invalid_profile_gets_its_exact_message_and_exit_1() {
     assert!(files.len() >= 30, "only {} invalid profiles", files.len());
     let mut kinds = std::collections::BTreeSet::new();
     for f in &files {
-        let rel = f.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("relative");
+        let rel = f
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .expect("relative");
         let rel = rel.to_str().expect("utf-8 path");
         let o = stali(&["check", rel]);
         no_panic(&o);
         assert_eq!(o.status.code(), Some(1), "{rel}: {}", text(&o.stderr));
-        let expected = std::fs::read_to_string(f.with_extension("expected")).expect("an .expected file beside each invalid profile");
+        let expected = std::fs::read_to_string(f.with_extension("expected"))
+            .expect("an .expected file beside each invalid profile");
         assert_eq!(text(&o.stderr), expected, "{rel}");
         assert!(o.stdout.is_empty(), "{rel} printed to stdout");
-        assert!(expected.starts_with(rel), "{rel}: message does not name the file");
-        kinds.insert(expected.split(": error: ").nth(1).map(|m| m.split(':').next().unwrap_or("").to_string()));
+        assert!(
+            expected.starts_with(rel),
+            "{rel}: message does not name the file"
+        );
+        kinds.insert(
+            expected
+                .split(": error: ")
+                .nth(1)
+                .map(|m| m.split(':').next().unwrap_or("").to_string()),
+        );
     }
-    assert!(kinds.len() >= 25, "only {} distinct kinds: {kinds:?}", kinds.len());
+    assert!(
+        kinds.len() >= 25,
+        "only {} distinct kinds: {kinds:?}",
+        kinds.len()
+    );
 }
 
 #[test]
@@ -58,7 +78,10 @@ fn paths_that_are_not_profile_files_are_invalid_input() {
     let d = dir.path().to_str().expect("utf-8");
     let o = stali(&["check", d]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(text(&o.stderr), format!("{d}: error: is a directory, not a profile file\n"));
+    assert_eq!(
+        text(&o.stderr),
+        format!("{d}: error: is a directory, not a profile file\n")
+    );
 
     let missing = format!("{d}/nope.toml");
     let o = stali(&["check", &missing]);
@@ -78,53 +101,110 @@ fn paths_that_are_not_profile_files_are_invalid_input() {
     let o = stali(&["check", h]);
     no_panic(&o);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("a profile is at most 1048576 bytes"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("a profile is at most 1048576 bytes"),
+        "{}",
+        text(&o.stderr)
+    );
 
     let long = dir.path().join("long.toml");
-    std::fs::write(&long, format!("format = 1\ndescription = \"{}\"\n", "y".repeat(100_000))).expect("write");
+    std::fs::write(
+        &long,
+        format!("format = 1\ndescription = \"{}\"\n", "y".repeat(100_000)),
+    )
+    .expect("write");
     let o = stali(&["check", long.to_str().expect("utf-8")]);
     no_panic(&o);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains(":2:15: error: description: a description is one line of at most 200 characters"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(
+            ":2:15: error: description: a description is one line of at most 200 characters"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
 
     let misspelt = stali(&["check", "minimall"]);
     assert_eq!(misspelt.status.code(), Some(1));
-    assert!(text(&misspelt.stderr).contains("did you mean the shipped profile `minimal`?"), "{}", text(&misspelt.stderr));
+    assert!(
+        text(&misspelt.stderr).contains("did you mean the shipped profile `minimal`?"),
+        "{}",
+        text(&misspelt.stderr)
+    );
 }
 
 #[test]
 fn valid_and_shipped_profiles_pass() {
-    for f in corpus("tests/profiles/valid").into_iter().chain(corpus("profiles")) {
+    for f in corpus("tests/profiles/valid")
+        .into_iter()
+        .chain(corpus("profiles"))
+    {
         let o = stali(&["check", f.to_str().expect("utf-8")]);
         no_panic(&o);
-        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), text(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            f.display(),
+            text(&o.stderr)
+        );
         assert!(text(&o.stdout).contains(": ok: "), "{}", text(&o.stdout));
     }
     let o = stali(&["check", "tests/profiles/valid/no-init-warning.toml"]);
-    assert!(text(&o.stderr).contains("warning: tools.select: no selected tool provides init"), "{}", text(&o.stderr));
-    let o = stali(&["check", "profiles/minimal.toml", "tests/profiles/invalid/unknown-tool.toml"]);
-    assert_eq!(o.status.code(), Some(1), "one bad profile fails the whole check");
+    assert!(
+        text(&o.stderr).contains("warning: tools.select: no selected tool provides init"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = stali(&[
+        "check",
+        "profiles/minimal.toml",
+        "tests/profiles/invalid/unknown-tool.toml",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "one bad profile fails the whole check"
+    );
 }
 
 #[test]
 fn size_json_adds_up_and_the_table_is_aligned() {
-    for p in ["profiles/minimal.toml", "profiles/stali-classic.toml", "profiles/rescue.toml"] {
+    for p in [
+        "profiles/minimal.toml",
+        "profiles/stali-classic.toml",
+        "profiles/rescue.toml",
+    ] {
         let o = stali(&["size", p, "--json"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
         let total = v["total_bytes"].as_u64().expect("total_bytes");
         let comps = v["components"].as_array().expect("components");
-        let sum: u64 = comps.iter().map(|c| c["bytes"].as_u64().expect("bytes")).sum();
+        let sum: u64 = comps
+            .iter()
+            .map(|c| c["bytes"].as_u64().expect("bytes"))
+            .sum();
         assert_eq!(sum, total, "{p}");
         for c in comps {
-            assert!(c["name"].is_string() && c["kind"].is_string() && c["source"].is_string(), "{c}");
+            assert!(
+                c["name"].is_string() && c["kind"].is_string() && c["source"].is_string(),
+                "{c}"
+            );
         }
     }
     let o = stali(&["size", "profiles/minimal.toml"]);
     let out = text(&o.stdout);
-    let header = out.lines().find(|l| l.starts_with("component")).expect("header line");
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("component"))
+        .expect("header line");
     let col = header.find("source").expect("source column");
-    for line in out.lines().skip_while(|l| !l.starts_with("component")).skip(1).take_while(|l| !l.is_empty()) {
+    for line in out
+        .lines()
+        .skip_while(|l| !l.starts_with("component"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+    {
         assert!(line.len() >= col, "{line}");
         assert_eq!(&line[col - 2..col], "  ", "column not aligned: {line}");
     }
@@ -142,7 +222,11 @@ fn list_diff_doctor_and_completions() {
         assert!(v[key].as_array().is_some_and(|a| !a.is_empty()), "{key}");
     }
     let o = stali(&["list", "hardwre"]);
-    assert_eq!(o.status.code(), Some(2), "a misspelt list kind is a usage error");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a misspelt list kind is a usage error"
+    );
 
     let o = stali(&["diff", "profiles/minimal.toml", "profiles/rescue.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -170,7 +254,13 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(stali(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(stali(&["size"]).status.code(), Some(2));
     assert_eq!(stali(&["size", "a", "b", "c"]).status.code(), Some(2));
-    for args in [&["--help"][..], &["--version"], &["check", "--help"], &["build", "--help"], &["boot", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["check", "--help"],
+        &["build", "--help"],
+        &["boot", "--help"],
+    ] {
         let o = stali(args);
         assert_eq!(o.status.code(), Some(0), "{args:?}");
         assert!(!o.stdout.is_empty());
@@ -204,6 +294,10 @@ fn mutated_profiles_never_panic() {
         std::fs::write(&f, &bytes).expect("write");
         let o = stali(&["check", f.to_str().expect("utf-8")]);
         no_panic(&o);
-        assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", text(&o.stderr));
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "{}",
+            text(&o.stderr)
+        );
     }
 }

@@ -46,9 +46,25 @@ fn fixture_repo(fixture: &str, into: &Path) -> String {
         index.add_path(Path::new(&name)).expect("add");
     }
     index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("tree");
-    let sig = git2::Signature::new("stali tests", "tests@stali.invalid", &git2::Time::new(1_451_606_400, 0)).expect("sig");
-    let oid = repo.commit(Some("HEAD"), &sig, &sig, &format!("fixture {fixture}"), &tree, &[]).expect("commit");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = git2::Signature::new(
+        "stali tests",
+        "tests@stali.invalid",
+        &git2::Time::new(1_451_606_400, 0),
+    )
+    .expect("sig");
+    let oid = repo
+        .commit(
+            Some("HEAD"),
+            &sig,
+            &sig,
+            &format!("fixture {fixture}"),
+            &tree,
+            &[],
+        )
+        .expect("commit");
     oid.to_string()
 }
 
@@ -66,7 +82,13 @@ fn fixtures() -> Fixtures {
     let init = fixture_repo("fixture-init", &root.join("fixture-init"));
     let hello = fixture_repo("hello-make", &root.join("hello-make"));
     let greet = fixture_repo("greet-autotools", &root.join("greet-autotools"));
-    Fixtures { _dir: dir, root, init, hello, greet }
+    Fixtures {
+        _dir: dir,
+        root,
+        init,
+        hello,
+        greet,
+    }
 }
 
 fn tool(name: &str, url: &str, rev: &str, build: &str, extra: &str) -> String {
@@ -82,9 +104,21 @@ fn profile(f: &Fixtures, name: &str, select: &[&str], options: &str, extra_tools
         select.join(", ")
     );
     let r = |n: &str| f.root.join(n).display().to_string();
-    p.push_str(&tool("fixture-init", &r("fixture-init"), &f.init, "\"make\"", "provides = [\"init\"]"));
+    p.push_str(&tool(
+        "fixture-init",
+        &r("fixture-init"),
+        &f.init,
+        "\"make\"",
+        "provides = [\"init\"]",
+    ));
     p.push_str(&tool("hello", &r("hello-make"), &f.hello, "\"make\"", ""));
-    p.push_str(&tool("greet", &r("greet-autotools"), &f.greet, "\"autotools\"", ""));
+    p.push_str(&tool(
+        "greet",
+        &r("greet-autotools"),
+        &f.greet,
+        "\"autotools\"",
+        "",
+    ));
     p.push_str(extra_tools);
     p
 }
@@ -93,7 +127,13 @@ fn profile(f: &Fixtures, name: &str, select: &[&str], options: &str, extra_tools
 fn newc_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
     let mut out = Vec::new();
     let mut at = 0;
-    let field = |b: &[u8], i: usize| u32::from_str_radix(std::str::from_utf8(&b[6 + i * 8..6 + i * 8 + 8]).expect("hex"), 16).expect("hex");
+    let field = |b: &[u8], i: usize| {
+        u32::from_str_radix(
+            std::str::from_utf8(&b[6 + i * 8..6 + i * 8 + 8]).expect("hex"),
+            16,
+        )
+        .expect("hex")
+    };
     while at + 110 <= bytes.len() {
         let h = &bytes[at..at + 110];
         assert_eq!(&h[..6], b"070701", "newc magic at {at}");
@@ -113,7 +153,8 @@ fn newc_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
 }
 
 fn report(iso: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(iso.parent().expect("dir").join("build-report.json")).expect("build-report.json");
+    let text = std::fs::read_to_string(iso.parent().expect("dir").join("build-report.json"))
+        .expect("build-report.json");
     serde_json::from_str(&text).expect("report json")
 }
 
@@ -123,12 +164,35 @@ fn fixture_profile_builds_boots_and_reproduces() {
     let f = fixtures();
     let work = tempfile::tempdir().expect("tempdir");
     let prof = work.path().join("e2e.toml");
-    std::fs::write(&prof, profile(&f, "e2e", &["fixture-init", "hello", "greet"], "CONFIG_PRINTK_TIME = \"y\"", "")).expect("write profile");
+    std::fs::write(
+        &prof,
+        profile(
+            &f,
+            "e2e",
+            &["fixture-init", "hello", "greet"],
+            "CONFIG_PRINTK_TIME = \"y\"",
+            "",
+        ),
+    )
+    .expect("write profile");
     let out1 = work.path().join("one/e2e.iso");
     let c1 = cache("main");
     let p = prof.to_str().expect("utf-8");
-    let o = stali(&["build", p, "-o", out1.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(0), "build failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let o = stali(&[
+        "build",
+        p,
+        "-o",
+        out1.to_str().expect("utf-8"),
+        "--cache",
+        c1.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "build failed:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     assert!(out1.is_file());
 
     // The report: inputs, outputs, estimate against measurement.
@@ -136,33 +200,77 @@ fn fixture_profile_builds_boots_and_reproduces() {
     assert_eq!(r["profile"], "e2e");
     assert_eq!(r["banner"], "stali: e2e ready");
     let sources = r["sources"].as_array().expect("sources");
-    for (name, rev) in [("fixture-init", &f.init), ("hello", &f.hello), ("greet", &f.greet)] {
-        assert!(sources.iter().any(|s| s["name"] == name && s["pin"] == rev.as_str()), "{name} pin missing in {sources:?}");
+    for (name, rev) in [
+        ("fixture-init", &f.init),
+        ("hello", &f.hello),
+        ("greet", &f.greet),
+    ] {
+        assert!(
+            sources
+                .iter()
+                .any(|s| s["name"] == name && s["pin"] == rev.as_str()),
+            "{name} pin missing in {sources:?}"
+        );
     }
     let iso_bytes = std::fs::read(&out1).expect("iso");
     assert_eq!(r["iso"]["bytes"].as_u64(), Some(iso_bytes.len() as u64));
-    assert_eq!(r["iso"]["sha256"].as_str().map(String::from), Some(sha256(&iso_bytes)));
+    assert_eq!(
+        r["iso"]["sha256"].as_str().map(String::from),
+        Some(sha256(&iso_bytes))
+    );
     let sizes = r["sizes"].as_array().expect("sizes");
-    assert!(sizes.iter().any(|s| s["name"] == "ISO total" && s["measured"].as_u64() == Some(iso_bytes.len() as u64)));
-    assert!(sizes.iter().any(|s| s["name"] == "hello" && s["measured"].as_u64().is_some_and(|m| m > 1000)));
-    assert!(text(&o.stdout).contains("estimated"), "the build ends with the size table");
+    assert!(sizes.iter().any(
+        |s| s["name"] == "ISO total" && s["measured"].as_u64() == Some(iso_bytes.len() as u64)
+    ));
+    assert!(
+        sizes
+            .iter()
+            .any(|s| s["name"] == "hello" && s["measured"].as_u64().is_some_and(|m| m > 1000))
+    );
+    assert!(
+        text(&o.stdout).contains("estimated"),
+        "the build ends with the size table"
+    );
 
     // The kernel got what was asked for.
     let bz = PathBuf::from(r["bzimage"]["path"].as_str().expect("bzimage path"));
     let obj = bz.ancestors().nth(4).expect("kbuild object folder");
     let config = std::fs::read_to_string(obj.join(".config")).expect(".config");
-    for line in ["CONFIG_PRINTK_TIME=y", "CONFIG_SERIAL_8250_CONSOLE=y", "CONFIG_EFI_STUB=y", "# CONFIG_MODULES is not set", "CONFIG_BLK_DEV_INITRD=y"] {
-        assert!(config.lines().any(|l| l == line), "{line} not in the built .config");
+    for line in [
+        "CONFIG_PRINTK_TIME=y",
+        "CONFIG_SERIAL_8250_CONSOLE=y",
+        "CONFIG_EFI_STUB=y",
+        "# CONFIG_MODULES is not set",
+        "CONFIG_BLK_DEV_INITRD=y",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "{line} not in the built .config"
+        );
     }
     let opts = r["kernel_options"].as_array().expect("kernel_options");
-    assert!(opts.iter().any(|o| o[0] == "CONFIG_PRINTK_TIME" && o[1] == "y"), "{opts:?}");
+    assert!(
+        opts.iter()
+            .any(|o| o[0] == "CONFIG_PRINTK_TIME" && o[1] == "y"),
+        "{opts:?}"
+    );
 
     // Every binary in the initramfs is static, by binutils' own reading.
     let cpio = std::fs::read(obj.join("stali-initramfs.cpio")).expect("initramfs");
     let entries = newc_entries(&cpio);
     let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-    for want in ["sbin/init", "usr/bin/hello", "usr/bin/greet", "etc/rc.init", "dev/console", "init"] {
-        assert!(names.contains(&want), "{want} missing from the initramfs: {names:?}");
+    for want in [
+        "sbin/init",
+        "usr/bin/hello",
+        "usr/bin/greet",
+        "etc/rc.init",
+        "dev/console",
+        "init",
+    ] {
+        assert!(
+            names.contains(&want),
+            "{want} missing from the initramfs: {names:?}"
+        );
     }
     let elfdir = tempfile::tempdir().expect("tempdir");
     let mut elves = 0;
@@ -171,42 +279,104 @@ fn fixture_profile_builds_boots_and_reproduces() {
             elves += 1;
             let file = elfdir.path().join(name.replace('/', "_"));
             std::fs::write(&file, data).expect("write elf");
-            let o = Command::new("readelf").args(["-ldW"]).arg(&file).output().expect("readelf");
+            let o = Command::new("readelf")
+                .args(["-ldW"])
+                .arg(&file)
+                .output()
+                .expect("readelf");
             let t = text(&o.stdout);
-            assert!(!t.contains("INTERP") && !t.contains("(NEEDED)"), "{name} is not static:\n{t}");
+            assert!(
+                !t.contains("INTERP") && !t.contains("(NEEDED)"),
+                "{name} is not static:\n{t}"
+            );
         }
         assert!(!name.starts_with('/'), "absolute path in cpio: {name}");
     }
     assert_eq!(elves, 3, "three fixture programs");
 
     // Nothing changed: nothing is rebuilt.
-    let o = stali(&["build", p, "-o", out1.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
+    let o = stali(&[
+        "build",
+        p,
+        "-o",
+        out1.to_str().expect("utf-8"),
+        "--cache",
+        c1.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("nothing changed"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("nothing changed"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_eq!(report(&out1)["rebuilt"].as_array().map(Vec::len), Some(0));
 
     // It boots, BIOS and UEFI, to the banner its own init prints.
     let iso = out1.to_str().expect("utf-8");
     let o = stali(&["boot", iso, "--timeout", "180"]);
-    assert_eq!(o.status.code(), Some(0), "BIOS boot:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "BIOS boot:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     assert!(text(&o.stdout).contains("stali: e2e ready"));
     let o = stali(&["boot", iso, "--uefi", "--timeout", "240"]);
-    assert_eq!(o.status.code(), Some(0), "UEFI boot:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "UEFI boot:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
 
     // Same profile, other cache and output path: the same bytes.
     let out2 = work.path().join("two/other-name.iso");
     let c2 = cache("second");
-    let o = stali(&["build", p, "-o", out2.to_str().expect("utf-8"), "--cache", c2.to_str().expect("utf-8")]);
+    let o = stali(&[
+        "build",
+        p,
+        "-o",
+        out2.to_str().expect("utf-8"),
+        "--cache",
+        c2.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(sha256(&std::fs::read(&out2).expect("iso 2")), sha256(&iso_bytes), "two builds differ");
+    assert_eq!(
+        sha256(&std::fs::read(&out2).expect("iso 2")),
+        sha256(&iso_bytes),
+        "two builds differ"
+    );
 
     // An image whose init is missing is a failed boot (a kernel panic), not a hang.
     let noinit = work.path().join("noinit.toml");
-    std::fs::write(&noinit, profile(&f, "e2e-noinit", &["hello"], "CONFIG_PRINTK_TIME = \"y\"", "")).expect("write");
+    std::fs::write(
+        &noinit,
+        profile(
+            &f,
+            "e2e-noinit",
+            &["hello"],
+            "CONFIG_PRINTK_TIME = \"y\"",
+            "",
+        ),
+    )
+    .expect("write");
     let out3 = work.path().join("three/noinit.iso");
-    let o = stali(&["build", noinit.to_str().expect("utf-8"), "-o", out3.to_str().expect("utf-8"), "--cache", c1.to_str().expect("utf-8")]);
+    let o = stali(&[
+        "build",
+        noinit.to_str().expect("utf-8"),
+        "-o",
+        out3.to_str().expect("utf-8"),
+        "--cache",
+        c1.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("no selected tool provides init"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no selected tool provides init"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = stali(&["boot", out3.to_str().expect("utf-8"), "--timeout", "180"]);
     assert_ne!(o.status.code(), Some(0));
     let err = text(&o.stderr);
@@ -224,7 +394,14 @@ fn build_fails(f: &Fixtures, name: &str, select: &[&str], options: &str, extra: 
     std::fs::write(&prof, profile(f, name, select, options, extra)).expect("write");
     let out = work.path().join("out/x.iso");
     let c = cache("main");
-    let o = stali(&["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache", c.to_str().expect("utf-8")]);
+    let o = stali(&[
+        "build",
+        prof.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--cache",
+        c.to_str().expect("utf-8"),
+    ]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{name} should fail:\n{err}");
     assert!(!out.exists(), "{name}: an ISO was left at the output path");
@@ -243,21 +420,56 @@ fn failures_are_explained_and_leave_no_iso() {
     std::fs::create_dir_all(&broken).expect("mkdir");
     let broken_rev = {
         let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::write(tmp.path().join("Makefile"), "all:\n\t$(CC) -o broken broken.c\ninstall:\n").expect("write");
-        std::fs::write(tmp.path().join("broken.c"), "int main(void) { this is not C; }\n").expect("write");
+        std::fs::write(
+            tmp.path().join("Makefile"),
+            "all:\n\t$(CC) -o broken broken.c\ninstall:\n",
+        )
+        .expect("write");
+        std::fs::write(
+            tmp.path().join("broken.c"),
+            "int main(void) { this is not C; }\n",
+        )
+        .expect("write");
         copy_repo(tmp.path(), &broken)
     };
-    let extra = tool("broken", &broken.display().to_string(), &broken_rev, "\"make\"", "");
-    let err = build_fails(&f, "compile-fails", &[&base[..], &["broken"]].concat(), "", &extra);
+    let extra = tool(
+        "broken",
+        &broken.display().to_string(),
+        &broken_rev,
+        "\"make\"",
+        "",
+    );
+    let err = build_fails(
+        &f,
+        "compile-fails",
+        &[&base[..], &["broken"]].concat(),
+        "",
+        &extra,
+    );
     assert!(err.contains("building broken"), "{err}");
     assert!(err.contains("exited with code 2"), "{err}");
-    assert!(err.contains("this is not C"), "the log tail is shown:\n{err}");
+    assert!(
+        err.contains("this is not C"),
+        "the log tail is shown:\n{err}"
+    );
     assert!(err.contains("broken.log"), "the log path is shown:\n{err}");
 
     // A pin that is not in the repository.
     let bad = "0123456789abcdef0123456789abcdef01234567";
-    let extra = tool("pinned", &f.root.join("hello-make").display().to_string(), bad, "\"make\"", "");
-    let err = build_fails(&f, "bad-pin", &[&base[..], &["pinned"]].concat(), "", &extra);
+    let extra = tool(
+        "pinned",
+        &f.root.join("hello-make").display().to_string(),
+        bad,
+        "\"make\"",
+        "",
+    );
+    let err = build_fails(
+        &f,
+        "bad-pin",
+        &[&base[..], &["pinned"]].concat(),
+        "",
+        &extra,
+    );
     assert!(err.contains(bad), "{err}");
 
     // A dynamically linked program.
@@ -268,7 +480,13 @@ fn failures_are_explained_and_leave_no_iso() {
         "{ steps = [[\"gcc\", \"-o\", \"hello\", \"hello.c\"], [\"install\", \"-D\", \"-m\", \"755\", \"hello\", \"${DESTDIR}/usr/bin/dynamic\"]] }",
         "",
     );
-    let err = build_fails(&f, "dynamic", &[&base[..], &["dynamic"]].concat(), "", &extra);
+    let err = build_fails(
+        &f,
+        "dynamic",
+        &[&base[..], &["dynamic"]].concat(),
+        "",
+        &extra,
+    );
     assert!(err.contains("usr/bin/dynamic"), "{err}");
     assert!(err.contains("static"), "{err}");
 
@@ -284,16 +502,30 @@ fn failures_are_explained_and_leave_no_iso() {
     std::fs::write(&prof, profile(&f, "no-tools", &base, "", "")).expect("write");
     let out = work.path().join("x.iso");
     let o = Command::new(env!("CARGO_BIN_EXE_stali"))
-        .args(["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache"])
+        .args([
+            "build",
+            prof.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--cache",
+        ])
         .arg(work.path().join("cache"))
         .env("PATH", empty.path())
         .output()
         .expect("run");
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("missing host tools") && err.contains("musl-gcc") && err.contains("apt-get install -y"), "{err}");
+    assert!(
+        err.contains("missing host tools")
+            && err.contains("musl-gcc")
+            && err.contains("apt-get install -y"),
+        "{err}"
+    );
     assert!(!out.exists());
-    assert!(!work.path().join("cache/pkg").exists(), "work started before the host check");
+    assert!(
+        !work.path().join("cache/pkg").exists(),
+        "work started before the host check"
+    );
 }
 
 /// Copies a folder into a new git repository at `to`; returns the commit.
@@ -306,7 +538,11 @@ fn copy_repo(from: &Path, to: &Path) -> String {
         index.add_path(Path::new(&e.file_name())).expect("add");
     }
     index.write().expect("index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("tree");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
     let sig = git2::Signature::now("t", "t@t").expect("sig");
-    repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &[]).expect("commit").to_string()
+    repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &[])
+        .expect("commit")
+        .to_string()
 }

@@ -168,7 +168,10 @@ pub enum Shell {
 /// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
 pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();
-    if o.write_all(text.as_bytes()).and_then(|_| o.flush()).is_err() {
+    if o.write_all(text.as_bytes())
+        .and_then(|_| o.flush())
+        .is_err()
+    {
         std::process::exit(0);
     }
 }
@@ -185,11 +188,15 @@ pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
         if let Some((_, text)) = EMBEDDED_PROFILES.iter().find(|(n, _)| *n == s) {
             return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))));
         }
-        let mut inv = Profile::load(arg).err().unwrap_or_else(|| Invalid(Vec::new()));
+        let mut inv = Profile::load(arg)
+            .err()
+            .unwrap_or_else(|| Invalid(Vec::new()));
         if let Some(d) = inv.0.first_mut() {
-            let hint = crate::model::diag::suggestion(&s, EMBEDDED_PROFILES.iter().map(|(n, _)| *n));
+            let hint =
+                crate::model::diag::suggestion(&s, EMBEDDED_PROFILES.iter().map(|(n, _)| *n));
             if !hint.is_empty() {
-                d.message.push_str(&hint.replace("did you mean", "did you mean the shipped profile"));
+                d.message
+                    .push_str(&hint.replace("did you mean", "did you mean the shipped profile"));
             }
         }
         return Err(inv);
@@ -220,9 +227,15 @@ pub fn run(cli: Cli) -> i32 {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
             match shell {
-                Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "stali", &mut buf),
-                Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "stali", &mut buf),
-                Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "stali", &mut buf),
+                Shell::Bash => {
+                    clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "stali", &mut buf)
+                }
+                Shell::Zsh => {
+                    clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "stali", &mut buf)
+                }
+                Shell::Fish => {
+                    clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "stali", &mut buf)
+                }
             }
             out(&String::from_utf8_lossy(&buf));
             0
@@ -276,7 +289,13 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
         plan.image.boot.as_str(),
         plan.image.compression.as_str()
     );
-    let name_w = e.components.iter().map(|c| c.name.len()).max().unwrap_or(4).max(9);
+    let name_w = e
+        .components
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(9);
     s.push_str(&format!(
         "{:<name_w$}  {:<8}  {:>10}  {:>10}  {}\n",
         "component", "kind", "bytes", "installed", "source"
@@ -293,7 +312,8 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
         ));
     }
     s.push('\n');
-    let line = |label: &str, b: u64| format!("{label:<name_w$}  {:<8}  {b:>10}  {:>10}\n", "", human(b));
+    let line =
+        |label: &str, b: u64| format!("{label:<name_w$}  {:<8}  {b:>10}  {:>10}\n", "", human(b));
     s.push_str(&line("kernel", e.kernel_bytes));
     s.push_str(&line("userland", e.userland_bytes));
     s.push_str(&line("boot", e.boot_bytes));
@@ -359,7 +379,10 @@ fn diff_cmd(a: &Path, b: &Path, json: bool) -> i32 {
     };
     let changes = diff::diff(&pa, &estimate(&pa, &c), &pb, &estimate(&pb, &c));
     if json {
-        out(&format!("{}\n", serde_json::to_string_pretty(&changes).unwrap_or_default()));
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&changes).unwrap_or_default()
+        ));
     } else {
         out(&format!("--- {}\n+++ {}\n", a.display(), b.display()));
         for ch in &changes {
@@ -438,7 +461,10 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 } else {
                     human(t.size)
                 };
-                let mut line = format!("  {:<16} {:<11} {:>9}  {}", t.name, t.category, size, t.description);
+                let mut line = format!(
+                    "  {:<16} {:<11} {:>9}  {}",
+                    t.name, t.category, size, t.description
+                );
                 if let Some(why) = &t.untested {
                     line.push_str(&format!("  [untested: {why}]"));
                 }
@@ -485,7 +511,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
     if want(ListWhat::Profiles) {
         s.push_str("Shipped profiles (usable by name, e.g. `stali size minimal`):\n");
         for (n, text) in EMBEDDED_PROFILES {
-            let d = Profile::parse(text, None).map(|p| p.description).unwrap_or_default();
+            let d = Profile::parse(text, None)
+                .map(|p| p.description)
+                .unwrap_or_default();
             s.push_str(&format!("  {n:<14} {d}\n"));
         }
     }
@@ -496,7 +524,11 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
 fn doctor(json: bool) -> i32 {
     use host::Need;
     let status = host::check(&[Need::Userland, Need::Kernel, Need::Iso, Need::Boot]);
-    let missing: Vec<&str> = status.iter().filter(|s| s.found.is_none()).map(|s| s.name).collect();
+    let missing: Vec<&str> = status
+        .iter()
+        .filter(|s| s.found.is_none())
+        .map(|s| s.name)
+        .collect();
     if json {
         let j = serde_json::json!({
             "requirements": status,
@@ -507,10 +539,21 @@ fn doctor(json: bool) -> i32 {
     } else {
         let mut s = String::new();
         for st in &status {
-            let need = serde_json::to_value(st.need).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let need = serde_json::to_value(st.need)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
             match &st.found {
-                Some(p) => s.push_str(&format!("  ok       {:<20} {:<9} {}\n", st.name, need, p.display())),
-                None => s.push_str(&format!("  MISSING  {:<20} {:<9} {} (Debian: {})\n", st.name, need, st.purpose, st.debian)),
+                Some(p) => s.push_str(&format!(
+                    "  ok       {:<20} {:<9} {}\n",
+                    st.name,
+                    need,
+                    p.display()
+                )),
+                None => s.push_str(&format!(
+                    "  MISSING  {:<20} {:<9} {} (Debian: {})\n",
+                    st.name, need, st.purpose, st.debian
+                )),
             }
         }
         if missing.is_empty() {

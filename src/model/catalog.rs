@@ -270,15 +270,33 @@ const HARDWARE_TOML: &str = include_str!("data/hardware.toml");
 /// Kernel fragments shipped in the binary.
 pub const EMBEDDED_FRAGMENTS: &[(&str, &str)] = &[
     ("base", include_str!("../../kernel-fragments/base.config")),
-    ("serial-console", include_str!("../../kernel-fragments/serial-console.config")),
-    ("virtio", include_str!("../../kernel-fragments/virtio.config")),
-    ("pc-storage", include_str!("../../kernel-fragments/pc-storage.config")),
+    (
+        "serial-console",
+        include_str!("../../kernel-fragments/serial-console.config"),
+    ),
+    (
+        "virtio",
+        include_str!("../../kernel-fragments/virtio.config"),
+    ),
+    (
+        "pc-storage",
+        include_str!("../../kernel-fragments/pc-storage.config"),
+    ),
     ("usb", include_str!("../../kernel-fragments/usb.config")),
-    ("networking", include_str!("../../kernel-fragments/networking.config")),
+    (
+        "networking",
+        include_str!("../../kernel-fragments/networking.config"),
+    ),
     ("ext4", include_str!("../../kernel-fragments/ext4.config")),
-    ("iso9660", include_str!("../../kernel-fragments/iso9660.config")),
+    (
+        "iso9660",
+        include_str!("../../kernel-fragments/iso9660.config"),
+    ),
     ("efi", include_str!("../../kernel-fragments/efi.config")),
-    ("framebuffer-console", include_str!("../../kernel-fragments/framebuffer-console.config")),
+    (
+        "framebuffer-console",
+        include_str!("../../kernel-fragments/framebuffer-console.config"),
+    ),
 ];
 
 /// Themes shipped in the binary.
@@ -292,7 +310,10 @@ pub const EMBEDDED_THEMES: &[(&str, &str)] = &[
 /// Profiles shipped in the binary; the first is the default.
 pub const EMBEDDED_PROFILES: &[(&str, &str)] = &[
     ("minimal", include_str!("../../profiles/minimal.toml")),
-    ("stali-classic", include_str!("../../profiles/stali-classic.toml")),
+    (
+        "stali-classic",
+        include_str!("../../profiles/stali-classic.toml"),
+    ),
     ("rescue", include_str!("../../profiles/rescue.toml")),
 ];
 
@@ -485,7 +506,11 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         for (k, node) in et.keys() {
             let key: &str = k.get_ref();
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || key.is_empty() {
-                r.error(&k.span(), &format!("{}.{key}", et.path), "not a valid environment variable name");
+                r.error(
+                    &k.span(),
+                    &format!("{}.{key}", et.path),
+                    "not a valid environment variable name",
+                );
                 continue;
             }
             if let Some(v) = r.as_string(node.value, &format!("{}.{key}", et.path)) {
@@ -517,7 +542,11 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         (None, _) => (0, "estimate: no size given".to_string()),
     };
     if size > 1 << 40 {
-        r.error(&t.key_span("size"), &format!("{}.size", t.path), "a size over 1 TiB is not plausible");
+        r.error(
+            &t.key_span("size"),
+            &format!("{}.size", t.path),
+            "a size over 1 TiB is not plausible",
+        );
     }
     let untested = r.string(t, "untested").map(|s| s.into_inner());
     let after = r.diags.iter().filter(|d| d.is_error()).count();
@@ -617,7 +646,11 @@ fn read_build(
             r.only_keys(&t, &["steps"]);
             let (steps, spath) = t.get("steps")?;
             let DeValue::Array(items) = steps.get_ref() else {
-                r.error(&steps.span(), &spath, "`steps` must be an array of argument vectors");
+                r.error(
+                    &steps.span(),
+                    &spath,
+                    "`steps` must be an array of argument vectors",
+                );
                 return None;
             };
             let mut out = Vec::new();
@@ -631,7 +664,11 @@ fn read_build(
                 out.push(argv.into_iter().map(|s| s.into_inner()).collect());
             }
             if out.is_empty() {
-                r.error(&steps.span(), &spath, "`steps` is empty: give at least one command");
+                r.error(
+                    &steps.span(),
+                    &spath,
+                    "`steps` is empty: give at least one command",
+                );
                 return None;
             }
             Some(BuildStyle::Steps(out))
@@ -663,7 +700,11 @@ pub fn short(s: &str) -> String {
     }
 }
 
-fn read_tools_file(text: &str, file: Option<&Path>, origin: Origin) -> Result<Vec<ToolDef>, Invalid> {
+fn read_tools_file(
+    text: &str,
+    file: Option<&Path>,
+    origin: Origin,
+) -> Result<Vec<ToolDef>, Invalid> {
     let mut r = Reader::new(text, file);
     let Some(doc) = r.parse() else {
         return Err(Invalid(r.diags));
@@ -691,11 +732,14 @@ fn read_tools_file(text: &str, file: Option<&Path>, origin: Origin) -> Result<Ve
     }
 }
 
+/// What a hardware file holds: targets, kernel bases, and maybe size-model constants.
+type HardwareFile = (Vec<Hardware>, Vec<KernelBase>, Option<SizeModel>);
+
 fn read_hardware_file(
     text: &str,
     file: Option<&Path>,
     origin: Origin,
-) -> Result<(Vec<Hardware>, Vec<KernelBase>, Option<SizeModel>), Invalid> {
+) -> Result<HardwareFile, Invalid> {
     let mut r = Reader::new(text, file);
     let Some(doc) = r.parse() else {
         return Err(Invalid(r.diags));
@@ -713,13 +757,28 @@ fn read_hardware_file(
             };
             r.only_keys(
                 &t,
-                &["name", "description", "long", "arch", "triple", "fragments", "console", "boot"],
+                &[
+                    "name",
+                    "description",
+                    "long",
+                    "arch",
+                    "triple",
+                    "fragments",
+                    "console",
+                    "boot",
+                ],
             );
-            let s = |r: &mut Reader<'_>, k: &str| r.string(&t, k).map(|s| s.into_inner()).unwrap_or_default();
+            let s = |r: &mut Reader<'_>, k: &str| {
+                r.string(&t, k).map(|s| s.into_inner()).unwrap_or_default()
+            };
             let name = s(&mut r, "name");
             let boot = s(&mut r, "boot");
             let Some(boot) = BootMode::parse(&boot) else {
-                r.error(&t.span, &t.path, format!("boot `{boot}` is not bios, uefi or hybrid"));
+                r.error(
+                    &t.span,
+                    &t.path,
+                    format!("boot `{boot}` is not bios, uefi or hybrid"),
+                );
                 continue;
             };
             hw.push(Hardware {
@@ -749,10 +808,19 @@ fn read_hardware_file(
             };
             r.only_keys(&t, &["name", "description", "size", "size_source"]);
             bases.push(KernelBase {
-                name: r.string(&t, "name").map(|s| s.into_inner()).unwrap_or_default(),
-                description: r.string(&t, "description").map(|s| s.into_inner()).unwrap_or_default(),
+                name: r
+                    .string(&t, "name")
+                    .map(|s| s.into_inner())
+                    .unwrap_or_default(),
+                description: r
+                    .string(&t, "description")
+                    .map(|s| s.into_inner())
+                    .unwrap_or_default(),
                 size: r.integer(&t, "size").map(|s| s.into_inner()).unwrap_or(0),
-                size_source: r.string(&t, "size_source").map(|s| s.into_inner()).unwrap_or_default(),
+                size_source: r
+                    .string(&t, "size_source")
+                    .map(|s| s.into_inner())
+                    .unwrap_or_default(),
             });
         }
     }
@@ -760,7 +828,15 @@ fn read_hardware_file(
     if let Some(t) = r.table(&root, "size_model") {
         r.only_keys(
             &t,
-            &["ratio", "kernel_factor", "skeleton", "isolinux", "efi_overhead", "iso_overhead", "source"],
+            &[
+                "ratio",
+                "kernel_factor",
+                "skeleton",
+                "isolinux",
+                "efi_overhead",
+                "iso_overhead",
+                "source",
+            ],
         );
         let floats = |r: &mut Reader<'_>, key: &str| -> BTreeMap<String, f64> {
             let mut out = BTreeMap::new();
@@ -783,7 +859,8 @@ fn read_hardware_file(
         };
         let ratio = floats(&mut r, "ratio");
         let kernel_factor = floats(&mut r, "kernel_factor");
-        let int = |r: &mut Reader<'_>, k: &str| r.integer(&t, k).map(|s| s.into_inner()).unwrap_or(0);
+        let int =
+            |r: &mut Reader<'_>, k: &str| r.integer(&t, k).map(|s| s.into_inner()).unwrap_or(0);
         model = Some(SizeModel {
             ratio,
             kernel_factor,
@@ -791,7 +868,10 @@ fn read_hardware_file(
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
             iso_overhead: int(&mut r, "iso_overhead"),
-            source: r.string(&t, "source").map(|s| s.into_inner()).unwrap_or_default(),
+            source: r
+                .string(&t, "source")
+                .map(|s| s.into_inner())
+                .unwrap_or_default(),
         });
     }
     if r.failed() {
@@ -819,11 +899,12 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
         if line.is_empty() {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("# CONFIG_") {
-            if let Some(opt) = rest.strip_suffix(" is not set") {
-                f.options.push((format!("CONFIG_{opt}"), "n".into()));
-                continue;
-            }
+        if let Some(opt) = line
+            .strip_prefix("# CONFIG_")
+            .and_then(|r| r.strip_suffix(" is not set"))
+        {
+            f.options.push((format!("CONFIG_{opt}"), "n".into()));
+            continue;
         }
         if let Some(rest) = line.strip_prefix('#') {
             if let Some((k, v)) = rest.split_once(':') {
@@ -840,9 +921,9 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
                             .collect()
                     }
                     "size" => {
-                        f.size = v
-                            .parse()
-                            .map_err(|_| format!("line {}: size `{v}` is not a whole number", n + 1))?
+                        f.size = v.parse().map_err(|_| {
+                            format!("line {}: size `{v}` is not a whole number", n + 1)
+                        })?
                     }
                     "size-source" => f.size_source = v.to_string(),
                     _ => {}
@@ -851,7 +932,10 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
             continue;
         }
         match line.split_once('=') {
-            Some((k, v)) if k.starts_with("CONFIG_") && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            Some((k, v))
+                if k.starts_with("CONFIG_")
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
                 f.options.push((k.to_string(), v.to_string()));
             }
             _ => {
@@ -882,11 +966,18 @@ impl Catalog {
     /// The catalog built into the binary, with no user files.
     pub fn embedded() -> Catalog {
         // The embedded data is checked by the test suite; a broken file is a build defect.
-        let tools = read_tools_file(TOOLS_TOML, Some(Path::new("<embedded>/tools.toml")), Origin::Embedded)
-            .unwrap_or_else(|e| panic!("embedded tools.toml is invalid:\n{e}"));
-        let (hardware, bases, model) =
-            read_hardware_file(HARDWARE_TOML, Some(Path::new("<embedded>/hardware.toml")), Origin::Embedded)
-                .unwrap_or_else(|e| panic!("embedded hardware.toml is invalid:\n{e}"));
+        let tools = read_tools_file(
+            TOOLS_TOML,
+            Some(Path::new("<embedded>/tools.toml")),
+            Origin::Embedded,
+        )
+        .unwrap_or_else(|e| panic!("embedded tools.toml is invalid:\n{e}"));
+        let (hardware, bases, model) = read_hardware_file(
+            HARDWARE_TOML,
+            Some(Path::new("<embedded>/hardware.toml")),
+            Origin::Embedded,
+        )
+        .unwrap_or_else(|e| panic!("embedded hardware.toml is invalid:\n{e}"));
         let model = model.unwrap_or_else(|| panic!("embedded hardware.toml has no [size_model]"));
         let fragments = EMBEDDED_FRAGMENTS
             .iter()
@@ -939,28 +1030,36 @@ impl Catalog {
                     }
                     Err(e) => self.warnings.extend(e.0.into_iter().map(as_warning)),
                 },
-                Err(e) => self.warnings.push(Diagnostic::warning(format!("cannot read {}: {e}", file.display()))),
+                Err(e) => self.warnings.push(Diagnostic::warning(format!(
+                    "cannot read {}: {e}",
+                    file.display()
+                ))),
             }
         }
         for file in files_in(&dir.join("hardware"), "toml") {
             match std::fs::read_to_string(&file) {
-                Ok(text) => match read_hardware_file(&text, Some(&file), Origin::File(file.clone())) {
-                    Ok((hw, bases, model)) => {
-                        for h in hw {
-                            self.hardware.retain(|x| x.name != h.name);
-                            self.hardware.push(h);
+                Ok(text) => {
+                    match read_hardware_file(&text, Some(&file), Origin::File(file.clone())) {
+                        Ok((hw, bases, model)) => {
+                            for h in hw {
+                                self.hardware.retain(|x| x.name != h.name);
+                                self.hardware.push(h);
+                            }
+                            for b in bases {
+                                self.bases.retain(|x| x.name != b.name);
+                                self.bases.push(b);
+                            }
+                            if let Some(m) = model {
+                                self.model = m;
+                            }
                         }
-                        for b in bases {
-                            self.bases.retain(|x| x.name != b.name);
-                            self.bases.push(b);
-                        }
-                        if let Some(m) = model {
-                            self.model = m;
-                        }
+                        Err(e) => self.warnings.extend(e.0.into_iter().map(as_warning)),
                     }
-                    Err(e) => self.warnings.extend(e.0.into_iter().map(as_warning)),
-                },
-                Err(e) => self.warnings.push(Diagnostic::warning(format!("cannot read {}: {e}", file.display()))),
+                }
+                Err(e) => self.warnings.push(Diagnostic::warning(format!(
+                    "cannot read {}: {e}",
+                    file.display()
+                ))),
             }
         }
         for file in files_in(&dir.join("kernel-fragments"), "config") {
@@ -973,7 +1072,10 @@ impl Catalog {
                     self.fragments.retain(|x| x.name != f.name);
                     self.fragments.push(f);
                 }
-                Err(e) => self.warnings.push(Diagnostic::warning(format!("{}: {e}; skipped", file.display()))),
+                Err(e) => self.warnings.push(Diagnostic::warning(format!(
+                    "{}: {e}; skipped",
+                    file.display()
+                ))),
             }
         }
         for file in files_in(&dir.join("themes"), "toml") {
@@ -987,7 +1089,10 @@ impl Catalog {
                         origin: Origin::File(file.clone()),
                     });
                 }
-                Err(e) => self.warnings.push(Diagnostic::warning(format!("cannot read {}: {e}", file.display()))),
+                Err(e) => self.warnings.push(Diagnostic::warning(format!(
+                    "cannot read {}: {e}",
+                    file.display()
+                ))),
             }
         }
         self.sort();
@@ -1036,7 +1141,9 @@ fn as_warning(mut d: Diagnostic) -> Diagnostic {
 }
 
 fn stem(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -1059,9 +1166,26 @@ mod tests {
     fn embedded_catalog_is_valid_and_complete() {
         let c = Catalog::embedded();
         for name in [
-            "sinit", "sbase", "ubase", "smdev", "mksh", "hbase", "utmp", "sdhcp", "dropbear",
-            "e2fsprogs", "iproute2", "curl", "libarchive", "vis", "kbd", "gzip", "zlib",
-            "ncurses", "libtermkey", "expat",
+            "sinit",
+            "sbase",
+            "ubase",
+            "smdev",
+            "mksh",
+            "hbase",
+            "utmp",
+            "sdhcp",
+            "dropbear",
+            "e2fsprogs",
+            "iproute2",
+            "curl",
+            "libarchive",
+            "vis",
+            "kbd",
+            "gzip",
+            "zlib",
+            "ncurses",
+            "libtermkey",
+            "expat",
         ] {
             assert!(c.tool(name).is_some(), "catalog lacks {name}");
         }
@@ -1080,7 +1204,11 @@ mod tests {
         assert_eq!(c.fragments.len(), EMBEDDED_FRAGMENTS.len());
         for f in &c.fragments {
             for d in &f.depends {
-                assert!(c.fragment(d).is_some(), "fragment {} depends on unknown {d}", f.name);
+                assert!(
+                    c.fragment(d).is_some(),
+                    "fragment {} depends on unknown {d}",
+                    f.name
+                );
             }
             assert!(!f.options.is_empty(), "fragment {} sets nothing", f.name);
         }
@@ -1097,7 +1225,13 @@ mod tests {
         .expect("parses");
         assert_eq!(f.depends, vec!["base", "y"]);
         assert_eq!(f.size, -12);
-        assert_eq!(f.options, vec![("CONFIG_A".into(), "y".into()), ("CONFIG_B".into(), "n".into())]);
+        assert_eq!(
+            f.options,
+            vec![
+                ("CONFIG_A".into(), "y".into()),
+                ("CONFIG_B".into(), "n".into())
+            ]
+        );
         assert!(parse_fragment("x", "garbage\n", Origin::Embedded).is_err());
     }
 

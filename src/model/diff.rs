@@ -27,7 +27,10 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
         out.push(change("profile", format!("name: {} -> {}", a.name, b.name)));
     }
     if a.hardware.name != b.hardware.name {
-        out.push(change("hardware", format!("hardware: {} -> {}", a.hardware.name, b.hardware.name)));
+        out.push(change(
+            "hardware",
+            format!("hardware: {} -> {}", a.hardware.name, b.hardware.name),
+        ));
     }
     let label = |p: &Plan, n: &str| match p.tool(n) {
         Some(t) if !t.selected => format!("{n} (needed by {})", t.required_by.join(", ")),
@@ -37,7 +40,11 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
         if a.tool(&t.def.name).is_none() {
             out.push(change(
                 "tools",
-                format!("+ {} ({})", label(b, &t.def.name), human_delta(t.def.size as i64)),
+                format!(
+                    "+ {} ({})",
+                    label(b, &t.def.name),
+                    human_delta(t.def.size as i64)
+                ),
             ));
         }
     }
@@ -45,7 +52,11 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
         if b.tool(&t.def.name).is_none() {
             out.push(change(
                 "tools",
-                format!("- {} ({})", label(a, &t.def.name), human_delta(-(t.def.size as i64))),
+                format!(
+                    "- {} ({})",
+                    label(a, &t.def.name),
+                    human_delta(-(t.def.size as i64))
+                ),
             ));
         }
     }
@@ -54,11 +65,20 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
             if old.def.source != t.def.source {
                 out.push(change(
                     "tools",
-                    format!("~ {}: source {} -> {}", t.def.name, short_pin(old.def.source.pin()), short_pin(t.def.source.pin())),
+                    format!(
+                        "~ {}: source {} -> {}",
+                        t.def.name,
+                        short_pin(old.def.source.pin()),
+                        short_pin(t.def.source.pin())
+                    ),
                 ));
             }
             if old.selected != t.selected {
-                let how = if t.selected { "now chosen explicitly" } else { "now only a dependency" };
+                let how = if t.selected {
+                    "now chosen explicitly"
+                } else {
+                    "now only a dependency"
+                };
                 out.push(change("tools", format!("~ {}: {how}", t.def.name)));
             }
         }
@@ -66,15 +86,25 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
     if a.kernel.source != b.kernel.source {
         out.push(change(
             "kernel",
-            format!("source: {} -> {}", a.kernel.source.describe(), b.kernel.source.describe()),
+            format!(
+                "source: {} -> {}",
+                a.kernel.source.describe(),
+                b.kernel.source.describe()
+            ),
         ));
     }
     if a.kernel.base != b.kernel.base {
-        out.push(change("kernel", format!("base: {} -> {}", a.kernel.base, b.kernel.base)));
+        out.push(change(
+            "kernel",
+            format!("base: {} -> {}", a.kernel.base, b.kernel.base),
+        ));
     }
     for f in &b.kernel.fragments {
         if !a.kernel.has_fragment(&f.fragment.name) {
-            out.push(change("kernel", format!("+ fragment {} ({})", f.fragment.name, f.reason)));
+            out.push(change(
+                "kernel",
+                format!("+ fragment {} ({})", f.fragment.name, f.reason),
+            ));
         }
     }
     for f in &a.kernel.fragments {
@@ -87,7 +117,9 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
     for (k, v) in &rb {
         match ra.iter().find(|(n, _)| n == k) {
             None => out.push(change("kernel", format!("+ {k}={v}"))),
-            Some((_, old)) if old != v => out.push(change("kernel", format!("~ {k}: {old} -> {v}"))),
+            Some((_, old)) if old != v => {
+                out.push(change("kernel", format!("~ {k}: {old} -> {v}")))
+            }
             _ => {}
         }
     }
@@ -98,23 +130,39 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
     }
     let (ia, ib) = (&a.image, &b.image);
     if ia.boot != ib.boot {
-        out.push(change("image", format!("boot: {} -> {}", ia.boot.as_str(), ib.boot.as_str())));
+        out.push(change(
+            "image",
+            format!("boot: {} -> {}", ia.boot.as_str(), ib.boot.as_str()),
+        ));
     }
     if ia.compression != ib.compression {
         out.push(change(
             "image",
-            format!("compression: {} -> {}", ia.compression.as_str(), ib.compression.as_str()),
+            format!(
+                "compression: {} -> {}",
+                ia.compression.as_str(),
+                ib.compression.as_str()
+            ),
         ));
     }
     if ia.cmdline != ib.cmdline {
-        out.push(change("image", format!("cmdline: \"{}\" -> \"{}\"", ia.cmdline, ib.cmdline)));
+        out.push(change(
+            "image",
+            format!("cmdline: \"{}\" -> \"{}\"", ia.cmdline, ib.cmdline),
+        ));
     }
     if ia.hostname != ib.hostname {
-        out.push(change("image", format!("hostname: {} -> {}", ia.hostname, ib.hostname)));
+        out.push(change(
+            "image",
+            format!("hostname: {} -> {}", ia.hostname, ib.hostname),
+        ));
     }
     if ia.budget != ib.budget {
         let show = |b: Option<u64>| b.map(human).unwrap_or_else(|| "none".into());
-        out.push(change("image", format!("budget: {} -> {}", show(ia.budget), show(ib.budget))));
+        out.push(change(
+            "image",
+            format!("budget: {} -> {}", show(ia.budget), show(ib.budget)),
+        ));
     }
     let delta = eb.total_bytes as i64 - ea.total_bytes as i64;
     out.push(change(
@@ -143,15 +191,22 @@ mod tests {
         let c = Catalog::embedded();
         let a = resolve(&Profile::parse("format = 1\n", None).expect("a"), &c).expect("a");
         let b = resolve(
-            &Profile::parse("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"sbase\", \"dropbear\"]\n", None)
-                .expect("b"),
+            &Profile::parse(
+                "format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"sbase\", \"dropbear\"]\n",
+                None,
+            )
+            .expect("b"),
             &c,
         )
         .expect("b");
         let d = diff(&a, &estimate(&a, &c), &b, &estimate(&b, &c));
         let text: Vec<&str> = d.iter().map(|c| c.text.as_str()).collect();
         assert!(text.iter().any(|t| t.starts_with("+ dropbear")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("+ zlib (needed by dropbear)")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("+ zlib (needed by dropbear)")),
+            "{text:?}"
+        );
         assert!(text.last().is_some_and(|t| t.contains("(+")), "{text:?}");
     }
 }

@@ -107,7 +107,11 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let comp = plan.image.compression.as_str();
     let kfactor = ratio(m, &m.kernel_factor, comp);
     let uratio = ratio(m, &m.ratio, comp);
-    let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() { 2 } else { 1 };
+    let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() {
+        2
+    } else {
+        1
+    };
     let mut components = Vec::new();
 
     let (base_size, base_src) = catalog
@@ -143,7 +147,11 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         userland_one += c;
         components.push(Component {
             name: t.def.name.clone(),
-            kind: if t.def.is_library() { Kind::Library } else { Kind::Tool },
+            kind: if t.def.is_library() {
+                Kind::Library
+            } else {
+                Kind::Tool
+            },
             bytes: c * copies,
             raw_bytes: Some(t.def.size),
             source: t.def.size_source.clone(),
@@ -225,16 +233,23 @@ mod tests {
         let e = est("format = 1\n");
         let sum: u64 = e.components.iter().map(|c| c.bytes).sum();
         assert_eq!(sum, e.total_bytes);
-        assert_eq!(e.kernel_bytes + e.userland_bytes + e.boot_bytes + e.overhead_bytes, e.total_bytes);
+        assert_eq!(
+            e.kernel_bytes + e.userland_bytes + e.boot_bytes + e.overhead_bytes,
+            e.total_bytes
+        );
     }
 
     #[test]
     fn a_library_is_counted_once() {
         let one = est("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\"]\n");
-        let two = est("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\", \"curl\"]\n");
+        let two =
+            est("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\", \"curl\"]\n");
         let zlibs = two.components.iter().filter(|c| c.name == "zlib").count();
         assert_eq!(zlibs, 1);
-        assert_eq!(one.component("zlib").map(|c| c.bytes), two.component("zlib").map(|c| c.bytes));
+        assert_eq!(
+            one.component("zlib").map(|c| c.bytes),
+            two.component("zlib").map(|c| c.bytes)
+        );
     }
 
     #[test]

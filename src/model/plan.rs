@@ -112,7 +112,9 @@ impl Plan {
 
     /// The planned tool providing `cap`, if any.
     pub fn provider(&self, cap: &str) -> Option<&PlannedTool> {
-        self.tools.iter().find(|t| t.def.provides.iter().any(|p| p == cap))
+        self.tools
+            .iter()
+            .find(|t| t.def.provides.iter().any(|p| p == cap))
     }
 }
 
@@ -131,8 +133,11 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
     let mut warnings: Vec<Diagnostic> = Vec::new();
 
     // The universe of tools: the catalog, then the profile's own.
-    let mut universe: BTreeMap<String, ToolDef> =
-        catalog.tools.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    let mut universe: BTreeMap<String, ToolDef> = catalog
+        .tools
+        .iter()
+        .map(|t| (t.name.clone(), t.clone()))
+        .collect();
     for (i, t) in profile.inline_tools.iter().enumerate() {
         if universe.contains_key(&t.name) {
             warnings.push(profile.locate(
@@ -160,13 +165,19 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             None => errors.push(profile.locate(Diagnostic::error(unknown("tool", name)), &key)),
             Some(t) => match &mut t.source {
                 Source::Git { rev, .. } if super::catalog::is_commit(pin) => *rev = pin.clone(),
-                Source::Tarball { sha256, .. } if super::catalog::is_sha256(pin) => *sha256 = pin.clone(),
+                Source::Tarball { sha256, .. } if super::catalog::is_sha256(pin) => {
+                    *sha256 = pin.clone()
+                }
                 Source::Git { .. } => errors.push(profile.locate(
-                    Diagnostic::error(format!("`{name}` comes from git: pin it with a 40-hex commit")),
+                    Diagnostic::error(format!(
+                        "`{name}` comes from git: pin it with a 40-hex commit"
+                    )),
                     &key,
                 )),
                 Source::Tarball { .. } => errors.push(profile.locate(
-                    Diagnostic::error(format!("`{name}` comes from a tarball: pin it with a 64-hex sha256")),
+                    Diagnostic::error(format!(
+                        "`{name}` comes from a tarball: pin it with a 64-hex sha256"
+                    )),
                     &key,
                 )),
             },
@@ -176,7 +187,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
     let hardware = match catalog.hardware(&profile.hardware) {
         Some(h) => Some(h.clone()),
         None => {
-            let hint = suggestion(&profile.hardware, catalog.hardware.iter().map(|h| h.name.as_str()));
+            let hint = suggestion(
+                &profile.hardware,
+                catalog.hardware.iter().map(|h| h.name.as_str()),
+            );
             errors.push(profile.locate(
                 Diagnostic::error(format!(
                     "unknown hardware `{}`{hint} (see `stali list hardware`)",
@@ -195,7 +209,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             selected.push(name.clone());
         } else {
             errors.push(profile.locate(
-                Diagnostic::error(format!("{} (see `stali list tools`)", unknown("tool", name))),
+                Diagnostic::error(format!(
+                    "{} (see `stali list tools`)",
+                    unknown("tool", name)
+                )),
                 &format!("tools.select[{i}]"),
             ));
         }
@@ -224,7 +241,9 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             }
             _ => {}
         }
-        let Some(def) = universe.get(name) else { return };
+        let Some(def) = universe.get(name) else {
+            return;
+        };
         state.insert(name.to_string(), 1);
         stack.push(name.to_string());
         let mut deps = def.depends.clone();
@@ -233,7 +252,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             if universe.contains_key(d) {
                 visit(d, universe, state, stack, order, problems);
             } else {
-                problems.push((name.to_string(), format!("`{name}` depends on unknown tool `{d}`")));
+                problems.push((
+                    name.to_string(),
+                    format!("`{name}` depends on unknown tool `{d}`"),
+                ));
             }
         }
         stack.pop();
@@ -244,7 +266,14 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
     let mut sorted_sel = selected.clone();
     sorted_sel.sort();
     for name in &sorted_sel {
-        visit(name, &universe, &mut state, &mut Vec::new(), &mut order, &mut problems);
+        visit(
+            name,
+            &universe,
+            &mut state,
+            &mut Vec::new(),
+            &mut order,
+            &mut problems,
+        );
     }
     let mut seen_problem = BTreeSet::new();
     for (tool, msg) in problems {
@@ -259,7 +288,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             .unwrap_or_else(|| "tools.select".into());
         let msg = if msg.contains("unknown tool") {
             let missing = msg.rsplit('`').nth(1).unwrap_or("");
-            format!("{msg}{}", suggestion(missing, names.iter().map(String::as_str)))
+            format!(
+                "{msg}{}",
+                suggestion(missing, names.iter().map(String::as_str))
+            )
         } else {
             msg
         };
@@ -275,8 +307,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             required_by: Vec::new(),
         })
         .collect();
-    let deps: Vec<(String, Vec<String>)> =
-        tools.iter().map(|t| (t.def.name.clone(), t.def.depends.clone())).collect();
+    let deps: Vec<(String, Vec<String>)> = tools
+        .iter()
+        .map(|t| (t.def.name.clone(), t.def.depends.clone()))
+        .collect();
     for t in &mut tools {
         t.required_by = deps
             .iter()
@@ -314,8 +348,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         }
     }
     for cap in EXCLUSIVE {
-        let providers: Vec<&PlannedTool> =
-            tools.iter().filter(|t| t.def.provides.iter().any(|p| p == cap)).collect();
+        let providers: Vec<&PlannedTool> = tools
+            .iter()
+            .filter(|t| t.def.provides.iter().any(|p| p == cap))
+            .collect();
         if providers.len() > 1 {
             let names: Vec<&str> = providers.iter().map(|t| t.def.name.as_str()).collect();
             let list = match names.len() {
@@ -329,12 +365,20 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         }
     }
     if errors.is_empty() {
-        if !tools.iter().any(|t| t.def.provides.iter().any(|p| p == "init")) {
+        if !tools
+            .iter()
+            .any(|t| t.def.provides.iter().any(|p| p == "init"))
+        {
             warnings.push(profile.locate(
-                Diagnostic::warning("no selected tool provides init: the image will not boot (add sinit)"),
+                Diagnostic::warning(
+                    "no selected tool provides init: the image will not boot (add sinit)",
+                ),
                 "tools.select",
             ));
-        } else if !tools.iter().any(|t| t.def.provides.iter().any(|p| p == "sh")) {
+        } else if !tools
+            .iter()
+            .any(|t| t.def.provides.iter().any(|p| p == "sh"))
+        {
             warnings.push(profile.locate(
                 Diagnostic::warning(
                     "no selected tool provides sh: /etc/rc.init cannot run and no ready banner will appear (add mksh)",
@@ -364,7 +408,10 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             .collect();
         if !estimated.is_empty() {
             warnings.push(profile.locate(
-                Diagnostic::warning(format!("size is an estimate only for: {}", estimated.join(", "))),
+                Diagnostic::warning(format!(
+                    "size is an estimate only for: {}",
+                    estimated.join(", ")
+                )),
                 "tools.select",
             ));
         }
@@ -383,7 +430,11 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         }
     }
     for (i, f) in profile.kernel.fragments.iter().enumerate() {
-        wanted.push((f.clone(), "profile".into(), Some(format!("kernel.fragments[{i}]"))));
+        wanted.push((
+            f.clone(),
+            "profile".into(),
+            Some(format!("kernel.fragments[{i}]")),
+        ));
     }
     if boot.uefi() {
         wanted.push(("efi".into(), format!("boot = {}", boot.as_str()), None));
@@ -400,7 +451,9 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             return Ok(());
         }
         if depth > 32 {
-            return Err(format!("fragment dependencies nest too deep at `{name}` (a cycle?)"));
+            return Err(format!(
+                "fragment dependencies nest too deep at `{name}` (a cycle?)"
+            ));
         }
         let Some(f) = catalog.fragment(name) else {
             return Err(format!(
@@ -472,7 +525,11 @@ fn pulled_in(a: &PlannedTool, b: &PlannedTool) -> String {
         if t.selected {
             None
         } else {
-            Some(format!("{} is needed by {}", t.def.name, t.required_by.join(", ")))
+            Some(format!(
+                "{} is needed by {}",
+                t.def.name,
+                t.required_by.join(", ")
+            ))
         }
     };
     match (why(a), why(b)) {
@@ -493,10 +550,17 @@ mod tests {
 
     #[test]
     fn dependencies_are_pulled_in_first() {
-        let p = plan("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\"]\n").expect("valid");
+        let p = plan("format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"dropbear\"]\n")
+            .expect("valid");
         let names: Vec<&str> = p.tools.iter().map(|t| t.def.name.as_str()).collect();
-        let zlib = names.iter().position(|n| *n == "zlib").expect("zlib pulled in");
-        let dropbear = names.iter().position(|n| *n == "dropbear").expect("dropbear");
+        let zlib = names
+            .iter()
+            .position(|n| *n == "zlib")
+            .expect("zlib pulled in");
+        let dropbear = names
+            .iter()
+            .position(|n| *n == "dropbear")
+            .expect("dropbear");
         assert!(zlib < dropbear);
         let z = p.tool("zlib").expect("zlib");
         assert!(!z.selected);
@@ -516,7 +580,11 @@ provides = ["sh"]
 "#;
         let text = text.replace("\"sbase\"]", "\"sbase\", \"dash\"]");
         let e = plan(&text).expect_err("two shells");
-        assert!(e.to_string().contains("dash and mksh both provide sh: keep one"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("dash and mksh both provide sh: keep one"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::catalog::{
-    BootMode, Origin, PinKind, ToolDef, check_pin, check_url, is_commit, is_sha256, read_tool, short,
+    BootMode, Origin, PinKind, ToolDef, check_pin, check_url, is_commit, is_sha256, read_tool,
+    short,
 };
 use super::diag::{Diagnostic, Invalid, suggestion};
 use super::walk::{Reader, TableNode};
@@ -237,7 +238,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v = num * mult;
-    (v.is_finite() && v >= 0.0 && v < 1e15).then_some(v.round() as u64)
+    (v.is_finite() && (0.0..1e15).contains(&v)).then_some(v.round() as u64)
 }
 
 /// Formats bytes for people: `372 KiB`, `1.1 MiB`.
@@ -277,7 +278,15 @@ pub fn kconfig_value(v: &str) -> String {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "format", "name", "description", "target", "tools", "kernel", "image", "pins", "tool",
+    "format",
+    "name",
+    "description",
+    "target",
+    "tools",
+    "kernel",
+    "image",
+    "pins",
+    "tool",
 ];
 
 impl Profile {
@@ -329,7 +338,11 @@ impl Profile {
     pub fn parse(text: &str, file: Option<&Path>) -> Result<Profile, Invalid> {
         let mut r = Reader::new(text, file);
         if text.contains('\0') {
-            r.error(&(0..0), "", "contains NUL bytes; a profile is a TOML text file");
+            r.error(
+                &(0..0),
+                "",
+                "contains NUL bytes; a profile is a TOML text file",
+            );
             return Err(Invalid(r.diags));
         }
         if text.trim().is_empty() {
@@ -347,7 +360,9 @@ impl Profile {
             file: file.map(Path::to_path_buf),
             ..Profile::default()
         };
-        if let Some(stem) = file.and_then(|f| f.file_stem()).map(|s| s.to_string_lossy().to_lowercase())
+        if let Some(stem) = file
+            .and_then(|f| f.file_stem())
+            .map(|s| s.to_string_lossy().to_lowercase())
             && valid_profile_name(&stem)
         {
             p.name = stem;
@@ -400,7 +415,11 @@ impl Profile {
         }
         if let Some(d) = r.string(&root, "description") {
             if d.get_ref().chars().count() > 200 || d.get_ref().chars().any(char::is_control) {
-                r.error(&d.span(), "description", "a description is one line of at most 200 characters");
+                r.error(
+                    &d.span(),
+                    "description",
+                    "a description is one line of at most 200 characters",
+                );
             } else {
                 p.description = d.into_inner();
             }
@@ -426,7 +445,11 @@ impl Profile {
                     let key = format!("tools.select[{i}]");
                     loc(&r, &key, &s.span());
                     if p.select.contains(s.get_ref()) {
-                        r.warning(&s.span(), &key, format!("`{}` is listed twice", short(s.get_ref())));
+                        r.warning(
+                            &s.span(),
+                            &key,
+                            format!("`{}` is listed twice", short(s.get_ref())),
+                        );
                         continue;
                     }
                     p.select.push(s.into_inner());
@@ -462,7 +485,8 @@ impl Profile {
                     }
                     (None, None, None, None, Some(path)) => {
                         let s = path.get_ref();
-                        if !s.starts_with('/') || s.chars().any(char::is_control) || s.len() > 4096 {
+                        if !s.starts_with('/') || s.chars().any(char::is_control) || s.len() > 4096
+                        {
                             r.error(
                                 &path.span(),
                                 "kernel.source.path",
@@ -496,7 +520,10 @@ impl Profile {
                     r.error(
                         &b.span(),
                         "kernel.base",
-                        format!("unknown base `{}`{hint} (use tinyconfig or defconfig)", short(b.get_ref())),
+                        format!(
+                            "unknown base `{}`{hint} (use tinyconfig or defconfig)",
+                            short(b.get_ref())
+                        ),
                     );
                 }
             }
@@ -516,7 +543,9 @@ impl Profile {
                     let valid = name.starts_with("CONFIG_")
                         && name.len() > 7
                         && name.len() <= 100
-                        && name[7..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                        && name[7..]
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
                     if !valid {
                         r.error(
                             &k.span(),
@@ -545,7 +574,11 @@ impl Profile {
                     };
                     let Some(value) = value else { continue };
                     if value.chars().any(char::is_control) || value.len() > 1024 {
-                        r.error(&node.value.span(), &key, "a kernel option value is one line of at most 1024 bytes");
+                        r.error(
+                            &node.value.span(),
+                            &key,
+                            "a kernel option value is one line of at most 1024 bytes",
+                        );
                         continue;
                     }
                     if value == "m" {
@@ -571,7 +604,10 @@ impl Profile {
         }
 
         if let Some(t) = r.table(&root, "image") {
-            r.only_keys(&t, &["boot", "compression", "cmdline", "hostname", "budget"]);
+            r.only_keys(
+                &t,
+                &["boot", "compression", "cmdline", "hostname", "budget"],
+            );
             if let Some(b) = r.string(&t, "boot") {
                 match BootMode::parse(b.get_ref()) {
                     Some(m) => p.image.boot = Some(m),
@@ -580,7 +616,10 @@ impl Profile {
                         r.error(
                             &b.span(),
                             "image.boot",
-                            format!("unknown boot mode `{}`{hint} (use bios, uefi or hybrid)", short(b.get_ref())),
+                            format!(
+                                "unknown boot mode `{}`{hint} (use bios, uefi or hybrid)",
+                                short(b.get_ref())
+                            ),
                         );
                     }
                 }
@@ -593,14 +632,21 @@ impl Profile {
                         r.error(
                             &c.span(),
                             "image.compression",
-                            format!("unknown compression `{}`{hint} (use gzip, xz or zstd)", short(c.get_ref())),
+                            format!(
+                                "unknown compression `{}`{hint} (use gzip, xz or zstd)",
+                                short(c.get_ref())
+                            ),
                         );
                     }
                 }
             }
             if let Some(c) = r.string(&t, "cmdline") {
                 match cmdline_problem(c.get_ref()) {
-                    Some(why) => r.error(&c.span(), "image.cmdline", format!("the kernel command line {why}")),
+                    Some(why) => r.error(
+                        &c.span(),
+                        "image.cmdline",
+                        format!("the kernel command line {why}"),
+                    ),
                     None => p.image.cmdline = Some(c.into_inner()),
                 }
             }
@@ -665,7 +711,9 @@ impl Profile {
                 DeValue::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let tpath = format!("tool[{i}]");
-                        let Some(t) = r.as_table(item, tpath.clone()) else { continue };
+                        let Some(t) = r.as_table(item, tpath.clone()) else {
+                            continue;
+                        };
                         if let Some((n, _)) = t.get("name") {
                             loc(&r, &format!("{tpath}.name"), &n.span());
                         }
@@ -675,7 +723,11 @@ impl Profile {
                         loc(&r, &tpath, &t.span);
                         if let Some(tool) = read_tool(&mut r, &t, Origin::Profile) {
                             if p.inline_tools.iter().any(|x| x.name == tool.name) {
-                                r.error(&t.span, &tpath, format!("tool `{}` is defined twice", tool.name));
+                                r.error(
+                                    &t.span,
+                                    &tpath,
+                                    format!("tool `{}` is defined twice", tool.name),
+                                );
                                 continue;
                             }
                             p.inline_tools.push(tool);
@@ -737,7 +789,9 @@ impl Profile {
                 t.set_implicit(false);
                 doc.insert(key, Item::Table(t));
             }
-            doc[key].as_table_mut().unwrap_or_else(|| unreachable!("just inserted"))
+            doc[key]
+                .as_table_mut()
+                .unwrap_or_else(|| unreachable!("just inserted"))
         }
         fn strings(items: &[String]) -> toml_edit::Value {
             let mut a = Array::new();
@@ -750,16 +804,28 @@ impl Profile {
         set(root, "format", toml_edit::Value::from(self.format as i64));
         set(root, "name", toml_edit::Value::from(self.name.as_str()));
         if !self.description.is_empty() || root.contains_key("description") {
-            set(root, "description", toml_edit::Value::from(self.description.as_str()));
+            set(
+                root,
+                "description",
+                toml_edit::Value::from(self.description.as_str()),
+            );
         }
-        set(table(doc, "target"), "hardware", toml_edit::Value::from(self.hardware.as_str()));
+        set(
+            table(doc, "target"),
+            "hardware",
+            toml_edit::Value::from(self.hardware.as_str()),
+        );
         {
             let t = table(doc, "tools");
             let new = strings(&self.select);
             let same = t
                 .get("select")
                 .and_then(Item::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str()).eq(self.select.iter().map(String::as_str)))
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .eq(self.select.iter().map(String::as_str))
+                })
                 .unwrap_or(false);
             if !same {
                 set(t, "select", new);
@@ -782,7 +848,11 @@ impl Profile {
                 }
             }
             let same_src = k.get("source").map(|i| i.to_string().replace(' ', ""))
-                == Some(toml_edit::Value::InlineTable(src.clone()).to_string().replace(' ', ""));
+                == Some(
+                    toml_edit::Value::InlineTable(src.clone())
+                        .to_string()
+                        .replace(' ', ""),
+                );
             if !same_src {
                 set(k, "source", toml_edit::Value::InlineTable(src));
             }
@@ -790,7 +860,13 @@ impl Profile {
             let same = k
                 .get("fragments")
                 .and_then(Item::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str()).eq(self.kernel.fragments.iter().map(String::as_str)))
+                .map(|a| {
+                    a.iter().filter_map(|v| v.as_str()).eq(self
+                        .kernel
+                        .fragments
+                        .iter()
+                        .map(String::as_str))
+                })
                 .unwrap_or(false);
             if !same {
                 set(k, "fragments", strings(&self.kernel.fragments));
@@ -836,7 +912,10 @@ impl Profile {
             match self.image.budget {
                 Some(b) => {
                     let text = budget_text(b);
-                    let current = i.get("budget").and_then(|x| x.as_str()).and_then(parse_size);
+                    let current = i
+                        .get("budget")
+                        .and_then(|x| x.as_str())
+                        .and_then(parse_size);
                     if current != Some(b) {
                         set(i, "budget", text.as_str().into());
                     }
@@ -865,9 +944,9 @@ impl Profile {
 
 /// A budget in the friendliest exact unit: `8 MiB`, `512 KiB` or bytes.
 pub fn budget_text(b: u64) -> String {
-    if b % (1 << 20) == 0 {
+    if b.is_multiple_of(1 << 20) {
         format!("{} MiB", b >> 20)
-    } else if b % 1024 == 0 {
+    } else if b.is_multiple_of(1024) {
         format!("{} KiB", b >> 10)
     } else {
         b.to_string()
@@ -935,8 +1014,14 @@ mod tests {
         let mut doc: toml_edit::DocumentMut = text.parse().expect("toml");
         p.update_document(&mut doc);
         let out = doc.to_string();
-        assert!(out.starts_with("# my profile\nformat = 1 # schema\n"), "{out}");
-        assert!(out.contains("# chosen by hand\nselect = [\"sinit\", \"mksh\", \"sbase\"] # keep"), "{out}");
+        assert!(
+            out.starts_with("# my profile\nformat = 1 # schema\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# chosen by hand\nselect = [\"sinit\", \"mksh\", \"sbase\"] # keep"),
+            "{out}"
+        );
         assert!(out.contains("hostname = \"other\" # the name"), "{out}");
         let back = Profile::parse(&out, None).expect("still valid");
         assert_eq!(back.select, p.select);
@@ -946,7 +1031,9 @@ mod tests {
     #[test]
     fn fresh_text_round_trips() {
         let mut p = Profile::default();
-        p.kernel.options.push(("CONFIG_PRINTK_TIME".into(), "y".into()));
+        p.kernel
+            .options
+            .push(("CONFIG_PRINTK_TIME".into(), "y".into()));
         p.image.budget = Some(8 << 20);
         let text = p.to_toml();
         let back = Profile::parse(&text, None).expect("valid");

@@ -220,11 +220,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The table at `key`, complaining when it has another type.
-    pub fn table<'a, 'i>(
-        &mut self,
-        t: &TableNode<'a, 'i>,
-        key: &str,
-    ) -> Option<TableNode<'a, 'i>> {
+    pub fn table<'a, 'i>(&mut self, t: &TableNode<'a, 'i>, key: &str) -> Option<TableNode<'a, 'i>> {
         let (v, path) = t.get(key)?;
         self.as_table(v, path)
     }
@@ -278,7 +274,9 @@ impl<'a, 'i> TableNode<'a, 'i> {
     }
 
     /// The keys present, in the order stored.
-    pub fn keys(&self) -> impl Iterator<Item = (&'a Spanned<toml::de::DeString<'i>>, Node<'a, 'i>)> {
+    pub fn keys(
+        &self,
+    ) -> impl Iterator<Item = (&'a Spanned<toml::de::DeString<'i>>, Node<'a, 'i>)> {
         self.table.iter().map(|(k, v)| {
             (
                 k,

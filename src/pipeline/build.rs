@@ -19,8 +19,8 @@ use super::recipe::{self, Dirs, Toolchain};
 use super::report::{self, Report};
 use super::rootfs;
 use crate::host::{self, Need};
-use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 use crate::model::profile::{Compression, KernelSource, kconfig_value};
+use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
 pub const PIPELINE_VERSION: &str = "stali-pipeline-1";
@@ -81,7 +81,13 @@ pub struct BuildResult {
 pub fn volume_label(name: &str) -> String {
     let mut s: String = format!("STALI_{name}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.truncate(32);
     s
@@ -102,7 +108,14 @@ fn first_line(argv: &[&str]) -> String {
         .unchecked()
         .run()
         .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -119,10 +132,19 @@ pub fn host_versions() -> BTreeMap<String, String> {
 
 fn musl_version() -> String {
     // Debian's musl-gcc wraps gcc with a specs file; the musl version is the libc's.
-    let out = duct::cmd!("musl-gcc", "-print-file-name=libc.a").stdout_capture().stderr_null().unchecked().run();
-    let libc = out.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let out = duct::cmd!("musl-gcc", "-print-file-name=libc.a")
+        .stdout_capture()
+        .stderr_null()
+        .unchecked()
+        .run();
+    let libc = out
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let ld = Path::new(&libc).with_file_name("libc.so");
-    let so = fs::read_link(&ld).map(|p| p.display().to_string()).unwrap_or_default();
+    let so = fs::read_link(&ld)
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     format!("{libc} {so}")
 }
 
@@ -133,8 +155,10 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     let est = estimate(plan, catalog);
     host::require(&[Need::Userland, Need::Kernel, Need::Iso])?;
     validate_output(&opts.output)?;
-    fs::create_dir_all(&opts.cache).with_context(|| format!("cannot create the cache folder {}", opts.cache.display()))?;
-    let cache_root = fs::canonicalize(&opts.cache).with_context(|| format!("cannot resolve {}", opts.cache.display()))?;
+    fs::create_dir_all(&opts.cache)
+        .with_context(|| format!("cannot create the cache folder {}", opts.cache.display()))?;
+    let cache_root = fs::canonicalize(&opts.cache)
+        .with_context(|| format!("cannot resolve {}", opts.cache.display()))?;
     let logs = cache_root.join("logs").join(&plan.name);
     fs::create_dir_all(&logs)?;
     let versions = host_versions();
@@ -142,7 +166,11 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
 
     // Fetch.
     progress.stage("fetch", &format!("{} sources", plan.tools.len() + 1));
-    let fopts = super::fetch::FetchOptions { mirror: opts.mirror.clone(), offline: opts.offline };
+    let fopts = super::fetch::FetchOpts {
+        mirror: opts.mirror.clone(),
+        offline: opts.offline,
+        ..Default::default()
+    };
     let mut sources: BTreeMap<String, PathBuf> = BTreeMap::new();
     for t in &plan.tools {
         progress.item("fetch", &t.def.name);
@@ -151,7 +179,8 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         sources.insert(t.def.name.clone(), dir);
     }
     let ksrc_spec = kernel_source(&plan.kernel.source, &cache_root, &fopts)?;
-    let ksrc = super::kernel::prepare_source(&ksrc_spec, &cache_root).context("preparing the kernel source")?;
+    let ksrc = super::kernel::prepare_source(&ksrc_spec, &cache_root)
+        .context("preparing the kernel source")?;
     let kident = kernel_identity(&plan.kernel.source, &ksrc)?;
 
     // Kernel headers for the sysroot.
@@ -162,8 +191,13 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         progress.stage("headers", "kernel UAPI headers");
         let tmp = headers.with_extension("tmp");
         cache::remove_dir(&tmp)?;
-        super::kernel::headers_install(&ksrc, &tmp.join("obj"), &tmp.join("usr"), &logs.join("headers.log"))
-            .context("installing kernel headers")?;
+        super::kernel::headers_install(
+            &ksrc,
+            &tmp.join("obj"),
+            &tmp.join("usr"),
+            &logs.join("headers.log"),
+        )
+        .context("installing kernel headers")?;
         cache::remove_dir(&tmp.join("obj"))?;
         fs::write(tmp.join(".done"), "")?;
         cache::publish_dir(&tmp, &headers)?;
@@ -171,14 +205,29 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     }
 
     // Packages.
-    let tc = Toolchain { cc: "musl-gcc".into(), host: plan.hardware.triple.clone(), jobs: opts.jobs };
+    let tc = Toolchain {
+        cc: "musl-gcc".into(),
+        host: plan.hardware.triple.clone(),
+        jobs: opts.jobs,
+    };
     let mut tckey = Key::new("toolchain");
     tckey
         .add(PIPELINE_VERSION)
         .add(versions.get("musl-gcc").map(String::as_str).unwrap_or(""))
         .add(musl_version())
         .add(versions.get("strip").map(String::as_str).unwrap_or(""));
-    let packages = build_packages(plan, &tc, &tckey.hex(), &headers, &sources, &cache_root, &logs, opts, &progress, opts.epoch)?;
+    let packages = build_packages(
+        plan,
+        &tc,
+        &tckey.hex(),
+        &headers,
+        &sources,
+        &cache_root,
+        &logs,
+        opts,
+        &progress,
+        opts.epoch,
+    )?;
     for p in packages.values() {
         if !p.cached {
             rebuilt.push(format!("package {}", p.name));
@@ -205,7 +254,18 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     cache::remove_dir(&work)?;
 
     // Kernel.
-    let (bzimage, kconfig_text) = build_kernel(plan, &ksrc, &kident, &cpio, &cache_root, &logs, opts, &progress, &versions, &mut rebuilt)?;
+    let (bzimage, kconfig_text) = build_kernel(
+        plan,
+        &ksrc,
+        &kident,
+        &cpio,
+        &cache_root,
+        &logs,
+        opts,
+        &progress,
+        &versions,
+        &mut rebuilt,
+    )?;
 
     // ISO.
     let iso_sha_input = cache::sha256_file(&bzimage)?;
@@ -219,15 +279,17 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     let cached_iso = cache_root.join("iso").join(format!("{}.iso", ikey.short()));
     if !cached_iso.exists() {
         progress.stage("iso", &format!("{} image", plan.image.boot.as_str()));
-        let wdir = cache_root.join("work").join(format!("iso-{}", ikey.short()));
+        let wdir = cache_root
+            .join("work")
+            .join(format!("iso-{}", ikey.short()));
         cache::remove_dir(&wdir)?;
         fs::create_dir_all(&wdir)?;
         let spec = super::iso::IsoSpec {
             kernel: bzimage.clone(),
             boot: match plan.image.boot {
-                crate::model::BootMode::Bios => super::iso::Boot::Bios,
-                crate::model::BootMode::Uefi => super::iso::Boot::Uefi,
-                crate::model::BootMode::Hybrid => super::iso::Boot::Hybrid,
+                crate::model::BootMode::Bios => super::iso::BootMode::Bios,
+                crate::model::BootMode::Uefi => super::iso::BootMode::Uefi,
+                crate::model::BootMode::Hybrid => super::iso::BootMode::Hybrid,
             },
             volume_label: volume_label(&plan.name),
             epoch: opts.epoch,
@@ -238,7 +300,8 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         rebuilt.push("iso".into());
     }
     let iso_sha = cache::sha256_file(&cached_iso)?;
-    let same = opts.output.exists() && cache::sha256_file(&opts.output).ok().as_deref() == Some(iso_sha.as_str());
+    let same = opts.output.exists()
+        && cache::sha256_file(&opts.output).ok().as_deref() == Some(iso_sha.as_str());
     if !same {
         cache::copy_atomic(&cached_iso, &opts.output)?;
     }
@@ -263,9 +326,17 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         rebuilt: &rebuilt,
     })?;
     let report_path = report::path_for(&opts.output);
-    cache::write_atomic(&report_path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    cache::write_atomic(
+        &report_path,
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     progress.finish();
-    Ok(BuildResult { iso: opts.output.clone(), report_path, report, rebuilt })
+    Ok(BuildResult {
+        iso: opts.output.clone(),
+        report_path,
+        report,
+        rebuilt,
+    })
 }
 
 fn validate_output(out: &Path) -> Result<()> {
@@ -274,7 +345,11 @@ fn validate_output(out: &Path) -> Result<()> {
         bail!("`{}` is not a usable output file name", out.display());
     }
     if out.is_dir() {
-        bail!("{} is a directory; give a file name such as {}/image.iso", out.display(), out.display());
+        bail!(
+            "{} is a directory; give a file name such as {}/image.iso",
+            out.display(),
+            out.display()
+        );
     }
     Ok(())
 }
@@ -284,24 +359,38 @@ fn fetch_source(
     name: &str,
     src: &Source,
     cache_root: &Path,
-    fopts: &super::fetch::FetchOptions,
+    fopts: &super::fetch::FetchOpts,
     logs: &Path,
 ) -> Result<PathBuf> {
     match src {
         Source::Git { url, rev } => super::fetch::fetch_git(url, rev, cache_root, fopts),
         Source::Tarball { url, sha256 } => {
-            let file = super::fetch::fetch_tarball(url, sha256, cache_root, fopts)?;
-            let dir = cache_root.join("src").join(format!("{name}-{}", &sha256[..16]));
+            let file = super::fetch::fetch_tarball(
+                url,
+                sha256,
+                cache_root,
+                fopts.mirror.as_deref(),
+                fopts.offline,
+            )?;
+            let dir = cache_root
+                .join("src")
+                .join(format!("{name}-{}", &sha256[..16]));
             if !dir.join(".stali-complete").exists() {
                 let tmp = dir.with_extension("tmp");
                 cache::remove_dir(&tmp)?;
                 fs::create_dir_all(&tmp)?;
-                run_logged(
-                    &Step::new(
-                        ["tar", "-xf", &file.display().to_string(), "-C", &tmp.display().to_string(), "--strip-components=1", "--no-same-owner"],
-                        logs.join(format!("{name}-extract.log")),
-                    ),
-                )
+                run_logged(&Step::new(
+                    [
+                        "tar",
+                        "-xf",
+                        &file.display().to_string(),
+                        "-C",
+                        &tmp.display().to_string(),
+                        "--strip-components=1",
+                        "--no-same-owner",
+                    ],
+                    logs.join(format!("{name}-extract.log")),
+                ))
                 .with_context(|| format!("unpacking {}", file.display()))?;
                 fs::write(tmp.join(".stali-complete"), "")?;
                 cache::publish_dir(&tmp, &dir)?;
@@ -311,7 +400,11 @@ fn fetch_source(
     }
 }
 
-fn kernel_source(src: &KernelSource, cache_root: &Path, fopts: &super::fetch::FetchOptions) -> Result<super::kernel::KernelSource> {
+fn kernel_source(
+    src: &KernelSource,
+    cache_root: &Path,
+    fopts: &super::fetch::FetchOpts,
+) -> Result<super::kernel::KernelSource> {
     Ok(match src {
         KernelSource::Path(p) => {
             if !p.exists() {
@@ -325,11 +418,19 @@ fn kernel_source(src: &KernelSource, cache_root: &Path, fopts: &super::fetch::Fe
             super::kernel::KernelSource::Path(p.clone())
         }
         KernelSource::Tarball { url, sha256 } => {
-            let file = super::fetch::fetch_tarball(url, sha256, cache_root, fopts).context("fetching the kernel tarball")?;
+            let file = super::fetch::fetch_tarball(
+                url,
+                sha256,
+                cache_root,
+                fopts.mirror.as_deref(),
+                fopts.offline,
+            )
+            .context("fetching the kernel tarball")?;
             super::kernel::KernelSource::Path(file)
         }
         KernelSource::Git { url, rev } => {
-            let dir = super::fetch::fetch_git(url, rev, cache_root, fopts).context("fetching the kernel")?;
+            let dir = super::fetch::fetch_git(url, rev, cache_root, fopts)
+                .context("fetching the kernel")?;
             super::kernel::KernelSource::Path(dir)
         }
     })
@@ -343,8 +444,19 @@ fn kernel_identity(src: &KernelSource, tree: &Path) -> Result<String> {
         KernelSource::Git { rev, .. } => format!("git:{rev}"),
         KernelSource::Path(p) => {
             let m = fs::metadata(p).with_context(|| format!("cannot stat {}", p.display()))?;
-            let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs()).unwrap_or(0);
-            format!("path:{}:{}:{}:{}", p.display(), m.len(), mtime, tree.display())
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            format!(
+                "path:{}:{}:{}:{}",
+                p.display(),
+                m.len(),
+                mtime,
+                tree.display()
+            )
         }
     })
 }
@@ -360,7 +472,11 @@ fn library_closure(plan: &Plan, t: &PlannedTool) -> Vec<String> {
             stack.extend(d.def.depends.iter().cloned());
         }
     }
-    plan.tools.iter().map(|p| p.def.name.clone()).filter(|n| seen.contains(n)).collect()
+    plan.tools
+        .iter()
+        .map(|p| p.def.name.clone())
+        .filter(|n| seen.contains(n))
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -384,7 +500,10 @@ fn build_packages(
         k.add(PIPELINE_VERSION)
             .add(&t.def.name)
             .add(t.def.source.pin())
-            .add(format!("{:?}|{:?}|{:?}|{:?}", t.def.build, t.def.make_flags, t.def.configure_flags, t.def.env))
+            .add(format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                t.def.build, t.def.make_flags, t.def.configure_flags, t.def.env
+            ))
             .add(tckey)
             .add(headers.display().to_string())
             .add(tc.jobs.to_string())
@@ -403,7 +522,10 @@ fn build_packages(
         loop {
             if first_error.is_none() {
                 while running.len() < opts.jobs.max(1) {
-                    let Some(pos) = pending.iter().position(|t| t.def.depends.iter().all(|d| done.contains_key(d))) else {
+                    let Some(pos) = pending
+                        .iter()
+                        .position(|t| t.def.depends.iter().all(|d| done.contains_key(d)))
+                    else {
                         break;
                     };
                     let t = pending.remove(pos);
@@ -421,8 +543,10 @@ fn build_packages(
                     let tc = tc.clone();
                     progress.item("build", &name);
                     scope.spawn(move || {
-                        let r = build_package(t, &key, &tc, headers, &libs, &src, cache_root, logs, epoch)
-                            .with_context(|| format!("building {name}"));
+                        let r = build_package(
+                            t, &key, &tc, headers, &libs, &src, cache_root, logs, epoch,
+                        )
+                        .with_context(|| format!("building {name}"));
                         let _ = tx.send((name, r));
                     });
                 }
@@ -475,7 +599,14 @@ fn build_package(
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
         && let Some(size) = v["size"].as_u64()
     {
-        return Ok(PackageOut { name: name.clone(), key: key.into(), staging: dir.join("staging"), size, library, cached: true });
+        return Ok(PackageOut {
+            name: name.clone(),
+            key: key.into(),
+            staging: dir.join("staging"),
+            size,
+            library,
+            cached: true,
+        });
     }
     let work = cache_root.join("work").join(format!("{name}-{key}"));
     cache::remove_dir(&work)?;
@@ -490,7 +621,15 @@ fn build_package(
     fs::create_dir_all(&staging)?;
     let log = logs.join(format!("{name}.log"));
     let _ = fs::remove_file(&log);
-    let (steps, env) = recipe::commands(&t.def, tc, &Dirs { src: &wsrc, sysroot: &sysroot, destdir: &staging });
+    let (steps, env) = recipe::commands(
+        &t.def,
+        tc,
+        &Dirs {
+            src: &wsrc,
+            sysroot: &sysroot,
+            destdir: &staging,
+        },
+    );
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     for argv in steps {
         let mut step = Step::new(argv, &log)
@@ -509,7 +648,11 @@ fn build_package(
     if !library {
         rootfs::prune(&staging)?;
         super::elf::strip_tree(&staging, &log)?;
-        super::elf::check_static_tree(&staging).with_context(|| format!("{name} installed a dynamically linked program; every Stali binary must be static"))?;
+        super::elf::check_static_tree(&staging).with_context(|| {
+            format!(
+                "{name} installed a dynamically linked program; every Stali binary must be static"
+            )
+        })?;
     }
     let size = cache::tree_size(&staging)?;
     let tmp = dir.with_extension("tmp");
@@ -524,7 +667,14 @@ fn build_package(
     )?;
     cache::publish_dir(&tmp, &dir)?;
     cache::remove_dir(&work)?;
-    Ok(PackageOut { name: name.clone(), key: key.into(), staging: dir.join("staging"), size, library, cached: false })
+    Ok(PackageOut {
+        name: name.clone(),
+        key: key.into(),
+        staging: dir.join("staging"),
+        size,
+        library,
+        cached: false,
+    })
 }
 
 /// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
@@ -538,12 +688,18 @@ pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> 
     vec![
         ("CONFIG_MODULES".into(), "n".into()),
         ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
-        ("CONFIG_INITRAMFS_SOURCE".into(), kconfig_value(&cpio_path.display().to_string())),
+        (
+            "CONFIG_INITRAMFS_SOURCE".into(),
+            kconfig_value(&cpio_path.display().to_string()),
+        ),
         ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
         (comp.into(), "y".into()),
         ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
         ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
-        ("CONFIG_DEFAULT_HOSTNAME".into(), kconfig_value(&plan.image.hostname)),
+        (
+            "CONFIG_DEFAULT_HOSTNAME".into(),
+            kconfig_value(&plan.image.hostname),
+        ),
     ]
 }
 
@@ -592,29 +748,50 @@ fn build_kernel(
         options.push((k, v));
     }
     if !configured.exists() {
-        progress.stage("kernel", &format!("configure {} + {} fragments", plan.kernel.base, plan.kernel.fragments.len()));
+        progress.stage(
+            "kernel",
+            &format!(
+                "configure {} + {} fragments",
+                plan.kernel.base,
+                plan.kernel.fragments.len()
+            ),
+        );
         cache::remove_dir(&obj)?;
         fs::create_dir_all(&obj)?;
         let req = super::kernel::KernelConfigRequest {
             base: plan.kernel.base.clone(),
-            fragments: plan.kernel.fragments.iter().map(|f| (f.fragment.name.clone(), f.fragment.text.clone())).collect(),
+            fragments: plan
+                .kernel
+                .fragments
+                .iter()
+                .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
+                .collect(),
             options: options.clone(),
         };
-        super::kernel::configure(ksrc, &obj, &req, &logs.join("kernel-config.log")).context("configuring the kernel")?;
+        super::kernel::configure(ksrc, &obj, &req, &logs.join("kernel-config.log"))
+            .context("configuring the kernel")?;
         fs::write(&configured, "")?;
         rebuilt.push("kernel config".into());
     }
     let cpio_sha = cache::sha256_bytes(cpio);
     let built_record = kdir.join("built-with");
     let bz = obj.join("arch/x86/boot/bzImage");
-    let up_to_date = bz.exists() && fs::read_to_string(&built_record).ok().as_deref() == Some(cpio_sha.as_str());
+    let up_to_date =
+        bz.exists() && fs::read_to_string(&built_record).ok().as_deref() == Some(cpio_sha.as_str());
     if !up_to_date {
         progress.stage("kernel", "build bzImage");
         if fs::read(&cpio_path).ok().as_deref() != Some(cpio) {
             cache::write_atomic(&cpio_path, cpio)?;
         }
         let _ = fs::remove_file(&built_record);
-        super::kernel::build(ksrc, &obj, opts.jobs, opts.epoch, &logs.join("kernel-build.log")).context("building the kernel")?;
+        super::kernel::build(
+            ksrc,
+            &obj,
+            opts.jobs,
+            opts.epoch,
+            &logs.join("kernel-build.log"),
+        )
+        .context("building the kernel")?;
         fs::write(&built_record, &cpio_sha)?;
         rebuilt.push("kernel".into());
     }

@@ -47,7 +47,15 @@ impl Key {
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
     Ok(hex::encode(h.finalize()))
 }
 
@@ -61,30 +69,48 @@ pub fn default_root() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d).join("stali"));
     }
-    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set; pass --cache DIR")?;
+    let home = std::env::var_os("HOME")
+        .context("neither XDG_CACHE_HOME nor HOME is set; pass --cache DIR")?;
     Ok(PathBuf::from(home).join(".cache/stali"))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).context("cannot write temporary file")?;
-    tmp.as_file().sync_all().context("cannot sync temporary file")?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .context("cannot write temporary file")?;
+    tmp.as_file()
+        .sync_all()
+        .context("cannot sync temporary file")?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }
 
 /// Copies `from` to `to` atomically (temporary file in `to`'s folder, fsync, rename).
 pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut src = fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    std::io::copy(&mut src, tmp.as_file_mut()).with_context(|| format!("cannot copy {}", from.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut src =
+        fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    std::io::copy(&mut src, tmp.as_file_mut())
+        .with_context(|| format!("cannot copy {}", from.display()))?;
     tmp.as_file().sync_all().context("cannot sync")?;
-    tmp.persist(to).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", to.display()))?;
+    tmp.persist(to)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename into {}", to.display()))?;
     Ok(())
 }
 
@@ -94,7 +120,8 @@ pub fn publish_dir(from: &Path, to: &Path) -> Result<()> {
     if to.exists() {
         fs::remove_dir_all(to).with_context(|| format!("cannot remove old {}", to.display()))?;
     }
-    fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+    fs::rename(from, to)
+        .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
 /// Removes a folder if it exists.
@@ -118,7 +145,9 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for e in entries {
         let src = e.path();
         let dst = to.join(e.file_name());
-        let ft = e.file_type().with_context(|| format!("cannot stat {}", src.display()))?;
+        let ft = e
+            .file_type()
+            .with_context(|| format!("cannot stat {}", src.display()))?;
         if ft.is_dir() {
             copy_tree(&src, &dst)?;
             let perm = fs::metadata(&src)?.permissions();
@@ -128,12 +157,14 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             if dst.symlink_metadata().is_ok() {
                 fs::remove_file(&dst)?;
             }
-            std::os::unix::fs::symlink(&target, &dst).with_context(|| format!("cannot link {}", dst.display()))?;
+            std::os::unix::fs::symlink(&target, &dst)
+                .with_context(|| format!("cannot link {}", dst.display()))?;
         } else {
             if dst.symlink_metadata().is_ok() {
                 fs::remove_file(&dst)?;
             }
-            fs::copy(&src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+            fs::copy(&src, &dst)
+                .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
         }
     }
     Ok(())
@@ -209,7 +240,10 @@ mod tests {
         fs::write(a.join("bin/box"), b"12345").expect("write");
         std::os::unix::fs::symlink("box", a.join("bin/ls")).expect("link");
         copy_tree(&a, &d.path().join("b")).expect("copy");
-        assert_eq!(fs::read_link(d.path().join("b/bin/ls")).expect("link"), Path::new("box"));
+        assert_eq!(
+            fs::read_link(d.path().join("b/bin/ls")).expect("link"),
+            Path::new("box")
+        );
         assert_eq!(tree_size(&d.path().join("b")).expect("size"), 5);
         assert_eq!(files_below(&d.path().join("b")).expect("files").len(), 2);
     }

@@ -20,6 +20,9 @@ pub mod recipe;
 pub mod report;
 pub mod rootfs;
 
+#[cfg(test)]
+mod chain_test;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -47,14 +50,26 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
     for w in &plan.warnings {
         eprintln!("{w}");
     }
-    let cache = match args.cache.clone().map(Ok).unwrap_or_else(cache::default_root) {
+    let cache = match args
+        .cache
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(cache::default_root)
+    {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
         .clamp(1, 256);
     let opts = build::BuildOptions {
         output,
@@ -95,17 +110,15 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
             modes.push(true);
         }
         for uefi in modes {
-            let spec = qemu::BootSpec {
-                iso: result.iso.clone(),
-                uefi,
-                expect: plan.ready_banner(),
-                timeout: Duration::from_secs(args.timeout),
-                interactive: false,
-                memory_mb: 256,
-            };
+            let mut spec = qemu::BootSpec::new(result.iso.clone(), uefi, plan.ready_banner());
+            spec.timeout = Duration::from_secs(args.timeout);
             let mode = if uefi { "UEFI" } else { "BIOS" };
             match qemu::boot(&spec) {
-                Ok(o) => out(&format!("boot {mode}: \"{}\" after {:.1} s\n", spec.expect, o.elapsed.as_secs_f64())),
+                Ok(o) => out(&format!(
+                    "boot {mode}: \"{}\" after {:.1} s\n",
+                    spec.expect,
+                    o.elapsed.as_secs_f64()
+                )),
                 Err(e) => {
                     eprintln!("boot {mode}: failed");
                     return fail(&e);
@@ -147,14 +160,9 @@ pub fn cli_boot(args: &BootArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let spec = qemu::BootSpec {
-        iso: args.iso.clone(),
-        uefi: args.uefi,
-        expect,
-        timeout: Duration::from_secs(args.timeout),
-        interactive: args.interactive,
-        memory_mb: 256,
-    };
+    let mut spec = qemu::BootSpec::new(args.iso.clone(), args.uefi, expect);
+    spec.timeout = Duration::from_secs(args.timeout);
+    spec.interactive = args.interactive;
     match qemu::boot(&spec) {
         Ok(o) => {
             if !args.interactive {

@@ -19,13 +19,18 @@ impl Progress {
         let bar = live.then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} [{elapsed:>4}] {prefix:>8} {wide_msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed:>4}] {prefix:>8} {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             b
         });
-        Progress { bar, start: Instant::now() }
+        Progress {
+            bar,
+            start: Instant::now(),
+        }
     }
 
     fn line(&self, stage: &str, msg: &str) {
@@ -34,7 +39,10 @@ impl Progress {
                 b.set_prefix(stage.to_string());
                 b.set_message(msg.to_string());
             }
-            None => eprintln!("[{:>7.1}s] {stage:>8} {msg}", self.start.elapsed().as_secs_f64()),
+            None => eprintln!(
+                "[{:>7.1}s] {stage:>8} {msg}",
+                self.start.elapsed().as_secs_f64()
+            ),
         }
     }
 
@@ -55,7 +63,10 @@ impl Progress {
         let how = if cached { "cached" } else { "built" };
         match &self.bar {
             Some(b) => b.println(format!("  {stage} {name}: {how}")),
-            None => eprintln!("[{:>7.1}s] {stage:>8} {name}: {how}", self.start.elapsed().as_secs_f64()),
+            None => eprintln!(
+                "[{:>7.1}s] {stage:>8} {name}: {how}",
+                self.start.elapsed().as_secs_f64()
+            ),
         }
     }
 

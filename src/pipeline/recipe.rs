@@ -58,11 +58,18 @@ pub fn substitute(arg: &str, vars: &[(&str, String)]) -> String {
 }
 
 fn var<'a>(vars: &'a [(&str, String)], k: &str) -> &'a str {
-    vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str()).unwrap_or("")
+    vars.iter()
+        .find(|(n, _)| *n == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 /// The commands that build and install `tool`, plus environment variables for all of them.
-pub fn commands(tool: &ToolDef, tc: &Toolchain, d: &Dirs<'_>) -> (Vec<Vec<String>>, Vec<(String, String)>) {
+pub fn commands(
+    tool: &ToolDef,
+    tc: &Toolchain,
+    d: &Dirs<'_>,
+) -> (Vec<Vec<String>>, Vec<(String, String)>) {
     let vars = variables(tc, d);
     let v = |k: &str| var(&vars, k).to_string();
     let mut env: Vec<(String, String)> = tool
@@ -70,7 +77,12 @@ pub fn commands(tool: &ToolDef, tc: &Toolchain, d: &Dirs<'_>) -> (Vec<Vec<String
         .iter()
         .map(|(k, val)| (k.clone(), substitute(val, &vars)))
         .collect();
-    let extra = |flags: &[String]| flags.iter().map(|f| substitute(f, &vars)).collect::<Vec<_>>();
+    let extra = |flags: &[String]| {
+        flags
+            .iter()
+            .map(|f| substitute(f, &vars))
+            .collect::<Vec<_>>()
+    };
     let steps = match &tool.build {
         BuildStyle::Make => {
             let common = vec![
@@ -102,7 +114,11 @@ pub fn commands(tool: &ToolDef, tc: &Toolchain, d: &Dirs<'_>) -> (Vec<Vec<String
             configure.extend(extra(&tool.configure_flags));
             let mut make = vec!["make".to_string(), format!("-j{}", tc.jobs)];
             make.extend(extra(&tool.make_flags));
-            let mut install = vec!["make".to_string(), "install".to_string(), format!("DESTDIR={}", v("DESTDIR"))];
+            let mut install = vec![
+                "make".to_string(),
+                "install".to_string(),
+                format!("DESTDIR={}", v("DESTDIR")),
+            ];
             install.extend(extra(&tool.make_flags));
             vec![configure, make, install]
         }
@@ -125,7 +141,10 @@ mod tests {
             description: String::new(),
             long: String::new(),
             category: "core".into(),
-            source: Source::Git { url: "file:///x".into(), rev: "0".repeat(40) },
+            source: Source::Git {
+                url: "file:///x".into(),
+                rev: "0".repeat(40),
+            },
             license: "MIT".into(),
             build,
             make_flags: vec!["V=1".into()],
@@ -141,9 +160,18 @@ mod tests {
         }
     }
 
-    fn dirs() -> (Toolchain, std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    fn dirs() -> (
+        Toolchain,
+        std::path::PathBuf,
+        std::path::PathBuf,
+        std::path::PathBuf,
+    ) {
         (
-            Toolchain { cc: "musl-gcc".into(), host: "x86_64-linux-musl".into(), jobs: 2 },
+            Toolchain {
+                cc: "musl-gcc".into(),
+                host: "x86_64-linux-musl".into(),
+                jobs: 2,
+            },
             "/c/src".into(),
             "/c/sys".into(),
             "/c/dest".into(),
@@ -153,7 +181,15 @@ mod tests {
     #[test]
     fn make_passes_variables_and_flags_to_both_runs() {
         let (tc, s, y, d) = dirs();
-        let (steps, env) = commands(&tool(BuildStyle::Make), &tc, &Dirs { src: &s, sysroot: &y, destdir: &d });
+        let (steps, env) = commands(
+            &tool(BuildStyle::Make),
+            &tc,
+            &Dirs {
+                src: &s,
+                sysroot: &y,
+                destdir: &d,
+            },
+        );
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0][..2], ["make", "-j2"]);
         assert!(steps[0].contains(&"CC=musl-gcc".to_string()));
@@ -166,20 +202,51 @@ mod tests {
     #[test]
     fn autotools_configures_for_the_host_statically() {
         let (tc, s, y, d) = dirs();
-        let (steps, env) = commands(&tool(BuildStyle::Autotools), &tc, &Dirs { src: &s, sysroot: &y, destdir: &d });
+        let (steps, env) = commands(
+            &tool(BuildStyle::Autotools),
+            &tc,
+            &Dirs {
+                src: &s,
+                sysroot: &y,
+                destdir: &d,
+            },
+        );
         assert_eq!(
             steps[0],
-            ["./configure", "--host=x86_64-linux-musl", "--prefix=/usr", "--disable-shared", "--enable-static", "--without-x"]
+            [
+                "./configure",
+                "--host=x86_64-linux-musl",
+                "--prefix=/usr",
+                "--disable-shared",
+                "--enable-static",
+                "--without-x"
+            ]
         );
-        assert!(env.iter().any(|(k, v)| k == "CFLAGS" && v.contains("-ffile-prefix-map=/c/src=.")));
+        assert!(
+            env.iter()
+                .any(|(k, v)| k == "CFLAGS" && v.contains("-ffile-prefix-map=/c/src=."))
+        );
         assert_eq!(steps[2][..3], ["make", "install", "DESTDIR=/c/dest"]);
     }
 
     #[test]
     fn steps_substitute_known_variables_only() {
         let (tc, s, y, d) = dirs();
-        let t = tool(BuildStyle::Steps(vec![vec!["${CC}".into(), "-o".into(), "${DESTDIR}/bin/x".into(), "${UNKNOWN}".into()]]));
-        let (steps, _) = commands(&t, &tc, &Dirs { src: &s, sysroot: &y, destdir: &d });
+        let t = tool(BuildStyle::Steps(vec![vec![
+            "${CC}".into(),
+            "-o".into(),
+            "${DESTDIR}/bin/x".into(),
+            "${UNKNOWN}".into(),
+        ]]));
+        let (steps, _) = commands(
+            &t,
+            &tc,
+            &Dirs {
+                src: &s,
+                sysroot: &y,
+                destdir: &d,
+            },
+        );
         assert_eq!(steps[0], ["musl-gcc", "-o", "/c/dest/bin/x", "${UNKNOWN}"]);
     }
 }

@@ -163,21 +163,46 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
     let iso_len = std::fs::metadata(i.iso)?.len();
     let mut sizes = Vec::new();
     for t in &i.plan.tools {
-        let measured = i.packages.get(&t.def.name).filter(|p| !p.library).map(|p| p.size);
+        let measured = i
+            .packages
+            .get(&t.def.name)
+            .filter(|p| !p.library)
+            .map(|p| p.size);
         sizes.push(record(&t.def.name, t.def.size, measured));
     }
-    sizes.push(record("userland (installed)", i.estimate.userland_raw_bytes, Some(i.userland_size)));
-    sizes.push(record("bzImage with initramfs", i.estimate.kernel_file_bytes, Some(bz_len)));
+    sizes.push(record(
+        "userland (installed)",
+        i.estimate.userland_raw_bytes,
+        Some(i.userland_size),
+    ));
+    sizes.push(record(
+        "bzImage with initramfs",
+        i.estimate.kernel_file_bytes,
+        Some(bz_len),
+    ));
     sizes.push(record("ISO total", i.estimate.total_bytes, Some(iso_len)));
     let mut kernel = BTreeMap::new();
-    kernel.insert("source".into(), serde_json::json!(i.kernel_source.describe()));
+    kernel.insert(
+        "source".into(),
+        serde_json::json!(i.kernel_source.describe()),
+    );
     kernel.insert("identity".into(), serde_json::json!(i.kernel_identity));
     kernel.insert("base".into(), serde_json::json!(i.plan.kernel.base));
     kernel.insert(
         "fragments".into(),
-        serde_json::json!(i.plan.kernel.fragments.iter().map(|f| f.fragment.name.clone()).collect::<Vec<_>>()),
+        serde_json::json!(
+            i.plan
+                .kernel
+                .fragments
+                .iter()
+                .map(|f| f.fragment.name.clone())
+                .collect::<Vec<_>>()
+        ),
     );
-    kernel.insert("version".into(), serde_json::json!(config_header_version(i.kernel_config)));
+    kernel.insert(
+        "version".into(),
+        serde_json::json!(config_header_version(i.kernel_config)),
+    );
     let kernel_options = i
         .plan
         .kernel
@@ -203,15 +228,31 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
                 name: t.def.name.clone(),
                 url: t.def.source.url().into(),
                 pin: t.def.source.pin().into(),
-                key: i.packages.get(&t.def.name).map(|p| p.key.clone()).unwrap_or_default(),
+                key: i
+                    .packages
+                    .get(&t.def.name)
+                    .map(|p| p.key.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
         kernel,
         kernel_options,
         host: i.versions.clone(),
-        iso: FileRecord { path: i.iso.display().to_string(), bytes: iso_len, sha256: i.iso_sha256.into() },
-        bzimage: FileRecord { path: i.bzimage.display().to_string(), bytes: bz_len, sha256: bz_sha },
-        initramfs: FileRecord { path: "(built into the kernel)".into(), bytes: i.initramfs_size, sha256: i.initramfs_sha256.into() },
+        iso: FileRecord {
+            path: i.iso.display().to_string(),
+            bytes: iso_len,
+            sha256: i.iso_sha256.into(),
+        },
+        bzimage: FileRecord {
+            path: i.bzimage.display().to_string(),
+            bytes: bz_len,
+            sha256: bz_sha,
+        },
+        initramfs: FileRecord {
+            path: "(built into the kernel)".into(),
+            bytes: i.initramfs_size,
+            sha256: i.initramfs_sha256.into(),
+        },
         sizes,
         rebuilt: i.rebuilt.to_vec(),
         seconds: (i.seconds * 100.0).round() / 100.0,
@@ -221,19 +262,40 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
 fn config_header_version(config: &str) -> String {
     config
         .lines()
-        .find_map(|l| l.strip_prefix("# Linux/x86 ").or_else(|| l.strip_prefix("# Linux/x86_64 ")))
+        .find_map(|l| {
+            l.strip_prefix("# Linux/x86 ")
+                .or_else(|| l.strip_prefix("# Linux/x86_64 "))
+        })
         .map(|s| s.trim_end_matches(" Kernel Configuration").to_string())
         .unwrap_or_default()
 }
 
 /// The estimate-against-measurement table printed at the end of `stali build`.
 pub fn table(r: &Report) -> String {
-    let w = r.sizes.iter().map(|s| s.name.len()).max().unwrap_or(10).max(10);
-    let mut s = format!("{:<w$}  {:>10}  {:>10}  {:>7}\n", "component", "estimated", "measured", "error");
+    let w = r
+        .sizes
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    let mut s = format!(
+        "{:<w$}  {:>10}  {:>10}  {:>7}\n",
+        "component", "estimated", "measured", "error"
+    );
     for rec in &r.sizes {
         let m = rec.measured.map(human).unwrap_or_else(|| "in users".into());
-        let e = rec.error_percent.map(|p| format!("{p:+.1}%")).unwrap_or_default();
-        s.push_str(&format!("{:<w$}  {:>10}  {:>10}  {:>7}\n", rec.name, human(rec.estimated), m, e));
+        let e = rec
+            .error_percent
+            .map(|p| format!("{p:+.1}%"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "{:<w$}  {:>10}  {:>10}  {:>7}\n",
+            rec.name,
+            human(rec.estimated),
+            m,
+            e
+        ));
     }
     s
 }

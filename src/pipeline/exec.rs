@@ -1,0 +1,496 @@
+//! Running external commands with their output appended to a per-step log
+//! file, with useful errors on failure and a global registry of running
+//! children so that a signal handler can kill them all.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write as _};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Number of log lines quoted in a failure message.
+pub const TAIL_LINES: usize = 40;
+
+/// How the child's environment is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EnvMode {
+    /// Inherit the whole environment of this process (plus `Step::env`).
+    #[default]
+    Inherit,
+    /// Start from an empty environment (plus `Step::env`).
+    Clear,
+    /// Keep only the named variables of this process (plus `Step::env`).
+    Keep(Vec<String>),
+}
+
+/// One external command to run, logged to a file.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Program and arguments; `argv[0]` is looked up in `PATH`.
+    pub argv: Vec<String>,
+    /// Working directory (this process's directory when `None`).
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables, applied after `env_mode`.
+    pub env: Vec<(String, String)>,
+    /// How the base environment is built.
+    pub env_mode: EnvMode,
+    /// Log file receiving stdout and stderr (appended, parent dirs created).
+    pub log: PathBuf,
+}
+
+impl Step {
+    /// A step running `argv` with output appended to `log`.
+    pub fn new<I, S>(argv: I, log: impl Into<PathBuf>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Step {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            env: Vec::new(),
+            env_mode: EnvMode::Inherit,
+            log: log.into(),
+        }
+    }
+
+    /// Sets the working directory.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Adds one environment variable.
+    pub fn env(mut self, key: impl Into<String>, val: impl Into<String>) -> Self {
+        self.env.push((key.into(), val.into()));
+        self
+    }
+
+    /// Sets how the base environment is built.
+    pub fn env_mode(mut self, mode: EnvMode) -> Self {
+        self.env_mode = mode;
+        self
+    }
+
+    /// The command line for display, arguments quoted where needed.
+    pub fn display(&self) -> String {
+        display_argv(&self.argv)
+    }
+}
+
+/// Joins an argument vector for display, single-quoting arguments that need it.
+pub fn display_argv<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter()
+        .map(|a| quote_arg(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn quote_arg(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Registry of running children
+
+/// Something running that can be killed from a signal handler.
+enum Running {
+    /// A duct handle; `group` is true when the child leads its own process group.
+    Duct {
+        handle: Arc<duct::Handle>,
+        group: bool,
+        label: String,
+    },
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static CHILDREN: Mutex<Option<HashMap<u64, Running>>> = Mutex::new(None);
+
+fn registry() -> MutexGuard<'static, Option<HashMap<u64, Running>>> {
+    // A poisoned registry is still usable: it only holds handles.
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes a child from the registry when dropped.
+pub(crate) struct Registration(u64);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(map) = registry().as_mut() {
+            map.remove(&self.0);
+        }
+    }
+}
+
+/// Registers a started duct handle so `kill_all_children` can reach it.
+pub(crate) fn register(handle: Arc<duct::Handle>, group: bool, label: &str) -> Registration {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    registry().get_or_insert_with(HashMap::new).insert(
+        id,
+        Running::Duct {
+            handle,
+            group,
+            label: label.to_string(),
+        },
+    );
+    Registration(id)
+}
+
+/// Number of registered running children (for tests and diagnostics).
+pub fn running_children() -> usize {
+    registry().as_ref().map_or(0, HashMap::len)
+}
+
+fn signal_group(handle: &duct::Handle, group: bool, sig: rustix::process::Signal) {
+    for pid in handle.pids() {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            continue;
+        };
+        if group {
+            // The child leads its own group: this reaches make's grandchildren too.
+            let _ = rustix::process::kill_process_group(pid, sig);
+        } else {
+            let _ = rustix::process::kill_process(pid, sig);
+        }
+    }
+}
+
+/// Kills every registered child (and its process group): SIGTERM first, then
+/// SIGKILL to whatever is still running after a short grace period.
+/// Safe to call from a signal-handling thread.
+pub fn kill_all_children() {
+    kill_children_where(|_| true);
+}
+
+/// Kills the registered children whose command line (as displayed) matches.
+pub(crate) fn kill_children_where(pred: impl Fn(&str) -> bool) {
+    let handles: Vec<(Arc<duct::Handle>, bool)> = registry()
+        .as_ref()
+        .map(|m| {
+            m.values()
+                .filter(|Running::Duct { label, .. }| pred(label))
+                .map(|Running::Duct { handle, group, .. }| (Arc::clone(handle), *group))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (h, group) in &handles {
+        if matches!(h.try_wait(), Ok(None)) {
+            signal_group(h, *group, rustix::process::Signal::TERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for (h, group) in &handles {
+        while matches!(h.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if matches!(h.try_wait(), Ok(None)) {
+            signal_group(h, *group, rustix::process::Signal::KILL);
+            let _ = h.kill();
+        } else if *group {
+            // The leader is gone; make sure no grandchild lingers in its group.
+            signal_group(h, true, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// Installs a SIGINT/SIGTERM handler thread that kills all registered
+/// children and then exits the process with status 130 (SIGINT) or 143.
+pub fn install_signal_handler() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("installing SIGINT/SIGTERM handler")?;
+    std::thread::Builder::new()
+        .name("stali-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                kill_all_children();
+                std::process::exit(128 + sig);
+            }
+        })
+        .context("spawning signal handler thread")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Running a step
+
+/// Describes how a process ended, as "exited with code N" or "killed by signal S".
+pub fn describe_status(status: &ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        format!("exited with code {code}")
+    } else if let Some(sig) = status.signal() {
+        format!("killed by signal {sig} ({})", signal_name(sig))
+    } else {
+        format!("ended with {status}")
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "unknown signal",
+    }
+}
+
+/// Describes an error from starting a process ("not found", "permission denied").
+pub fn describe_start_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "not found".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// The last `n` lines of `path` starting at byte `from` (lossy UTF-8).
+pub fn tail_lines(path: &Path, from: u64, n: usize) -> String {
+    let mut buf = Vec::new();
+    if let Ok(mut f) = File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        // Read at most the last 256 KiB of this run's output.
+        let start = from.max(len.saturating_sub(256 * 1024));
+        if f.seek(SeekFrom::Start(start)).is_ok() {
+            let _ = f.read_to_end(&mut buf);
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn build_expression(step: &Step, log: &File) -> Result<duct::Expression> {
+    let (prog, args) = step
+        .argv
+        .split_first()
+        .context("empty command line (no program given)")?;
+    let mut e = duct::cmd(prog, args)
+        .stdin_null()
+        .stdout_file(log.try_clone().context("duplicating log file handle")?)
+        .stderr_to_stdout()
+        .unchecked()
+        .before_spawn(|c| {
+            // Own process group: killing the group also kills make's grandchildren.
+            c.process_group(0);
+            Ok(())
+        });
+    if let Some(dir) = &step.cwd {
+        e = e.dir(dir);
+    }
+    // Build the whole environment here: duct gives inner (earlier) settings
+    // precedence, so mixing `full_env` with `env` calls is error-prone.
+    let mut vars: Vec<(OsString, OsString)> = match &step.env_mode {
+        EnvMode::Inherit => std::env::vars_os().collect(),
+        EnvMode::Clear => Vec::new(),
+        EnvMode::Keep(keep) => std::env::vars_os()
+            .filter(|(k, _)| keep.iter().any(|n| OsStr::new(n) == k))
+            .collect(),
+    };
+    for (k, v) in &step.env {
+        vars.retain(|(name, _)| name != OsStr::new(k));
+        vars.push((k.into(), v.into()));
+    }
+    e = e.full_env(vars);
+    Ok(e)
+}
+
+/// Runs `step`, appending its stdout and stderr to `step.log`.
+///
+/// On failure the error names the command, how it ended ("exited with code
+/// N", "killed by signal S", "could not start: not found"), quotes the last
+/// 40 lines of its output and gives the log's path.
+pub fn run_logged(step: &Step) -> Result<()> {
+    let shown = step.display();
+    if let Some(parent) = step.log.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("creating log directory {}", parent.display()))?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&step.log)
+        .with_context(|| format!("opening log file {}", step.log.display()))?;
+    let start_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut header = format!("==> {shown}\n");
+    if let Some(dir) = &step.cwd {
+        let _ = writeln!(header, "    (in {})", dir.display());
+    }
+    log.write_all(header.as_bytes())
+        .with_context(|| format!("writing log file {}", step.log.display()))?;
+    let body_offset = start_offset + header.len() as u64;
+
+    if let Some(dir) = &step.cwd
+        && !dir.is_dir()
+    {
+        bail!(
+            "could not start `{shown}`: working directory {} does not exist",
+            dir.display()
+        );
+    }
+    let expr = build_expression(step, &log)?;
+    let handle = match expr.start() {
+        Ok(h) => Arc::new(h),
+        Err(e) => {
+            let _ = writeln!(log, "could not start: {e}");
+            bail!(
+                "could not start `{shown}`: {} ({e})\nlog: {}",
+                describe_start_error(&e),
+                step.log.display()
+            );
+        }
+    };
+    let reg = register(Arc::clone(&handle), true, &shown);
+    let waited = handle.wait().map(|o| o.status);
+    drop(reg);
+    let status = waited.with_context(|| format!("waiting for `{shown}`"))?;
+    if status.success() {
+        return Ok(());
+    }
+    let how = describe_status(&status);
+    let tail = tail_lines(&step.log, body_offset, TAIL_LINES);
+    let _ = writeln!(log, "==> {how}");
+    bail!(
+        "`{shown}` {how}\n--- last {TAIL_LINES} lines of output ---\n{tail}\n--- end of output ---\nfull log: {}",
+        step.log.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            display_argv(&["make", "-C", "/a b", "CONFIG=\"x\"", "it's", ""]),
+            r#"make -C '/a b' 'CONFIG="x"' 'it'\''s' ''"#
+        );
+    }
+
+    #[test]
+    fn success_appends_to_log() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = d.path().join("logs/sub/step.log");
+        run_logged(&Step::new(["echo", "hello"], &log)).expect("echo runs");
+        run_logged(&Step::new(["printenv", "FOO"], &log).env("FOO", "bar")).expect("printenv");
+        let text = fs::read_to_string(&log).expect("log");
+        assert!(text.contains("hello\n"), "{text}");
+        assert!(text.contains("bar\n"), "{text}");
+        assert!(text.contains("==> echo hello"), "{text}");
+    }
+
+    #[test]
+    fn cwd_and_cleared_env() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = d.path().join("step.log");
+        let step = Step::new(["/usr/bin/env"], &log)
+            .env_mode(EnvMode::Clear)
+            .env("ONLY", "1")
+            .cwd(d.path());
+        run_logged(&step).expect("env runs");
+        let text = fs::read_to_string(&log).expect("log");
+        assert!(text.contains("ONLY=1"), "{text}");
+        assert!(!text.contains("PATH="), "{text}");
+        run_logged(&Step::new(["pwd"], &log).cwd(d.path())).expect("pwd");
+        let text = fs::read_to_string(&log).expect("log");
+        assert!(text.contains(&d.path().display().to_string()));
+    }
+
+    #[test]
+    fn failure_reports_code_and_tail() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = d.path().join("fail.log");
+        // Produce 100 lines then fail with code 3 (awk: no shell involved).
+        let step = Step::new(
+            [
+                "awk",
+                "BEGIN { for (i = 1; i <= 100; i++) print \"line \" i; exit 3 }",
+            ],
+            &log,
+        );
+        let err = format!("{:#}", run_logged(&step).expect_err("must fail"));
+        assert!(err.contains("exited with code 3"), "{err}");
+        assert!(err.contains("line 100"), "{err}");
+        assert!(err.contains("line 61\n"), "{err}");
+        assert!(!err.contains("line 60\n"), "{err}");
+        assert!(err.contains(&log.display().to_string()), "{err}");
+        assert!(err.starts_with("`awk 'BEGIN"), "{err}");
+    }
+
+    #[test]
+    fn failure_by_signal_and_not_found() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = d.path().join("x.log");
+        let err = format!(
+            "{:#}",
+            run_logged(&Step::new(["kill", "-KILL", "0"], &log)).expect_err("killed")
+        );
+        assert!(err.contains("killed by signal 9"), "{err}");
+        let err = format!(
+            "{:#}",
+            run_logged(&Step::new(["no-such-program-xyz"], &log)).expect_err("missing")
+        );
+        assert!(err.contains("could not start"), "{err}");
+        assert!(err.contains("not found"), "{err}");
+        let script = d.path().join("noexec");
+        fs::write(&script, "#!/bin/true\n").expect("write");
+        let err = format!(
+            "{:#}",
+            run_logged(&Step::new([script.display().to_string()], &log)).expect_err("noexec")
+        );
+        assert!(err.contains("permission denied"), "{err}");
+    }
+
+    #[test]
+    fn kill_all_children_kills_group() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = d.path().join("sleep.log");
+        let marker = d.path().join("grandchild-alive");
+        // A child (make) whose grandchild (sleep) would outlive a plain kill.
+        fs::write(
+            d.path().join("Makefile"),
+            format!("all:\n\tsleep 30; touch {}\n", marker.display()),
+        )
+        .expect("makefile");
+        let step = Step::new(["make", "-C", &d.path().display().to_string()], &log);
+        let t = std::thread::spawn(move || run_logged(&step));
+        let start = Instant::now();
+        let dir = d.path().display().to_string();
+        std::thread::sleep(Duration::from_millis(500));
+        kill_children_where(|label| label.contains(&dir));
+        let res = t.join().expect("join");
+        let err = format!("{:#}", res.expect_err("killed"));
+        assert!(
+            err.contains("signal") || err.contains("exited with code"),
+            "{err}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(!marker.exists());
+    }
+}

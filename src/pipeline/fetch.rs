@@ -1,0 +1,605 @@
+//! Fetching sources: git commits (cached bare repos, pinned revisions,
+//! mirrors, offline mode, retries) and tarballs (checked by SHA-256).
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use super::kernel::sha256_file;
+
+/// Receives plain-language progress notes (retries).
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Options shared by the fetchers.
+#[derive(Clone)]
+pub struct FetchOpts {
+    /// Local directory of repositories/files: a URL ending in `NAME` or
+    /// `NAME.git` comes from `mirror/NAME` or `mirror/NAME.git` when present.
+    pub mirror: Option<PathBuf>,
+    /// Forbid the network: only local paths, the mirror and the cache.
+    pub offline: bool,
+    /// Delays between retries of transient network errors (default 1s, 2s, 4s).
+    pub retry_delays: Vec<Duration>,
+    /// Where retry notes go (standard error when `None`).
+    pub notify: Option<Notify>,
+}
+
+impl Default for FetchOpts {
+    fn default() -> Self {
+        FetchOpts {
+            mirror: None,
+            offline: false,
+            retry_delays: [1, 2, 4].map(Duration::from_secs).to_vec(),
+            notify: None,
+        }
+    }
+}
+
+impl fmt::Debug for FetchOpts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchOpts")
+            .field("mirror", &self.mirror)
+            .field("offline", &self.offline)
+            .field("retry_delays", &self.retry_delays)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FetchOpts {
+    fn note(&self, msg: &str) {
+        match &self.notify {
+            Some(n) => n(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+}
+
+/// The last path component of a URL without `.git` (e.g. `sbase`).
+pub fn url_name(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    let last = trimmed.rsplit(['/', ':']).next().unwrap_or(trimmed);
+    let last = last.strip_suffix(".git").unwrap_or(last);
+    let clean: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() || clean.starts_with('.') {
+        format!("src{clean}")
+    } else {
+        clean
+    }
+}
+
+fn short_hash(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))[..16].to_string()
+}
+
+/// The bare cache repository used for `url` under `cache_dir`.
+pub fn cache_repo_path(cache_dir: &Path, url: &str) -> PathBuf {
+    cache_dir
+        .join("git")
+        .join(format!("{}-{}", url_name(url), short_hash(url)))
+}
+
+/// True for URLs that need no network (file://, absolute or relative paths).
+pub fn is_local_url(url: &str) -> bool {
+    url.starts_with("file://")
+        || url.starts_with('/')
+        || url.starts_with("./")
+        || url.starts_with("../")
+        || (!url.contains("://") && !url.contains(':'))
+}
+
+/// The mirror copy of `url` (`mirror/NAME` or `mirror/NAME.git`), if present.
+fn mirror_for(mirror: Option<&Path>, url: &str) -> Option<PathBuf> {
+    let m = mirror?;
+    let name = url_name(url);
+    [m.join(&name), m.join(format!("{name}.git"))]
+        .into_iter()
+        .find(|p| p.exists())
+}
+
+fn is_transient(e: &git2::Error) -> bool {
+    matches!(
+        e.class(),
+        git2::ErrorClass::Net
+            | git2::ErrorClass::Http
+            | git2::ErrorClass::Ssl
+            // Socket errors (connection refused/reset) come as Os; only
+            // remote URLs are ever retried, so this never hides a local problem.
+            | git2::ErrorClass::Os
+    ) || e.message().contains("timed out")
+}
+
+/// Runs a fetch, retrying transient network errors after each delay.
+fn with_retries(
+    opts: &FetchOpts,
+    url: &str,
+    local: bool,
+    mut f: impl FnMut() -> std::result::Result<(), git2::Error>,
+) -> std::result::Result<(), git2::Error> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Ok(()) => return Ok(()),
+            Err(e) if !local && is_transient(&e) && attempt < opts.retry_delays.len() => {
+                let delay = opts.retry_delays[attempt];
+                attempt += 1;
+                opts.note(&format!(
+                    "warning: network error fetching {url}: {}; retrying in {delay:?} (retry {attempt} of {})",
+                    e.message(),
+                    opts.retry_delays.len()
+                ));
+                std::thread::sleep(delay);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Fetches commit `rev` (40 hex digits) of the git repository at `url` and
+/// returns a clean checkout of it at `cache_dir/src/<name>-<rev>`.
+pub fn fetch_git(url: &str, rev: &str, cache_dir: &Path, opts: &FetchOpts) -> Result<PathBuf> {
+    if rev.len() != 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("git revision {rev:?} for {url} must be a full 40-digit commit id");
+    }
+    let rev = rev.to_ascii_lowercase();
+    let oid = git2::Oid::from_str(&rev).with_context(|| format!("parsing commit id {rev}"))?;
+    let name = url_name(url);
+    let src_root = cache_dir.join("src");
+    let dest = src_root.join(format!("{name}-{rev}"));
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+
+    let repo_path = cache_repo_path(cache_dir, url);
+    let repo = match git2::Repository::open_bare(&repo_path) {
+        Ok(r) => r,
+        Err(_) => {
+            fs::create_dir_all(&repo_path)
+                .with_context(|| format!("creating {}", repo_path.display()))?;
+            git2::Repository::init_bare(&repo_path)
+                .with_context(|| format!("creating cache repository {}", repo_path.display()))?
+        }
+    };
+
+    if repo.find_commit(oid).is_err() {
+        let mirrored = mirror_for(opts.mirror.as_deref(), url);
+        let source = match &mirrored {
+            Some(p) => p.display().to_string(),
+            None => url.to_string(),
+        };
+        // Anonymous remotes apply `url.<base>.insteadOf` from the git config.
+        let mut remote = repo
+            .remote_anonymous(&source)
+            .with_context(|| format!("setting up remote {source}"))?;
+        let effective = remote.url().unwrap_or(&source).to_string();
+        let local = is_local_url(&effective);
+        if opts.offline && !local {
+            let looked = match &opts.mirror {
+                Some(m) => format!(
+                    "; no mirror copy at {} or {}.git",
+                    m.join(&name).display(),
+                    m.join(&name).display()
+                ),
+                None => String::new(),
+            };
+            bail!(
+                "offline: cannot fetch {url} (commit {rev}): it is not in the cache {}{looked}",
+                repo_path.display()
+            );
+        }
+        // 1) Just the commit, shallow.
+        let shallow = with_retries(opts, &effective, local, || {
+            let mut fo = git2::FetchOptions::new();
+            fo.depth(1);
+            fo.download_tags(git2::AutotagOption::None);
+            remote.fetch(&[rev.as_str()], Some(&mut fo), None)
+        });
+        if let Err(e) = &shallow
+            && !local
+            && is_transient(e)
+        {
+            bail!(
+                "network error fetching {effective} (gave up after {} retries): {}",
+                opts.retry_delays.len(),
+                e.message()
+            );
+        }
+        let have = repo.find_commit(oid).is_ok();
+        if shallow.is_err() || !have {
+            // 2) The server refused (or the transport cannot do it): fetch everything.
+            let mut remote = repo
+                .remote_anonymous(&source)
+                .with_context(|| format!("setting up remote {source}"))?;
+            with_retries(opts, &effective, local, || {
+                let mut fo = git2::FetchOptions::new();
+                fo.download_tags(git2::AutotagOption::All);
+                remote.fetch(
+                    &[
+                        "+refs/heads/*:refs/remotes/origin/*",
+                        "+refs/tags/*:refs/tags/*",
+                    ],
+                    Some(&mut fo),
+                    None,
+                )
+            })
+            .with_context(|| match &shallow {
+                Err(e) => format!(
+                    "fetching {effective} (a shallow fetch of {rev} failed first: {})",
+                    e.message()
+                ),
+                Ok(()) => format!("fetching all branches and tags of {effective}"),
+            })?;
+        }
+    }
+    let commit = repo.find_commit(oid).map_err(|_| {
+        anyhow::anyhow!(
+            "commit {rev} is not in {url} (fetched the commit and all branches and tags); check the pinned revision"
+        )
+    })?;
+    if commit.id() != oid {
+        bail!(
+            "fetched object {} is not the requested commit {rev}",
+            commit.id()
+        );
+    }
+
+    fs::create_dir_all(&src_root).with_context(|| format!("creating {}", src_root.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".tmp-{name}-"))
+        .tempdir_in(&src_root)
+        .with_context(|| format!("creating a temporary directory in {}", src_root.display()))?;
+    let mut cb = git2::build::CheckoutBuilder::new();
+    cb.target_dir(tmp.path()).force().update_index(false);
+    repo.checkout_tree(commit.as_object(), Some(&mut cb))
+        .with_context(|| format!("checking out {rev} of {url} into {}", tmp.path().display()))?;
+    let tmp_path = tmp.keep();
+    if let Err(e) = fs::rename(&tmp_path, &dest) {
+        let _ = fs::remove_dir_all(&tmp_path);
+        if !dest.is_dir() {
+            return Err(e).with_context(|| format!("renaming checkout into {}", dest.display()));
+        }
+    }
+    Ok(dest)
+}
+
+/// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: from a `file://`
+/// URL, from `mirror/<name>`, or an already cached copy (no HTTP client).
+pub fn fetch_tarball(
+    url: &str,
+    sha256: &str,
+    cache_dir: &Path,
+    mirror: Option<&Path>,
+    offline: bool,
+) -> Result<PathBuf> {
+    let want = sha256.trim().to_ascii_lowercase();
+    if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("SHA-256 {sha256:?} for {url} must be 64 hex digits");
+    }
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .with_context(|| format!("cannot tell a file name from URL {url}"))?
+        .to_string();
+    let dl = cache_dir.join("dl");
+    let cached = dl.join(&name);
+    let mut mismatch = None;
+    if cached.is_file() {
+        let got = sha256_file(&cached)?;
+        if got == want {
+            return Ok(cached);
+        }
+        mismatch = Some((cached.clone(), got));
+    }
+    let mut candidates = Vec::new();
+    if let Some(p) = url.strip_prefix("file://") {
+        candidates.push(PathBuf::from(p));
+    } else if url.starts_with('/') {
+        candidates.push(PathBuf::from(url));
+    }
+    if let Some(m) = mirror {
+        candidates.push(m.join(&name));
+    }
+    for cand in candidates.iter().filter(|c| c.is_file()) {
+        let got = sha256_file(cand)?;
+        if got != want {
+            mismatch = Some((cand.clone(), got));
+            continue;
+        }
+        fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dl)
+            .with_context(|| format!("creating a temporary file in {}", dl.display()))?;
+        let data = fs::read(cand).with_context(|| format!("reading {}", cand.display()))?;
+        tmp.write_all(&data)
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        tmp.persist(&cached)
+            .with_context(|| format!("renaming into {}", cached.display()))?;
+        return Ok(cached);
+    }
+    if let Some((path, got)) = mismatch {
+        bail!(
+            "{} has the wrong SHA-256 for {url}:\n  expected {want}\n  actual   {got}",
+            path.display()
+        );
+    }
+    bail!(
+        "cannot download {url}: {}; put the file at {}",
+        if offline {
+            "offline"
+        } else {
+            "offline or no HTTP support"
+        },
+        cached.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Makes a non-bare repo with two commits; returns (path, first, second).
+    fn make_repo(dir: &Path) -> (PathBuf, String, String) {
+        let repo = git2::Repository::init(dir).expect("init");
+        let sig =
+            git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_700_000_000, 0))
+                .expect("sig");
+        let mut parents: Vec<git2::Oid> = Vec::new();
+        for (i, content) in ["one\n", "two\n"].iter().enumerate() {
+            fs::write(dir.join("file.txt"), content).expect("write");
+            fs::create_dir_all(dir.join("sub")).expect("mkdir");
+            fs::write(dir.join("sub/n.txt"), format!("{i}\n")).expect("write");
+            let mut idx = repo.index().expect("index");
+            idx.add_path(Path::new("file.txt")).expect("add");
+            idx.add_path(Path::new("sub/n.txt")).expect("add");
+            idx.write().expect("write index");
+            let tree = repo
+                .find_tree(idx.write_tree().expect("tree"))
+                .expect("tree");
+            let parent_commits: Vec<git2::Commit> = parents
+                .iter()
+                .map(|p| repo.find_commit(*p).expect("parent"))
+                .collect();
+            let refs: Vec<&git2::Commit> = parent_commits.iter().collect();
+            let oid = repo
+                .commit(Some("HEAD"), &sig, &sig, "c", &tree, &refs)
+                .expect("commit");
+            parents = vec![oid];
+        }
+        let head = parents[0].to_string();
+        let first = repo
+            .find_commit(parents[0])
+            .expect("head")
+            .parent_id(0)
+            .expect("parent")
+            .to_string();
+        (dir.to_path_buf(), first, head)
+    }
+
+    fn quiet() -> FetchOpts {
+        FetchOpts {
+            notify: Some(Arc::new(|_| {})),
+            ..FetchOpts::default()
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(url_name("https://git.suckless.org/sbase"), "sbase");
+        assert_eq!(url_name("https://github.com/a/b.git/"), "b");
+        assert_eq!(url_name("git@host:x/ubase.git"), "ubase");
+        assert!(is_local_url("file:///x") && is_local_url("/x") && !is_local_url("https://x"));
+    }
+
+    #[test]
+    fn fetch_pinned_commit_over_file_url() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (repo, first, head) = make_repo(&d.path().join("proj"));
+        let url = format!("file://{}", repo.display());
+        let cache = d.path().join("cache");
+        let out = fetch_git(&url, &first, &cache, &quiet()).expect("fetch first");
+        assert_eq!(out, cache.join("src").join(format!("proj-{first}")));
+        assert_eq!(
+            fs::read_to_string(out.join("file.txt")).expect("read"),
+            "one\n"
+        );
+        assert_eq!(
+            fs::read_to_string(out.join("sub/n.txt")).expect("read"),
+            "0\n"
+        );
+        assert!(!out.join(".git").exists());
+        let out2 = fetch_git(&url, &head, &cache, &quiet()).expect("fetch head");
+        assert_eq!(
+            fs::read_to_string(out2.join("file.txt")).expect("read"),
+            "two\n"
+        );
+        // No temp dirs left.
+        let stray = fs::read_dir(cache.join("src"))
+            .expect("ls")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            })
+            .count();
+        assert_eq!(stray, 0);
+
+        // Offline: already cached commits (even with the checkout removed) work.
+        fs::remove_dir_all(&out2).expect("rm");
+        let offline = FetchOpts {
+            offline: true,
+            ..quiet()
+        };
+        fetch_git(&url, &head, &cache, &offline).expect("offline from cache");
+    }
+
+    #[test]
+    fn wrong_rev_is_clear() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (repo, _, _) = make_repo(&d.path().join("proj"));
+        let url = format!("file://{}", repo.display());
+        let bad = "0123456789abcdef0123456789abcdef01234567";
+        let e = format!(
+            "{:#}",
+            fetch_git(&url, bad, &d.path().join("c"), &quiet()).expect_err("bad rev")
+        );
+        assert!(e.contains(bad) && e.contains("is not in"), "{e}");
+        let e = format!(
+            "{:#}",
+            fetch_git(&url, "main", &d.path().join("c"), &quiet()).expect_err("short rev")
+        );
+        assert!(e.contains("40-digit"), "{e}");
+    }
+
+    #[test]
+    fn mirror_redirect_and_offline() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mirror = d.path().join("mirror");
+        let (_, first, _) = make_repo(&mirror.join("sbase.git"));
+        let url = "https://git.example.invalid/sbase";
+        let opts = FetchOpts {
+            mirror: Some(mirror.clone()),
+            offline: true,
+            ..quiet()
+        };
+        let out = fetch_git(url, &first, &d.path().join("c"), &opts).expect("from mirror");
+        assert_eq!(
+            fs::read_to_string(out.join("file.txt")).expect("read"),
+            "one\n"
+        );
+
+        // Offline, no mirror copy, nothing cached: the error names the source.
+        let e = format!(
+            "{:#}",
+            fetch_git(
+                "https://git.example.invalid/ubase",
+                &first,
+                &d.path().join("c"),
+                &opts
+            )
+            .expect_err("offline miss")
+        );
+        assert!(
+            e.contains("offline") && e.contains("https://git.example.invalid/ubase"),
+            "{e}"
+        );
+        assert!(e.contains("ubase.git"), "{e}");
+    }
+
+    #[test]
+    fn instead_of_is_honoured() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (repo, first, _) = make_repo(&d.path().join("real/proj"));
+        let cache = d.path().join("cache");
+        let url = "https://example.invalid/proj";
+        // Put the rule in the cache repo's config: the same config stack that
+        // carries the user's ~/.gitconfig rules.
+        let rp = cache_repo_path(&cache, url);
+        fs::create_dir_all(&rp).expect("mkdir");
+        let bare = git2::Repository::init_bare(&rp).expect("init bare");
+        let base = format!("file://{}/", repo.parent().expect("parent").display());
+        bare.config()
+            .expect("config")
+            .set_str(&format!("url.{base}.insteadOf"), "https://example.invalid/")
+            .expect("set insteadOf");
+        let opts = FetchOpts {
+            offline: true,
+            ..quiet()
+        };
+        let out = fetch_git(url, &first, &cache, &opts).expect("rewritten to file://");
+        assert_eq!(
+            fs::read_to_string(out.join("file.txt")).expect("read"),
+            "one\n"
+        );
+    }
+
+    #[test]
+    fn transient_errors_are_retried() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let notes = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&notes);
+        let opts = FetchOpts {
+            retry_delays: vec![Duration::from_millis(10); 3],
+            notify: Some(Arc::new(move |m| {
+                sink.lock().expect("lock").push(m.to_string())
+            })),
+            ..FetchOpts::default()
+        };
+        // Port 9 (discard) on localhost: connection refused at once.
+        let e = fetch_git(
+            "http://127.0.0.1:9/nothing.git",
+            &"1".repeat(40),
+            &d.path().join("c"),
+            &opts,
+        )
+        .expect_err("refused");
+        let notes = notes.lock().expect("lock");
+        assert_eq!(notes.len(), 3, "{notes:?} / {e:#}");
+        assert!(
+            format!("{e:#}").contains("gave up after 3 retries"),
+            "{e:#}"
+        );
+        assert!(
+            notes[0].contains("retrying in 10ms (retry 1 of 3)"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn tarballs() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let file = d.path().join("pkg-1.0.tar.gz");
+        fs::write(&file, b"not really a tarball").expect("write");
+        let sha = sha256_file(&file).expect("sha");
+        let cache = d.path().join("cache");
+        let url = format!("file://{}", file.display());
+        let got = fetch_tarball(&url, &sha, &cache, None, true).expect("file url");
+        assert_eq!(got, cache.join("dl/pkg-1.0.tar.gz"));
+        // Cached now: works even for an http URL, offline.
+        fetch_tarball("https://x.invalid/pkg-1.0.tar.gz", &sha, &cache, None, true)
+            .expect("cached");
+        let e = format!(
+            "{:#}",
+            fetch_tarball(&url, &"ab".repeat(32), &d.path().join("c2"), None, false)
+                .expect_err("mismatch")
+        );
+        assert!(e.contains(&"ab".repeat(32)) && e.contains(&sha), "{e}");
+        let mirror = d.path().join("m");
+        fs::create_dir_all(&mirror).expect("mkdir");
+        fs::copy(&file, mirror.join("pkg-1.0.tar.gz")).expect("copy");
+        fetch_tarball(
+            "https://x.invalid/pkg-1.0.tar.gz",
+            &sha,
+            &d.path().join("c3"),
+            Some(&mirror),
+            false,
+        )
+        .expect("mirror");
+        let e = format!(
+            "{:#}",
+            fetch_tarball("https://x.invalid/other.tar.xz", &sha, &cache, None, false)
+                .expect_err("no http")
+        );
+        assert!(
+            e.contains("put the file at") && e.contains("dl/other.tar.xz"),
+            "{e}"
+        );
+    }
+}

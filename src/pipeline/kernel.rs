@@ -1,0 +1,661 @@
+//! Preparing a kernel source tree, configuring it (with verification that
+//! every requested option stuck), building a bzImage reproducibly and
+//! installing the UAPI headers.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use super::exec::{Step, run_logged};
+
+/// Where the kernel source comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelSource {
+    /// A source directory, or a `.tar`, `.tar.gz` or `.tar.xz` tarball.
+    Path(PathBuf),
+    /// An already downloaded tarball whose SHA-256 must match.
+    Tarball {
+        /// Path of the downloaded tarball.
+        path_already_downloaded: PathBuf,
+        /// Expected SHA-256, lowercase hex.
+        sha256: String,
+    },
+}
+
+/// What `.config` to produce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelConfigRequest {
+    /// Base configuration target: "tinyconfig" or "defconfig".
+    pub base: String,
+    /// Config fragments as (name, text), applied in order.
+    pub fragments: Vec<(String, String)>,
+    /// Single options as (CONFIG_NAME, value), applied after the fragments;
+    /// the value is written verbatim after `=`, "n" means "is not set".
+    pub options: Vec<(String, String)>,
+}
+
+/// Kernel image compression (the `CONFIG_KERNEL_*` choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelCompression {
+    /// `CONFIG_KERNEL_XZ`.
+    Xz,
+    /// `CONFIG_KERNEL_GZIP`.
+    Gzip,
+    /// `CONFIG_KERNEL_ZSTD`.
+    Zstd,
+}
+
+/// Name of the uncompressed cpio the kernel embeds, inside the object dir.
+pub const INITRAMFS_NAME: &str = "stali-initramfs.cpio";
+
+/// Path of the built-in initramfs cpio for `objdir`.
+pub fn initramfs_path(objdir: &Path) -> PathBuf {
+    objdir.join(INITRAMFS_NAME)
+}
+
+/// Options that embed `objdir/stali-initramfs.cpio` (uncompressed) into the
+/// kernel, choose the kernel compression and bake in the command line.
+pub fn initramfs_options(
+    objdir: &Path,
+    compression: KernelCompression,
+    cmdline: &str,
+) -> Vec<(String, String)> {
+    let comp = match compression {
+        KernelCompression::Xz => "CONFIG_KERNEL_XZ",
+        KernelCompression::Gzip => "CONFIG_KERNEL_GZIP",
+        KernelCompression::Zstd => "CONFIG_KERNEL_ZSTD",
+    };
+    [
+        ("CONFIG_BLK_DEV_INITRD", "y".to_string()),
+        (
+            "CONFIG_INITRAMFS_SOURCE",
+            kconfig_string(&initramfs_path(objdir).display().to_string()),
+        ),
+        ("CONFIG_INITRAMFS_COMPRESSION_NONE", "y".to_string()),
+        (comp, "y".to_string()),
+        ("CONFIG_CMDLINE_BOOL", "y".to_string()),
+        ("CONFIG_CMDLINE", kconfig_string(cmdline)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Quotes a string value the way Kconfig writes it in `.config`.
+pub fn kconfig_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// SHA-256 of a file, lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn is_tarball(p: &Path) -> bool {
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    [".tar", ".tar.xz", ".tar.gz", ".tgz", ".tar.zst"]
+        .iter()
+        .any(|s| n.ends_with(s))
+}
+
+/// Returns a kernel source directory for `spec`, extracting tarballs once
+/// into `cache_dir/kernel-src/<sha256 prefix>/` (a `.complete` marker is
+/// written last; an interrupted extraction is redone).
+pub fn prepare_source(spec: &KernelSource, cache_dir: &Path) -> Result<PathBuf> {
+    let (tarball, sha) = match spec {
+        KernelSource::Path(p) if p.is_dir() => return find_tree_root(p),
+        KernelSource::Path(p) => {
+            if !p.exists() {
+                bail!("kernel source {} does not exist", p.display());
+            }
+            if !is_tarball(p) {
+                bail!(
+                    "kernel source {} is neither a directory nor a .tar/.tar.gz/.tar.xz tarball",
+                    p.display()
+                );
+            }
+            (p.clone(), sha256_file(p)?)
+        }
+        KernelSource::Tarball {
+            path_already_downloaded: p,
+            sha256,
+        } => {
+            let actual = sha256_file(p)?;
+            if !actual.eq_ignore_ascii_case(sha256.trim()) {
+                bail!(
+                    "kernel tarball {} has the wrong SHA-256:\n  expected {}\n  actual   {actual}",
+                    p.display(),
+                    sha256.trim().to_ascii_lowercase()
+                );
+            }
+            (p.clone(), actual)
+        }
+    };
+    let dest = cache_dir.join("kernel-src").join(&sha[..16]);
+    let marker = dest.join(".complete");
+    if !marker.exists() {
+        if dest.exists() {
+            fs::remove_dir_all(&dest)
+                .with_context(|| format!("removing incomplete extraction {}", dest.display()))?;
+        }
+        fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+        let log = cache_dir
+            .join("kernel-src")
+            .join(format!("{}.log", &sha[..16]));
+        run_logged(&Step::new(
+            [
+                "tar".to_string(),
+                "-x".to_string(),
+                "-f".to_string(),
+                tarball.display().to_string(),
+                "-C".to_string(),
+                dest.display().to_string(),
+            ],
+            log,
+        ))
+        .with_context(|| format!("extracting kernel tarball {}", tarball.display()))?;
+        fs::write(&marker, format!("{sha}\n"))
+            .with_context(|| format!("writing {}", marker.display()))?;
+    }
+    find_tree_root(&dest)
+}
+
+/// The kernel tree inside `dir`: `dir` itself when it has a top Makefile and
+/// `Kconfig`, else its single subdirectory that has them.
+fn find_tree_root(dir: &Path) -> Result<PathBuf> {
+    let looks_like = |d: &Path| d.join("Makefile").is_file() && d.join("Kconfig").is_file();
+    if looks_like(dir) {
+        return Ok(dir.to_path_buf());
+    }
+    let mut subdirs = Vec::new();
+    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e.with_context(|| format!("reading {}", dir.display()))?;
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            subdirs.push(e.path());
+        }
+    }
+    match subdirs.as_slice() {
+        [one] if looks_like(one) => Ok(one.clone()),
+        _ => bail!(
+            "{} does not look like a kernel source tree (no Makefile and Kconfig)",
+            dir.display()
+        ),
+    }
+}
+
+fn make_step(src: &Path, objdir: &Path, log: &Path, targets: &[&str]) -> Step {
+    let mut argv = vec![
+        "make".to_string(),
+        "-C".to_string(),
+        src.display().to_string(),
+        format!("O={}", objdir.display()),
+        "ARCH=x86_64".to_string(),
+    ];
+    argv.extend(targets.iter().map(|t| t.to_string()));
+    Step::new(argv, log).env("LC_ALL", "C")
+}
+
+/// A value in a `.config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    /// `CONFIG_X=value` (value verbatim).
+    Set(String),
+    /// `# CONFIG_X is not set`.
+    NotSet,
+}
+
+impl ConfigValue {
+    fn from_request(v: &str) -> Self {
+        if v == "n" {
+            ConfigValue::NotSet
+        } else {
+            ConfigValue::Set(v.to_string())
+        }
+    }
+
+    fn describe(v: Option<&ConfigValue>) -> String {
+        match v {
+            Some(ConfigValue::Set(s)) => s.clone(),
+            Some(ConfigValue::NotSet) => "not set".to_string(),
+            None => "absent (not visible)".to_string(),
+        }
+    }
+}
+
+/// Parses `.config` text (or a fragment) into option name -> value; later lines win.
+pub fn parse_config(text: &str) -> BTreeMap<String, ConfigValue> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("# ") {
+            if let Some(name) = rest.strip_suffix(" is not set")
+                && name.starts_with("CONFIG_")
+                && !name.contains(' ')
+            {
+                m.insert(name.to_string(), ConfigValue::NotSet);
+            }
+        } else if line.starts_with("CONFIG_")
+            && let Some((k, v)) = line.split_once('=')
+        {
+            m.insert(k.to_string(), ConfigValue::Set(v.to_string()));
+        }
+    }
+    m
+}
+
+fn option_line(name: &str, value: &str) -> String {
+    if value == "n" {
+        format!("# {name} is not set\n")
+    } else {
+        format!("{name}={value}\n")
+    }
+}
+
+/// Compares requested options against a final `.config`, listing those
+/// that did not stick ("CONFIG_FOO: requested y, got not set").
+pub fn verify_config(
+    requested: &BTreeMap<String, ConfigValue>,
+    actual: &BTreeMap<String, ConfigValue>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (name, want) in requested {
+        let got = actual.get(name);
+        let ok = match (want, got) {
+            (ConfigValue::NotSet, None | Some(ConfigValue::NotSet)) => true,
+            (w, Some(g)) => w == g,
+            (_, None) => false,
+        };
+        if !ok {
+            bad.push(format!(
+                "{name}: requested {}, got {}",
+                ConfigValue::describe(Some(want)),
+                ConfigValue::describe(got)
+            ));
+        }
+    }
+    bad
+}
+
+/// Configures `objdir` from `src`: `make <base>`, then the fragments and
+/// options appended to `.config`, `CONFIG_MODULES` forced off, `make
+/// olddefconfig`, and a check that every requested value stuck.
+pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Path) -> Result<()> {
+    if !matches!(req.base.as_str(), "tinyconfig" | "defconfig") {
+        bail!(
+            "unknown kernel base config {:?} (expected tinyconfig or defconfig)",
+            req.base
+        );
+    }
+    fs::create_dir_all(objdir).with_context(|| format!("creating {}", objdir.display()))?;
+    run_logged(&make_step(src, objdir, log, &[&req.base]))
+        .with_context(|| format!("making the kernel's {}", req.base))?;
+
+    let mut requested = BTreeMap::new();
+    let mut extra = String::new();
+    for (name, text) in &req.fragments {
+        extra.push_str(&format!("# --- stali fragment: {name}\n"));
+        extra.push_str(text);
+        if !text.ends_with('\n') {
+            extra.push('\n');
+        }
+        requested.extend(parse_config(text));
+    }
+    extra.push_str("# --- stali options\n");
+    for (name, value) in &req.options {
+        if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) {
+            bail!("invalid kernel option name {name:?} (must start with CONFIG_)");
+        }
+        if value.contains('\n') {
+            bail!("kernel option {name} has a newline in its value");
+        }
+        extra.push_str(&option_line(name, value));
+        requested.insert(name.clone(), ConfigValue::from_request(value));
+    }
+    extra.push_str("# CONFIG_MODULES is not set\n");
+    requested.insert("CONFIG_MODULES".to_string(), ConfigValue::NotSet);
+
+    let config = objdir.join(".config");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .with_context(|| format!("opening {}", config.display()))?;
+    f.write_all(extra.as_bytes())
+        .with_context(|| format!("appending to {}", config.display()))?;
+    drop(f);
+
+    run_logged(&make_step(src, objdir, log, &["olddefconfig"]))
+        .context("making the kernel's olddefconfig")?;
+
+    let text =
+        fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+    let bad = verify_config(&requested, &parse_config(&text));
+    if !bad.is_empty() {
+        bail!(
+            "{} requested kernel option(s) did not stick in {} (missing dependencies?):\n  {}",
+            bad.len(),
+            config.display(),
+            bad.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Formats seconds since the epoch as "YYYY-MM-DD HH:MM:SS UTC" (no time crate needed).
+pub fn format_epoch(epoch: u64) -> String {
+    let days = (epoch / 86400) as i64;
+    let secs = epoch % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Builds `bzImage` reproducibly (fixed timestamp, user, host and version)
+/// with `jobs` parallel jobs; returns `objdir/arch/x86/boot/bzImage`.
+pub fn build(src: &Path, objdir: &Path, jobs: usize, epoch: u64, log: &Path) -> Result<PathBuf> {
+    let jobs = format!("-j{}", jobs.max(1));
+    let step = make_step(src, objdir, log, &[&jobs, "bzImage"])
+        .env("KBUILD_BUILD_TIMESTAMP", format_epoch(epoch))
+        .env("KBUILD_BUILD_USER", "stali")
+        .env("KBUILD_BUILD_HOST", "stali")
+        .env("KBUILD_BUILD_VERSION", "1")
+        .env("SOURCE_DATE_EPOCH", epoch.to_string());
+    run_logged(&step).context("building the kernel")?;
+    let image = objdir.join("arch/x86/boot/bzImage");
+    if !image.is_file() {
+        bail!("kernel build finished but {} is missing", image.display());
+    }
+    Ok(image)
+}
+
+/// Installs the kernel's UAPI headers into `dest_usr` (`dest_usr/include/...`).
+pub fn headers_install(
+    src: &Path,
+    objdir_for_headers: &Path,
+    dest_usr: &Path,
+    log: &Path,
+) -> Result<()> {
+    fs::create_dir_all(objdir_for_headers)
+        .with_context(|| format!("creating {}", objdir_for_headers.display()))?;
+    let hdr = format!("INSTALL_HDR_PATH={}", dest_usr.display());
+    run_logged(&make_step(
+        src,
+        objdir_for_headers,
+        log,
+        &["headers_install", &hdr],
+    ))
+    .context("installing kernel headers")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_formatting() {
+        assert_eq!(format_epoch(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_epoch(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(format_epoch(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn parse_and_verify() {
+        let cfg = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_S=\"x y\"\n# comment\n";
+        let actual = parse_config(cfg);
+        let req = parse_config(
+            "CONFIG_A=y\n# CONFIG_B is not set\n# CONFIG_GONE is not set\nCONFIG_S=\"x y\"\nCONFIG_C=y\nCONFIG_B=y\n",
+        );
+        let bad = verify_config(&req, &actual);
+        assert_eq!(
+            bad,
+            [
+                "CONFIG_B: requested y, got not set",
+                "CONFIG_C: requested y, got absent (not visible)"
+            ]
+        );
+    }
+
+    #[test]
+    fn initramfs_opts() {
+        let o = initramfs_options(
+            Path::new("/o"),
+            KernelCompression::Xz,
+            "console=ttyS0 panic=-1",
+        );
+        assert!(o.contains(&(
+            "CONFIG_INITRAMFS_SOURCE".into(),
+            "\"/o/stali-initramfs.cpio\"".into()
+        )));
+        assert!(o.contains(&("CONFIG_CMDLINE".into(), "\"console=ttyS0 panic=-1\"".into())));
+        assert!(o.contains(&("CONFIG_KERNEL_XZ".into(), "y".into())));
+    }
+
+    #[test]
+    fn tarball_checksum_and_extraction() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let tree = d.path().join("linux-9.9");
+        fs::create_dir_all(&tree).expect("mkdir");
+        fs::write(tree.join("Makefile"), "all:\n").expect("w");
+        fs::write(tree.join("Kconfig"), "").expect("w");
+        let tarball = d.path().join("linux-9.9.tar.gz");
+        duct::cmd!("tar", "-czf", &tarball, "-C", d.path(), "linux-9.9")
+            .run()
+            .expect("tar");
+        let cache = d.path().join("cache");
+        let wrong = KernelSource::Tarball {
+            path_already_downloaded: tarball.clone(),
+            sha256: "00".repeat(32),
+        };
+        let err = format!("{:#}", prepare_source(&wrong, &cache).expect_err("bad sha"));
+        let actual = sha256_file(&tarball).expect("sha");
+        assert!(
+            err.contains(&"00".repeat(32)) && err.contains(&actual),
+            "{err}"
+        );
+        let good = KernelSource::Tarball {
+            path_already_downloaded: tarball.clone(),
+            sha256: actual.clone(),
+        };
+        let src = prepare_source(&good, &cache).expect("extract");
+        assert!(src.ends_with("linux-9.9"));
+        assert!(src.join("Makefile").is_file());
+        // Interrupted extraction (no marker) is redone; a complete one is reused.
+        fs::write(src.join("stray"), "x").expect("w");
+        let again = prepare_source(&KernelSource::Path(tarball.clone()), &cache).expect("reuse");
+        assert!(again.join("stray").exists());
+        fs::remove_file(
+            cache
+                .join("kernel-src")
+                .join(&actual[..16])
+                .join(".complete"),
+        )
+        .expect("rm marker");
+        let redone = prepare_source(&KernelSource::Path(tarball), &cache).expect("redo");
+        assert!(!redone.join("stray").exists());
+        // A directory is used as is.
+        assert_eq!(
+            prepare_source(&KernelSource::Path(tree.clone()), &cache).expect("dir"),
+            tree
+        );
+    }
+}
+
+/// Shared fixture for the slow real-kernel tests: one cached kernel tree
+/// and object directory under `target/stali-test-cache`.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use std::time::Instant;
+
+    /// The small fragment on top of tinyconfig used by the tests.
+    pub const TEST_FRAGMENT: &str = "\
+CONFIG_64BIT=y
+# CONFIG_MODULES is not set
+CONFIG_BLK_DEV_INITRD=y
+CONFIG_BINFMT_ELF=y
+CONFIG_BINFMT_SCRIPT=y
+CONFIG_PRINTK=y
+CONFIG_TTY=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_DEVTMPFS=y
+CONFIG_PROC_FS=y
+CONFIG_SYSFS=y
+CONFIG_ACPI=y
+CONFIG_EFI=y
+CONFIG_EFI_STUB=y
+";
+
+    /// Serializes the slow tests: they share one object directory.
+    pub static KERNEL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// The test epoch (2024-01-01 00:00:00 UTC).
+    pub const EPOCH: u64 = 1_704_067_200;
+
+    pub struct TestKernel {
+        pub cache: PathBuf,
+        pub src: PathBuf,
+        pub objdir: PathBuf,
+        pub log: PathBuf,
+    }
+
+    pub fn cache_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/stali-test-cache")
+    }
+
+    /// Extracts and configures the Debian linux-source tree (once).
+    pub fn configured() -> TestKernel {
+        let cache = cache_dir();
+        let t = Instant::now();
+        let src = prepare_source(
+            &KernelSource::Path("/usr/src/linux-source-6.1.tar.xz".into()),
+            &cache,
+        )
+        .expect("kernel source");
+        eprintln!("[timing] prepare_source: {:.1?}", t.elapsed());
+        let objdir = cache.join("obj");
+        let log = cache.join("logs/kernel.log");
+        let req = KernelConfigRequest {
+            base: "tinyconfig".into(),
+            fragments: vec![("test".into(), TEST_FRAGMENT.into())],
+            options: initramfs_options(&objdir, KernelCompression::Xz, "console=ttyS0 panic=-1"),
+        };
+        let stamp = objdir.join(".stali-config-request");
+        let want = format!("{req:?}");
+        if fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+            let t = Instant::now();
+            configure(&src, &objdir, &req, &log).expect("configure");
+            eprintln!("[timing] configure: {:.1?}", t.elapsed());
+            fs::write(&stamp, &want).expect("stamp");
+        }
+        TestKernel {
+            cache,
+            src,
+            objdir,
+            log,
+        }
+    }
+}
+
+#[cfg(test)]
+mod slow_tests {
+    use super::test_support::*;
+    use super::*;
+    use crate::pipeline::cpio::{CpioEntry, console_entries, write_newc_if_changed};
+    use std::time::Instant;
+
+    /// Builds the real kernel with a trivial initramfs (cached), then checks
+    /// that an unchanged cpio rebuilds nothing and a changed one relinks.
+    #[test]
+    #[ignore = "slow: builds a real kernel (~6 min the first time)"]
+    fn real_kernel_build_and_relink() {
+        let _lock = KERNEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let k = configured();
+        let cpio = initramfs_path(&k.objdir);
+        let mut entries = console_entries();
+        entries.push(CpioEntry::file("/etc/variant", 0o644, "a\n"));
+        write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio");
+        let t = Instant::now();
+        let img = build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("build");
+        eprintln!("[timing] kernel build (maybe cached): {:.1?}", t.elapsed());
+        let a = fs::read(&img).expect("read bzImage");
+        eprintln!("[size] bzImage {} bytes", a.len());
+        let mtime = fs::metadata(&img).expect("meta").modified().expect("mtime");
+        let t = Instant::now();
+        write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio");
+        build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("no-op build");
+        eprintln!("[timing] no-op rebuild: {:.1?}", t.elapsed());
+        assert_eq!(
+            fs::metadata(&img).expect("meta").modified().expect("mtime"),
+            mtime
+        );
+
+        entries.pop();
+        entries.push(CpioEntry::file("/etc/variant", 0o644, "b\n"));
+        assert!(write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio"));
+        let t = Instant::now();
+        build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("relink");
+        eprintln!(
+            "[timing] incremental relink after cpio change: {:.1?}",
+            t.elapsed()
+        );
+        let b = fs::read(&img).expect("read bzImage");
+        assert_ne!(a, b);
+    }
+
+    /// `make headers_install` from the same extracted tree into a separate objdir.
+    #[test]
+    #[ignore = "slow: needs the extracted kernel tree"]
+    fn real_headers_install() {
+        let cache = cache_dir();
+        let src = prepare_source(
+            &KernelSource::Path("/usr/src/linux-source-6.1.tar.xz".into()),
+            &cache,
+        )
+        .expect("kernel source");
+        let d = tempfile::tempdir().expect("tempdir");
+        let usr = d.path().join("usr");
+        let t = Instant::now();
+        headers_install(
+            &src,
+            &d.path().join("hdr-obj"),
+            &usr,
+            &d.path().join("h.log"),
+        )
+        .expect("headers_install");
+        eprintln!("[timing] headers_install: {:.1?}", t.elapsed());
+        assert!(usr.join("include/linux/version.h").is_file());
+        assert!(usr.join("include/asm/unistd_64.h").is_file());
+    }
+}

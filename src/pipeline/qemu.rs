@@ -1,0 +1,339 @@
+//! Booting an ISO under QEMU and waiting for a marker on the serial console.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::exec::{Registration, describe_start_error, describe_status, display_argv, register};
+
+/// The UEFI firmware image (Debian package `ovmf`).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+/// Console lines quoted when a boot fails.
+pub const FAIL_TAIL_LINES: usize = 30;
+
+/// How to boot.
+#[derive(Debug, Clone)]
+pub struct BootSpec {
+    /// The ISO to boot from (as a CD-ROM).
+    pub iso: PathBuf,
+    /// Boot with OVMF (UEFI) instead of SeaBIOS.
+    pub uefi: bool,
+    /// Text whose appearance on the serial console means success.
+    pub expect: String,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Attach the terminal (`-serial mon:stdio`) and wait for QEMU to exit.
+    pub interactive: bool,
+    /// Guest memory in MiB.
+    pub memory_mb: u32,
+    /// Where to keep the console log (a temporary file when `None`).
+    pub console_log: Option<PathBuf>,
+}
+
+impl BootSpec {
+    /// A non-interactive boot of `iso` waiting for `expect`, 256 MiB, 120 s.
+    pub fn new(iso: impl Into<PathBuf>, uefi: bool, expect: impl Into<String>) -> Self {
+        BootSpec {
+            iso: iso.into(),
+            uefi,
+            expect: expect.into(),
+            timeout: Duration::from_secs(120),
+            interactive: false,
+            memory_mb: 256,
+            console_log: None,
+        }
+    }
+}
+
+/// What a successful boot produced.
+#[derive(Debug, Clone)]
+pub struct BootOutcome {
+    /// Time from starting QEMU to seeing the marker (or to exit, interactive).
+    pub elapsed: Duration,
+    /// Serial console text up to the end of the run (empty when interactive).
+    pub console: String,
+    /// "kvm" or "tcg".
+    pub accel: &'static str,
+}
+
+/// "kvm" when `/dev/kvm` opens read-write, else "tcg".
+pub fn pick_accel() -> &'static str {
+    if OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+    {
+        "kvm"
+    } else {
+        "tcg"
+    }
+}
+
+/// The QEMU command line for `spec` (serial console on stdout).
+pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "qemu-system-x86_64".into(),
+        "-display".into(),
+        "none".into(),
+        "-no-reboot".into(),
+        "-m".into(),
+        spec.memory_mb.to_string(),
+        "-accel".into(),
+        accel.into(),
+        "-nic".into(),
+        "none".into(),
+        "-boot".into(),
+        "d".into(),
+        "-cdrom".into(),
+        spec.iso.display().to_string(),
+        "-serial".into(),
+        if spec.interactive {
+            "mon:stdio".into()
+        } else {
+            "stdio".into()
+        },
+    ];
+    if !spec.interactive {
+        a.extend(["-monitor".into(), "none".into()]);
+    }
+    if spec.uefi {
+        a.extend(["-bios".into(), OVMF.into()]);
+    }
+    a
+}
+
+/// Kills QEMU (if still running) whenever the guard goes away.
+struct QemuGuard {
+    handle: Arc<duct::Handle>,
+    _reg: Registration,
+}
+
+impl Drop for QemuGuard {
+    fn drop(&mut self) {
+        if matches!(self.handle.try_wait(), Ok(None)) {
+            let _ = self.handle.kill();
+        }
+        let _ = self.handle.wait();
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn read_new(f: &mut File, offset: &mut u64, buf: &mut Vec<u8>) -> Result<()> {
+    f.seek(SeekFrom::Start(*offset))
+        .context("seeking in the console log")?;
+    let n = f.read_to_end(buf).context("reading the console log")?;
+    *offset += n as u64;
+    Ok(())
+}
+
+/// Boots `spec.iso` and waits for `spec.expect` on the serial console.
+///
+/// Fails on "Kernel panic", on timeout and when QEMU exits before the
+/// marker, quoting the last 30 console lines. QEMU never outlives the call.
+pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
+    if !spec.iso.is_file() {
+        bail!("ISO {} does not exist", spec.iso.display());
+    }
+    if spec.uefi && !Path::new(OVMF).is_file() {
+        bail!("UEFI boot needs {OVMF} (Debian package `ovmf`)");
+    }
+    let accel = pick_accel();
+    let argv = qemu_argv(spec, accel);
+    let shown = display_argv(&argv);
+    if spec.interactive {
+        return boot_interactive(&argv, &shown, accel);
+    }
+
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let console_path = spec
+        .console_log
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("console.log"));
+    if let Some(p) = console_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    let stderr_path = tmp.path().join("qemu-stderr.log");
+    // Create (truncate) the console file so that reading can start at once.
+    File::create(&console_path)
+        .with_context(|| format!("creating console log {}", console_path.display()))?;
+
+    let start = Instant::now();
+    let handle = duct::cmd(&argv[0], &argv[1..])
+        .stdin_null()
+        .stdout_path(&console_path)
+        .stderr_path(&stderr_path)
+        .unchecked()
+        .before_spawn(|c| {
+            c.process_group(0);
+            Ok(())
+        })
+        .start()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "could not start `{shown}`: {} ({e})",
+                describe_start_error(&e)
+            )
+        })?;
+    let handle = Arc::new(handle);
+    let guard = QemuGuard {
+        _reg: register(Arc::clone(&handle), true, &shown),
+        handle,
+    };
+
+    let mut f = File::open(&console_path)
+        .with_context(|| format!("opening console log {}", console_path.display()))?;
+    let mut offset = 0u64;
+    let mut raw = Vec::new();
+    let stderr_text = || fs::read_to_string(&stderr_path).unwrap_or_default();
+    loop {
+        let exited = guard
+            .handle
+            .try_wait()
+            .context("checking whether QEMU is still running")?
+            .map(|o| o.status);
+        read_new(&mut f, &mut offset, &mut raw)?;
+        let text = String::from_utf8_lossy(&raw);
+        if text.contains(&spec.expect) {
+            let elapsed = start.elapsed();
+            drop(guard);
+            return Ok(BootOutcome {
+                elapsed,
+                console: text.into_owned(),
+                accel,
+            });
+        }
+        if text.contains("Kernel panic") {
+            // Let a few more lines of the panic reach the log.
+            std::thread::sleep(Duration::from_millis(300));
+            read_new(&mut f, &mut offset, &mut raw)?;
+            let text = String::from_utf8_lossy(&raw);
+            bail!(
+                "kernel panic while booting {} ({}) before {:?} appeared\n--- last {FAIL_TAIL_LINES} console lines ---\n{}\n--- end ---\nconsole log: {}",
+                spec.iso.display(),
+                if spec.uefi { "UEFI" } else { "BIOS" },
+                spec.expect,
+                tail(&text, FAIL_TAIL_LINES),
+                console_path.display()
+            );
+        }
+        if let Some(status) = exited {
+            bail!(
+                "QEMU {} after {:.1?} before {:?} appeared on the console\ncommand: {shown}\nQEMU stderr: {}\n--- last {FAIL_TAIL_LINES} console lines ---\n{}\n--- end ---",
+                describe_status(&status),
+                start.elapsed(),
+                spec.expect,
+                stderr_text().trim(),
+                tail(&text, FAIL_TAIL_LINES)
+            );
+        }
+        if start.elapsed() > spec.timeout {
+            bail!(
+                "timed out after {:?} waiting for {:?} on the console ({} boot, accel {accel})\n--- last {FAIL_TAIL_LINES} console lines ---\n{}\n--- end ---\nconsole log: {}",
+                spec.timeout,
+                spec.expect,
+                if spec.uefi { "UEFI" } else { "BIOS" },
+                tail(&text, FAIL_TAIL_LINES),
+                console_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result<BootOutcome> {
+    let start = Instant::now();
+    // Same process group as us: QEMU owns the terminal while it runs.
+    let handle = duct::cmd(&argv[0], &argv[1..])
+        .unchecked()
+        .start()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "could not start `{shown}`: {} ({e})",
+                describe_start_error(&e)
+            )
+        })?;
+    let handle = Arc::new(handle);
+    let guard = QemuGuard {
+        _reg: register(Arc::clone(&handle), false, shown),
+        handle,
+    };
+    let status = guard
+        .handle
+        .wait()
+        .with_context(|| format!("waiting for `{shown}`"))?
+        .status;
+    drop(guard);
+    if !status.success() {
+        bail!("`{shown}` {}", describe_status(&status));
+    }
+    Ok(BootOutcome {
+        elapsed: start.elapsed(),
+        console: String::new(),
+        accel,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_shapes() {
+        let mut s = BootSpec::new("/x.iso", true, "M");
+        let a = qemu_argv(&s, "tcg");
+        let joined = a.join(" ");
+        assert!(joined.contains("-cdrom /x.iso"));
+        assert!(joined.contains("-bios /usr/share/ovmf/OVMF.fd"));
+        assert!(joined.contains("-serial stdio -monitor none"));
+        assert!(joined.contains("-accel tcg"));
+        s.uefi = false;
+        s.interactive = true;
+        let joined = qemu_argv(&s, "kvm").join(" ");
+        assert!(!joined.contains("-bios"));
+        assert!(joined.contains("-serial mon:stdio"));
+    }
+
+    #[test]
+    fn missing_iso_is_an_error() {
+        let e = format!(
+            "{:#}",
+            boot(&BootSpec::new("/nonexistent.iso", false, "x")).expect_err("no iso")
+        );
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    /// An ISO with no bootable kernel: SeaBIOS finds nothing to boot, so
+    /// the run must end by timeout and QEMU must be gone afterwards.
+    #[test]
+    fn timeout_kills_qemu() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let tree = d.path().join("tree");
+        fs::create_dir_all(&tree).expect("mkdir");
+        fs::write(tree.join("README"), "nothing").expect("w");
+        let iso = d.path().join("empty.iso");
+        duct::cmd!("xorriso", "-no_rc", "-as", "mkisofs", "-o", &iso, &tree)
+            .stderr_null()
+            .run()
+            .expect("xorriso");
+        let mut s = BootSpec::new(&iso, false, "NEVER-APPEARS");
+        s.timeout = Duration::from_secs(3);
+        s.memory_mb = 64;
+        let log = d.path().join("console.log");
+        s.console_log = Some(log.clone());
+        let e = format!("{:#}", boot(&s).expect_err("timeout"));
+        assert!(e.contains("timed out"), "{e}");
+        // No qemu process for this ISO may remain.
+        let ps = duct::cmd!("ps", "-eo", "args").read().expect("ps");
+        assert!(!ps.contains(&iso.display().to_string()), "{ps}");
+    }
+}
