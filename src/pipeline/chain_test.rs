@@ -109,8 +109,8 @@ fn full_chain_real_kernel_bios_and_uefi() {
         spec.console_log = Some(work.join(format!("console-{}.log", label.replace('/', "-"))));
         let outcome = boot(&spec).unwrap_or_else(|e| panic!("{label} boot failed: {e:#}"));
         eprintln!(
-            "[timing] {label} boot to marker: {:.2?} (accel {})",
-            outcome.elapsed, outcome.accel
+            "[timing] {label} boot to marker: {:.2?} (accel {}) {:?}",
+            outcome.elapsed, outcome.accel, outcome.notes
         );
         assert!(outcome.console.contains(MARKER));
     }
