@@ -98,6 +98,23 @@ fn full_chain_real_kernel_bios_and_uefi() {
     }
 
     let hybrid = &isos[2].1;
+    // Reproducible with the real kernel too: another work dir, same bytes.
+    let again = work.join("again/stali-hybrid.iso");
+    write_iso(
+        &IsoSpec {
+            kernel: image.clone(),
+            boot: BootMode::Hybrid,
+            volume_label: "STALI_TEST".into(),
+            epoch: EPOCH,
+            work_dir: work.join("again/work"),
+        },
+        &again,
+    )
+    .expect("write iso again");
+    assert!(
+        fs::read(hybrid).expect("read") == fs::read(&again).expect("read"),
+        "hybrid ISO not reproducible"
+    );
     for (label, iso, uefi) in [
         ("hybrid/BIOS", hybrid, false),
         ("hybrid/UEFI", hybrid, true),
