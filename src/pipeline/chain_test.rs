@@ -98,6 +98,23 @@ fn full_chain_real_kernel_bios_and_uefi() {
     }
 
     let hybrid = &isos[2].1;
+    // Reproducible with the real kernel too: another work dir, same bytes.
+    let again = work.join("again/stali-hybrid.iso");
+    write_iso(
+        &IsoSpec {
+            kernel: image.clone(),
+            boot: BootMode::Hybrid,
+            volume_label: "STALI_TEST".into(),
+            epoch: EPOCH,
+            work_dir: work.join("again/work"),
+        },
+        &again,
+    )
+    .expect("write iso again");
+    assert!(
+        fs::read(hybrid).expect("read") == fs::read(&again).expect("read"),
+        "hybrid ISO not reproducible"
+    );
     for (label, iso, uefi) in [
         ("hybrid/BIOS", hybrid, false),
         ("hybrid/UEFI", hybrid, true),
@@ -109,8 +126,8 @@ fn full_chain_real_kernel_bios_and_uefi() {
         spec.console_log = Some(work.join(format!("console-{}.log", label.replace('/', "-"))));
         let outcome = boot(&spec).unwrap_or_else(|e| panic!("{label} boot failed: {e:#}"));
         eprintln!(
-            "[timing] {label} boot to marker: {:.2?} (accel {})",
-            outcome.elapsed, outcome.accel
+            "[timing] {label} boot to marker: {:.2?} (accel {}) {:?}",
+            outcome.elapsed, outcome.accel, outcome.notes
         );
         assert!(outcome.console.contains(MARKER));
     }

@@ -292,8 +292,10 @@ fn build_expression(step: &Step, log: &File) -> Result<duct::Expression> {
         .context("empty command line (no program given)")?;
     let mut e = duct::cmd(prog, args)
         .stdin_null()
-        .stdout_file(log.try_clone().context("duplicating log file handle")?)
+        // duct applies outer redirections first: `stderr_to_stdout` must be
+        // inside (before) `stdout_file` so that stderr follows into the log.
         .stderr_to_stdout()
+        .stdout_file(log.try_clone().context("duplicating log file handle")?)
         .unchecked()
         .before_spawn(|c| {
             // Own process group: killing the group also kills make's grandchildren.
@@ -399,9 +401,12 @@ mod tests {
         let log = d.path().join("logs/sub/step.log");
         run_logged(&Step::new(["echo", "hello"], &log)).expect("echo runs");
         run_logged(&Step::new(["printenv", "FOO"], &log).env("FOO", "bar")).expect("printenv");
+        // stderr lands in the log too (and so in failure tails).
+        run_logged(&Step::new(["ls", "/nonexistent-stali-probe"], &log)).expect_err("ls fails");
         let text = fs::read_to_string(&log).expect("log");
         assert!(text.contains("hello\n"), "{text}");
         assert!(text.contains("bar\n"), "{text}");
+        assert!(text.contains("nonexistent-stali-probe"), "{text}");
         assert!(text.contains("==> echo hello"), "{text}");
     }
 

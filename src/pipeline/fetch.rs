@@ -417,6 +417,10 @@ mod tests {
         let cache = d.path().join("cache");
         let out = fetch_git(&url, &first, &cache, &quiet()).expect("fetch first");
         assert_eq!(out, cache.join("src").join(format!("proj-{first}")));
+        eprintln!(
+            "[info] shallow fetch by id over file:// used: {}",
+            cache_repo_path(&cache, &url).join("shallow").exists()
+        );
         assert_eq!(
             fs::read_to_string(out.join("file.txt")).expect("read"),
             "one\n"

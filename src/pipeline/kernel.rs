@@ -384,6 +384,17 @@ pub fn format_epoch(epoch: u64) -> String {
 /// Builds `bzImage` reproducibly (fixed timestamp, user, host and version)
 /// with `jobs` parallel jobs; returns `objdir/arch/x86/boot/bzImage`.
 pub fn build(src: &Path, objdir: &Path, jobs: usize, epoch: u64, log: &Path) -> Result<PathBuf> {
+    let config = objdir.join(".config");
+    let text = fs::read_to_string(&config)
+        .with_context(|| format!("reading {} (run configure first)", config.display()))?;
+    if let Some(ConfigValue::Set(v)) = parse_config(&text).get("CONFIG_INITRAMFS_SOURCE") {
+        let path = v.trim_matches('"');
+        if path.ends_with(".cpio") && !Path::new(path).is_file() {
+            bail!(
+                "the kernel embeds the initramfs {path}, which does not exist yet: write it before building"
+            );
+        }
+    }
     let jobs = format!("-j{}", jobs.max(1));
     let step = make_step(src, objdir, log, &[&jobs, "bzImage"])
         .env("KBUILD_BUILD_TIMESTAMP", format_epoch(epoch))
@@ -459,6 +470,22 @@ mod tests {
         )));
         assert!(o.contains(&("CONFIG_CMDLINE".into(), "\"console=ttyS0 panic=-1\"".into())));
         assert!(o.contains(&("CONFIG_KERNEL_XZ".into(), "y".into())));
+    }
+
+    #[test]
+    fn build_needs_the_initramfs_first() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let cpio = initramfs_path(d.path());
+        fs::write(
+            d.path().join(".config"),
+            format!("CONFIG_INITRAMFS_SOURCE=\"{}\"\n", cpio.display()),
+        )
+        .expect("w");
+        let e = format!(
+            "{:#}",
+            build(d.path(), d.path(), 1, 0, &d.path().join("l")).expect_err("no cpio")
+        );
+        assert!(e.contains("does not exist yet"), "{e}");
     }
 
     #[test]

@@ -57,12 +57,23 @@ pub struct BootOutcome {
     pub elapsed: Duration,
     /// Serial console text up to the end of the run (empty when interactive).
     pub console: String,
-    /// "kvm" or "tcg".
+    /// "kvm" or "tcg": the accelerator that produced the marker.
     pub accel: &'static str,
+    /// Plain-language notes, e.g. that KVM failed and TCG was used instead.
+    pub notes: Vec<String>,
 }
 
-/// "kvm" when `/dev/kvm` opens read-write, else "tcg".
+/// Environment variable forcing the accelerator ("kvm" or "tcg").
+pub const ACCEL_ENV: &str = "STALI_QEMU_ACCEL";
+
+/// "kvm" when `/dev/kvm` opens read-write, else "tcg"; `STALI_QEMU_ACCEL`
+/// overrides the choice.
 pub fn pick_accel() -> &'static str {
+    match std::env::var(ACCEL_ENV).as_deref() {
+        Ok("tcg") => return "tcg",
+        Ok("kvm") => return "kvm",
+        _ => {}
+    }
     if OpenOptions::new()
         .read(true)
         .write(true)
@@ -140,6 +151,8 @@ fn read_new(f: &mut File, offset: &mut u64, buf: &mut Vec<u8>) -> Result<()> {
 ///
 /// Fails on "Kernel panic", on timeout and when QEMU exits before the
 /// marker, quoting the last 30 console lines. QEMU never outlives the call.
+/// When `/dev/kvm` opens but KVM cannot run the guest (as in some nested
+/// setups: "KVM internal error"), the boot is retried once with TCG.
 pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
     if !spec.iso.is_file() {
         bail!("ISO {} does not exist", spec.iso.display());
@@ -148,12 +161,33 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
         bail!("UEFI boot needs {OVMF} (Debian package `ovmf`)");
     }
     let accel = pick_accel();
+    if spec.interactive {
+        let argv = qemu_argv(spec, accel);
+        return boot_interactive(&argv, &display_argv(&argv), accel);
+    }
+    match boot_once(spec, accel)? {
+        Attempt::Done(outcome) => Ok(outcome),
+        Attempt::KvmBroken(why) => {
+            let note = format!("KVM could not run the guest ({why}); retried with TCG");
+            match boot_once(spec, "tcg")? {
+                Attempt::Done(mut outcome) => {
+                    outcome.notes.push(note);
+                    Ok(outcome)
+                }
+                Attempt::KvmBroken(why) => bail!("QEMU failed under TCG too: {why}"),
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(BootOutcome),
+    KvmBroken(String),
+}
+
+fn boot_once(spec: &BootSpec, accel: &'static str) -> Result<Attempt> {
     let argv = qemu_argv(spec, accel);
     let shown = display_argv(&argv);
-    if spec.interactive {
-        return boot_interactive(&argv, &shown, accel);
-    }
-
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let console_path = spec
         .console_log
@@ -194,6 +228,7 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
         .with_context(|| format!("opening console log {}", console_path.display()))?;
     let mut offset = 0u64;
     let mut raw = Vec::new();
+    let mut polls = 0u64;
     let stderr_text = || fs::read_to_string(&stderr_path).unwrap_or_default();
     loop {
         let exited = guard
@@ -206,11 +241,12 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
         if text.contains(&spec.expect) {
             let elapsed = start.elapsed();
             drop(guard);
-            return Ok(BootOutcome {
+            return Ok(Attempt::Done(BootOutcome {
                 elapsed,
                 console: text.into_owned(),
                 accel,
-            });
+                notes: Vec::new(),
+            }));
         }
         if text.contains("Kernel panic") {
             // Let a few more lines of the panic reach the log.
@@ -225,6 +261,13 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
                 tail(&text, FAIL_TAIL_LINES),
                 console_path.display()
             );
+        }
+        polls += 1;
+        if accel == "kvm" && (polls.is_multiple_of(10) || exited.is_some()) {
+            let err = stderr_text();
+            if let Some(line) = err.lines().find(|l| l.contains("KVM internal error")) {
+                return Ok(Attempt::KvmBroken(line.trim().to_string()));
+            }
         }
         if let Some(status) = exited {
             bail!(
@@ -280,6 +323,7 @@ fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result
         elapsed: start.elapsed(),
         console: String::new(),
         accel,
+        notes: Vec::new(),
     })
 }
 
