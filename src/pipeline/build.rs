@@ -631,7 +631,14 @@ fn build_package(
         },
     );
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
-    for argv in steps {
+    for mut argv in steps {
+        // A relative program such as ./configure is relative to the source tree.
+        if let Some(prog) = argv.first_mut()
+            && prog.contains('/')
+            && !prog.starts_with('/')
+        {
+            *prog = wsrc.join(&*prog).display().to_string();
+        }
         let mut step = Step::new(argv, &log)
             .cwd(&wsrc)
             .env_mode(EnvMode::Clear)
