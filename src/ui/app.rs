@@ -583,7 +583,11 @@ impl App {
         let changes = match resolve(&self.saved, &self.catalog) {
             Ok(sp) => {
                 let se = estimate(&sp, &self.catalog);
-                diff(&sp, &se, &self.plan, &self.estimate)
+                let mut d = diff(&sp, &se, &self.plan, &self.estimate);
+                if se.total_bytes == self.estimate.total_bytes && d.iter().all(|c| c.area == "size") {
+                    d.clear();
+                }
+                d
             }
             Err(e) => vec![Change {
                 area: "profile".into(),

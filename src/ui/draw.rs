@@ -139,7 +139,9 @@ fn item_line<'a>(app: &App, it: &Item, name_w: usize, width: usize, selected: bo
     let g = &app.look.glyphs;
     let plain = |s: String| Span::raw(s);
     let dim = |s: String| if selected { Span::raw(s) } else { Span::styled(s, th.dim_style()) };
-    let mut spans = vec![plain(format!(" {} ", it.marker.text()))];
+    // A pointer as well as the highlight: visible without colour and in plain-text captures.
+    let pointer = if selected { ">" } else { " " };
+    let mut spans = vec![plain(format!("{pointer}{} ", it.marker.text()))];
     match &it.kind {
         ItemKind::Submenu(_) => {
             spans.push(plain(it.label.clone()));
@@ -237,7 +239,7 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
     let help = if s.results.is_empty() {
         "no match: fewer letters, or other words"
     } else if s.typing {
-        "Enter jumps to the highlighted result; Tab to pick 1-9"
+        "Enter: jump to the highlighted one; Tab: pick 1-9"
     } else {
         "1-9 or Enter jump there; / edits the query"
     };
@@ -276,8 +278,9 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
             Some((_, ItemKind::Hardware(_))) => Marker::RadioOff,
             _ => Marker::Blank,
         };
+        let pointer = if selected { ">" } else { " " };
         let text = format!(
-            " {num} {} {:<name_w$}  {:<loc_w$}  ",
+            "{pointer}{num} {} {:<name_w$}  {:<loc_w$}  ",
             marker.text(),
             truncate(&e.name, name_w, g.ellipsis),
             truncate(&e.location, loc_w, g.ellipsis)
@@ -312,7 +315,7 @@ fn draw_text(app: &App, f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<
         .collect();
     f.render_widget(
         Paragraph::new(lines)
-            .block(block(app, title.to_string()))
+            .block(block(app, title.to_string()).padding(ratatui::widgets::Padding::horizontal(1)))
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
         area,
@@ -509,11 +512,11 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.look.theme;
     let g = &app.look.glyphs;
     let e = &app.estimate;
-    let inner_w = area.width.saturating_sub(2) as usize;
+    let inner_w = area.width.saturating_sub(4) as usize;
     let row = |k: &str, v: String, bold: bool| {
-        let pad = inner_w.saturating_sub(k.chars().count() + v.chars().count() + 2);
+        let pad = inner_w.saturating_sub(k.chars().count() + v.chars().count());
         let st = if bold { th.base().add_modifier(Modifier::BOLD) } else { th.base() };
-        Line::from(vec![Span::styled(format!(" {k}{}", " ".repeat(pad)), st), Span::styled(format!("{v} "), st)])
+        Line::from(vec![Span::styled(format!("{k}{}", " ".repeat(pad)), st), Span::styled(v, st)])
     };
     let mut v = vec![
         row("Image", human(e.total_bytes), true),
@@ -527,28 +530,27 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         Some(b) => {
             v.push(row("Budget", human(b), false));
             let over = e.over_budget();
-            let bar_w = inner_w.saturating_sub(7);
+            let bar_w = inner_w.saturating_sub(5);
             let filled = ((e.total_bytes as f64 / b.max(1) as f64) * bar_w as f64).round() as usize;
             let filled = filled.min(bar_w);
             let pct = (e.total_bytes as f64 * 100.0 / b.max(1) as f64).round() as u64;
             let color = if over { th.bar_over } else { th.bar };
             let style = if th.mono { Style::new() } else { Style::new().fg(color) };
             v.push(Line::from(vec![
-                Span::raw(" "),
                 Span::styled(g.bar_full.repeat(filled), style),
                 Span::styled(g.bar_empty.repeat(bar_w - filled), th.dim_style()),
                 Span::styled(format!("{pct:>4}%"), if over { th.fg(th.error) } else { th.base() }),
             ]));
             if over {
                 v.push(Line::styled(
-                    format!(" OVER by {}", human(e.total_bytes - b)),
+                    format!("OVER by {}", human(e.total_bytes - b)),
                     th.fg(th.error).add_modifier(Modifier::BOLD),
                 ));
             } else {
-                v.push(Line::styled(format!(" {} left", human(b - e.total_bytes)), th.dim_style()));
+                v.push(Line::styled(format!("{} left", human(b - e.total_bytes)), th.dim_style()));
             }
         }
-        None => v.push(Line::styled(" no budget set", th.dim_style())),
+        None => v.push(Line::styled("no budget set", th.dim_style())),
     }
     v.push(Line::from(""));
     if let Some(k) = app.focused() {
@@ -569,22 +571,22 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         match &app.delta {
             Delta::None => {}
             Delta::Current => {
-                v.push(Line::styled(format!(" {}", truncate(&name, inner_w - 1, g.ellipsis)), th.title_style()));
-                v.push(Line::from(" the current choice"));
+                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::from("the current choice"));
             }
             Delta::Bytes { delta, total } => {
-                v.push(Line::styled(format!(" {}", truncate(&name, inner_w - 1, g.ellipsis)), th.title_style()));
-                v.push(Line::from(format!(" {verb}:")));
+                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::from(format!("{verb}:")));
                 let over = e.budget_bytes.is_some_and(|b| *total > b);
                 let arrow = if g.ascii { "->" } else { "→" };
                 v.push(Line::from(vec![
-                    Span::styled(format!(" {}", g.text(human_delta(*delta))), th.fg(th.accent).add_modifier(Modifier::BOLD)),
+                    Span::styled(g.text(human_delta(*delta)), th.fg(th.accent).add_modifier(Modifier::BOLD)),
                     Span::styled(format!(" {arrow} {}", human(*total)), if over { th.fg(th.error) } else { th.base() }),
                 ]));
             }
             Delta::Refused(why) => {
-                v.push(Line::styled(format!(" {}", truncate(&name, inner_w - 1, g.ellipsis)), th.title_style()));
-                v.push(Line::styled(format!(" {}", g.text(why.clone())), th.fg(th.error)));
+                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::styled(g.text(why.clone()), th.fg(th.error)));
             }
         }
         if !matches!(app.delta, Delta::None) {
@@ -592,9 +594,10 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         }
     }
     for w in &app.plan.warnings {
-        v.push(Line::styled(format!(" ! {}", g.text(w.message.clone())), th.fg(th.warn)));
+        v.push(Line::styled(format!("! {}", g.text(w.message.clone())), th.fg(th.warn)));
     }
-    f.render_widget(Paragraph::new(v).wrap(Wrap { trim: false }).block(block(app, "Size estimate".into())), area);
+    let b = block(app, "Size estimate".into()).padding(ratatui::widgets::Padding::horizontal(1));
+    f.render_widget(Paragraph::new(v).wrap(Wrap { trim: false }).block(b), area);
 }
 
 fn draw_message(app: &App, f: &mut Frame, area: Rect) {
