@@ -36,7 +36,13 @@ fn adding_dropbear_pulls_in_zlib_and_the_figures_follow() {
     assert!(!zlib.selected);
     assert_eq!(zlib.required_by, vec!["dropbear".to_string()]);
     assert_eq!(app.estimate.total_bytes, expected);
-    assert_eq!(app.estimate, estimate(&resolve(&app.profile, &app.catalog).expect("ok"), &app.catalog));
+    assert_eq!(
+        app.estimate,
+        estimate(
+            &resolve(&app.profile, &app.catalog).expect("ok"),
+            &app.catalog
+        )
+    );
     // On screen, on the same keypress: the total and the -*- marker.
     let s = screen(&app, 80, 24);
     assert!(s.contains(&human(expected)), "{s}");
@@ -52,7 +58,11 @@ fn removing_a_needed_tool_is_refused_with_the_reason() {
     let before = app.profile.clone();
     let msg = app.message.clone().expect("a message");
     assert_eq!(msg.level, Level::Error);
-    assert!(msg.text.contains("zlib is needed by dropbear"), "{}", msg.text);
+    assert!(
+        msg.text.contains("zlib is needed by dropbear"),
+        "{}",
+        msg.text
+    );
     assert_eq!(app.profile, before);
     // Chosen by hand too: still refused while dropbear needs it.
     let mut p = app.profile.clone();
@@ -60,7 +70,12 @@ fn removing_a_needed_tool_is_refused_with_the_reason() {
     app.apply(p, None).expect("valid");
     press(&mut app, " ");
     assert!(app.profile.select.contains(&"zlib".to_string()));
-    assert!(app.message.expect("message").text.contains("zlib is needed by dropbear"));
+    assert!(
+        app.message
+            .expect("message")
+            .text
+            .contains("zlib is needed by dropbear")
+    );
 }
 
 #[test]
@@ -69,7 +84,13 @@ fn providers_of_sh_are_a_choice() {
     press(&mut app, "/dash\n ");
     assert!(app.profile.select.contains(&"dash".to_string()));
     assert!(!app.profile.select.contains(&"mksh".to_string()));
-    assert!(app.message.as_ref().expect("note").text.contains("dash replaces mksh (both provide sh)"));
+    assert!(
+        app.message
+            .as_ref()
+            .expect("note")
+            .text
+            .contains("dash replaces mksh (both provide sh)")
+    );
     let s = screen(&app, 80, 24);
     assert!(s.contains("(untested)"), "{s}");
     press(&mut app, "j ");
@@ -126,16 +147,27 @@ fn save_writes_the_change_and_keeps_every_comment() {
     let saved = std::fs::read_to_string(&path).expect("saved");
     for line in original.lines().filter(|l| l.contains('#')) {
         let comment = &line[line.find('#').unwrap_or(0)..];
-        assert!(saved.contains(comment), "lost comment {comment:?} in\n{saved}");
+        assert!(
+            saved.contains(comment),
+            "lost comment {comment:?} in\n{saved}"
+        );
     }
     let back = Profile::load(&path).expect("valid");
     assert_eq!(back.select, app.profile.select);
     assert!(back.select.contains(&"dropbear".to_string()));
-    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(names.len(), 1, "only the profile: {names:?}");
     // The diff against the saved file is now empty.
     press(&mut app, "\x1b\x1bd");
-    assert!(matches!(app.view(), View::Diff { changes, .. } if changes.is_empty()), "{:?}", app.view());
+    assert!(
+        matches!(app.view(), View::Diff { changes, .. } if changes.is_empty()),
+        "{:?}",
+        app.view()
+    );
 }
 
 #[test]
@@ -160,7 +192,11 @@ fn text_fields_are_validated() {
     app.handle(ctrl('u'));
     press(&mut app, "bad_name\n");
     match &app.modal {
-        Some(Modal::Prompt(p)) => assert!(p.error.as_deref().is_some_and(|e| e.contains("letters, digits"))),
+        Some(Modal::Prompt(p)) => assert!(
+            p.error
+                .as_deref()
+                .is_some_and(|e| e.contains("letters, digits"))
+        ),
         other => panic!("prompt expected: {other:?}"),
     }
     app.handle(ctrl('u'));
@@ -180,7 +216,9 @@ fn text_fields_are_validated() {
     press(&mut app, "kk\n");
     app.handle(ctrl('u'));
     press(&mut app, "console=ttyS0; reboot\n");
-    assert!(matches!(&app.modal, Some(Modal::Prompt(p)) if p.error.as_deref().is_some_and(|e| e.contains(";"))));
+    assert!(
+        matches!(&app.modal, Some(Modal::Prompt(p)) if p.error.as_deref().is_some_and(|e| e.contains(";")))
+    );
     press(&mut app, "\x1b");
     assert!(app.modal.is_none());
 }
@@ -191,7 +229,10 @@ fn kernel_options_are_an_editable_list() {
     press(&mut app, "jj\njjj\n\n");
     app.handle(ctrl('u'));
     press(&mut app, "PRINTK_TIME=y\n");
-    assert_eq!(app.profile.kernel.options, vec![("CONFIG_PRINTK_TIME".to_string(), "y".to_string())]);
+    assert_eq!(
+        app.profile.kernel.options,
+        vec![("CONFIG_PRINTK_TIME".to_string(), "y".to_string())]
+    );
     press(&mut app, "k\n");
     app.handle(ctrl('u'));
     press(&mut app, "n\n");
@@ -219,10 +260,16 @@ fn search_digits_jump_and_back_returns_to_the_results() {
     let mut app = real_app();
     press(&mut app, "/dropbear\t1");
     assert!(matches!(app.view(), View::Menu { .. }));
-    assert_eq!(app.current_item().map(|i| i.label.as_str()), Some("dropbear"));
+    assert_eq!(
+        app.current_item().map(|i| i.label.as_str()),
+        Some("dropbear")
+    );
     key(&mut app, KeyCode::Left);
     assert!(matches!(app.view(), View::Search));
-    assert_eq!(app.search.as_ref().map(|s| s.query.as_str()), Some("dropbear"));
+    assert_eq!(
+        app.search.as_ref().map(|s| s.query.as_str()),
+        Some("dropbear")
+    );
     press(&mut app, "h");
     assert!(matches!(app.view(), View::Menu { .. }));
     assert_eq!(app.stack.len(), 1);
@@ -250,7 +297,15 @@ fn recovery_file_is_offered_and_restores_the_changes() {
 #[test]
 fn no_panic_at_any_size() {
     let mut screens: Vec<App> = Vec::new();
-    for keys in ["", "j\njjjj\n", "/drop", "/dropbear\n?", "/dropbear\n q", "jjj\njjj\n", "d"] {
+    for keys in [
+        "",
+        "j\njjjj\n",
+        "/drop",
+        "/dropbear\n?",
+        "/dropbear\n q",
+        "jjj\njjj\n",
+        "d",
+    ] {
         let mut app = frozen_app();
         press(&mut app, keys);
         screens.push(app);

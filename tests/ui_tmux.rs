@@ -18,7 +18,9 @@ impl Tmux {
     fn new(tag: &str) -> Tmux {
         match Command::new("tmux").arg("-V").output() {
             Ok(o) if o.status.success() => {}
-            _ => panic!("tmux is not installed or does not run: these tests need it (apt-get install tmux)"),
+            _ => panic!(
+                "tmux is not installed or does not run: these tests need it (apt-get install tmux)"
+            ),
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("tmux.conf");
@@ -53,14 +55,22 @@ impl Tmux {
             self.dir.path().join("config").display()
         );
         let o = self.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "t", &env]);
-        assert!(o.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "t"];
         args.extend_from_slice(keys);
         let o = self.tmux(&args);
-        assert!(o.status.success(), "send-keys: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "send-keys: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     fn literal(&self, text: &str) {
@@ -93,7 +103,11 @@ impl Drop for Tmux {
 }
 
 fn image_line(screen: &str) -> String {
-    screen.lines().find(|l| l.contains("│ Image")).unwrap_or("").to_string()
+    screen
+        .lines()
+        .find(|l| l.contains("│ Image"))
+        .unwrap_or("")
+        .to_string()
 }
 
 #[test]
@@ -112,12 +126,16 @@ fn search_add_save_quit_in_a_real_terminal() {
         env!("CARGO_BIN_EXE_stali"),
         path.display()
     ));
-    let s = t.wait_for("the main menu", |s| s.contains("Main menu") && s.contains("Image"));
+    let s = t.wait_for("the main menu", |s| {
+        s.contains("Main menu") && s.contains("Image")
+    });
     assert!(image_line(&s).contains(&before), "before: {before}\n{s}");
     t.keys(&["/"]);
     t.wait_for("the search", |s| s.contains("Search:"));
     t.literal("drop");
-    t.wait_for("dropbear in the results", |s| s.contains("dropbear") && s.contains("/ drop"));
+    t.wait_for("dropbear in the results", |s| {
+        s.contains("dropbear") && s.contains("/ drop")
+    });
     t.keys(&["Enter"]);
     t.wait_for("the network menu", |s| s.contains("Tools > network"));
     t.keys(&["Space"]);
@@ -132,7 +150,11 @@ fn search_add_save_quit_in_a_real_terminal() {
     let s = t.wait_for("the shell again", |s| s.contains("STALI-EXITED=0"));
     assert!(!s.contains("Main menu"), "{s}");
     let alt = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
-    assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0", "left the alternate screen");
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "left the alternate screen"
+    );
 
     let saved = std::fs::read_to_string(&path).expect("saved");
     let back = Profile::load(&path).expect("valid");
@@ -147,7 +169,10 @@ fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         // A zombie has exited; only its parent has not reaped it yet.
-        Ok(s) => s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
     }
 }
 
@@ -155,12 +180,17 @@ fn gone(pid: u32) -> bool {
 fn hangup_keeps_unsaved_changes_and_exits_quickly() {
     let t = Tmux::new("hup");
     let path = t.profile();
-    t.start(&format!("{} menu {}", env!("CARGO_BIN_EXE_stali"), path.display()));
+    t.start(&format!(
+        "{} menu {}",
+        env!("CARGO_BIN_EXE_stali"),
+        path.display()
+    ));
     t.wait_for("the main menu", |s| s.contains("Main menu"));
-    let pid: u32 = String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
-        .trim()
-        .parse()
-        .expect("pane pid");
+    let pid: u32 =
+        String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
+            .trim()
+            .parse()
+            .expect("pane pid");
     t.keys(&["/"]);
     t.literal("dropbear");
     t.keys(&["Enter"]);
@@ -172,14 +202,26 @@ fn hangup_keeps_unsaved_changes_and_exits_quickly() {
     assert!(o.status.success());
     let deadline = Instant::now() + Duration::from_secs(2);
     while !gone(pid) {
-        assert!(Instant::now() < deadline, "stali (pid {pid}) still running 2 s after the hangup");
+        assert!(
+            Instant::now() < deadline,
+            "stali (pid {pid}) still running 2 s after the hangup"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let rec = path.parent().expect("dir").join(".minimal.toml.stali-recover");
-    let text = std::fs::read_to_string(&rec).unwrap_or_else(|e| panic!("no recovery file {}: {e}", rec.display()));
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
+    let text = std::fs::read_to_string(&rec)
+        .unwrap_or_else(|e| panic!("no recovery file {}: {e}", rec.display()));
     let p = Profile::parse(&text, None).expect("recovery file is a valid profile");
     assert!(p.select.contains(&"dropbear".to_string()));
-    assert!(!std::fs::read_to_string(&path).expect("profile").contains("dropbear"), "the profile itself is untouched");
+    assert!(
+        !std::fs::read_to_string(&path)
+            .expect("profile")
+            .contains("dropbear"),
+        "the profile itself is untouched"
+    );
 }
 
 #[test]
@@ -187,30 +229,60 @@ fn sigterm_mid_edit_also_keeps_the_changes_and_the_next_run_offers_them() {
     let t = Tmux::new("term");
     let path = t.profile();
     let bin = env!("CARGO_BIN_EXE_stali");
-    t.start(&format!("sh -c '{bin} menu {p}; echo STALI-EXITED=$?; exec sleep 600'", p = path.display()));
+    t.start(&format!(
+        "sh -c '{bin} menu {p}; echo STALI-EXITED=$?; exec sleep 600'",
+        p = path.display()
+    ));
     t.wait_for("the main menu", |s| s.contains("Main menu"));
     t.keys(&["j", "j", "j", "Enter", "j", "Enter", "Space"]);
     t.wait_for("an unsaved change", |s| s.contains("[modified]"));
     // The pane runs sh, and sh runs stali.
-    let sh = String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout).trim().to_string();
-    let pid = Command::new("pgrep").args(["-P", &sh]).output().expect("pgrep");
-    let pid = String::from_utf8_lossy(&pid.stdout).lines().next().unwrap_or("").trim().to_string();
+    let sh = String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
+        .trim()
+        .to_string();
+    let pid = Command::new("pgrep")
+        .args(["-P", &sh])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&pid.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     assert!(!pid.is_empty(), "stali's pid");
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let s = t.wait_for("the shell again", |s| s.contains("STALI-EXITED="));
     assert!(s.contains("STALI-EXITED=143"), "{s}");
     let alt = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
     assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
-    let rec = path.parent().expect("dir").join(".minimal.toml.stali-recover");
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
     assert!(rec.exists(), "recovery file");
     // The next session offers the changes back.
-    let o = t.tmux(&["respawn-pane", "-k", "-t", "t", &format!(
-        "env STALI_CONFIG_DIR={} {bin} menu {}",
-        t.dir.path().join("config").display(),
-        path.display()
-    )]);
+    let o = t.tmux(&[
+        "respawn-pane",
+        "-k",
+        "-t",
+        "t",
+        &format!(
+            "env STALI_CONFIG_DIR={} {bin} menu {}",
+            t.dir.path().join("config").display(),
+            path.display()
+        ),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     t.wait_for("the recovery question", |s| s.contains("Recover them?"));
     t.keys(&["y"]);
-    t.wait_for("recovered", |s| s.contains("recovered unsaved changes") && s.contains("[modified]"));
+    t.wait_for("recovered", |s| {
+        s.contains("recovered unsaved changes") && s.contains("[modified]")
+    });
 }

@@ -92,8 +92,13 @@ impl Confirm {
     pub fn question(&self) -> String {
         match self {
             Confirm::Quit => "There are unsaved changes. Quit without saving?".into(),
-            Confirm::Recover(p) => format!("Unsaved changes were kept in {}. Recover them?", p.display()),
-            Confirm::Open => "There are unsaved changes. Discard them and open another profile?".into(),
+            Confirm::Recover(p) => format!(
+                "Unsaved changes were kept in {}. Recover them?",
+                p.display()
+            ),
+            Confirm::Open => {
+                "There are unsaved changes. Discard them and open another profile?".into()
+            }
             Confirm::Overwrite(p) => format!("{} exists. Overwrite it?", p.display()),
         }
     }
@@ -264,7 +269,13 @@ impl App {
     pub fn focused(&self) -> Option<ItemKind> {
         match self.view() {
             View::Menu { .. } => self.current_item().map(|i| i.kind.clone()),
-            View::Search => self.search.as_ref()?.current()?.target.as_ref().map(|t| t.1.clone()),
+            View::Search => self
+                .search
+                .as_ref()?
+                .current()?
+                .target
+                .as_ref()
+                .map(|t| t.1.clone()),
             View::Help { subject, .. } => subject.clone(),
             View::Diff { .. } => None,
         }
@@ -319,11 +330,18 @@ impl App {
         match kind {
             ItemKind::Tool(name) => {
                 let selected = p.select.iter().any(|s| s == name);
-                if let Some(t) = self.plan.tool(name).filter(|t| !t.required_by.is_empty()) {
-                    if selected || !t.selected {
-                        let verb = if selected { "keep it" } else { "it is pulled in" };
-                        return Some(Err(format!("{name} is needed by {} ({verb})", t.required_by.join(", "))));
-                    }
+                if let Some(t) = self.plan.tool(name).filter(|t| !t.required_by.is_empty())
+                    && (selected || !t.selected)
+                {
+                    let verb = if selected {
+                        "keep it"
+                    } else {
+                        "it is pulled in"
+                    };
+                    return Some(Err(format!(
+                        "{name} is needed by {} ({verb})",
+                        t.required_by.join(", ")
+                    )));
                 }
                 if selected {
                     p.select.retain(|s| s != name);
@@ -337,10 +355,12 @@ impl App {
                         if other.name == *name || !p.select.contains(&other.name) {
                             continue;
                         }
-                        let shared = EXCLUSIVE
-                            .iter()
-                            .find(|cap| def.provides.iter().any(|x| x == *cap) && other.provides.iter().any(|x| x == *cap));
-                        let conflict = def.conflicts.contains(&other.name) || other.conflicts.contains(name);
+                        let shared = EXCLUSIVE.iter().find(|cap| {
+                            def.provides.iter().any(|x| x == *cap)
+                                && other.provides.iter().any(|x| x == *cap)
+                        });
+                        let conflict =
+                            def.conflicts.contains(&other.name) || other.conflicts.contains(name);
                         if let Some(cap) = shared {
                             replaced.push(format!("{} (both provide {cap})", other.name));
                         } else if conflict {
@@ -349,7 +369,11 @@ impl App {
                             continue;
                         }
                     }
-                    p.select.retain(|s| !replaced.iter().any(|r| r.split(' ').next() == Some(s.as_str())));
+                    p.select.retain(|s| {
+                        !replaced
+                            .iter()
+                            .any(|r| r.split(' ').next() == Some(s.as_str()))
+                    });
                     p.select.push(name.clone());
                     if !replaced.is_empty() {
                         note = Some(format!("{name} replaces {}", replaced.join(", ")));
@@ -369,7 +393,13 @@ impl App {
                     {
                         note = Some(format!("{name} stays in the kernel: {}", f.reason));
                     }
-                } else if let Some(f) = self.plan.kernel.fragments.iter().find(|f| &f.fragment.name == name) {
+                } else if let Some(f) = self
+                    .plan
+                    .kernel
+                    .fragments
+                    .iter()
+                    .find(|f| &f.fragment.name == name)
+                {
                     let why = match f.reason.as_str() {
                         "hardware" => format!("needed by the hardware {}", self.profile.hardware),
                         r => r.to_string(),
@@ -414,14 +444,20 @@ impl App {
             .find(|w| !old_plan.warnings.iter().any(|o| o.message == w.message))
             .map(|w| w.message.clone());
         self.message = if let Some(n) = note {
-            Some(Message { level: Level::Info, text: n })
+            Some(Message {
+                level: Level::Info,
+                text: n,
+            })
         } else if !pulled.is_empty() {
             Some(Message {
                 level: Level::Info,
                 text: format!("also pulled in: {}", pulled.join(", ")),
             })
         } else {
-            new_warning.map(|text| Message { level: Level::Warn, text })
+            new_warning.map(|text| Message {
+                level: Level::Warn,
+                text,
+            })
         };
         Ok(())
     }
@@ -488,7 +524,10 @@ impl App {
             self.redo_step();
             return Some(Effect::None);
         }
-        if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
             return None;
         }
         match key.code {
@@ -546,7 +585,10 @@ impl App {
                 let cur = self.profile.clone();
                 self.restore(p);
                 self.redo.push(cur);
-                self.set_message(Level::Info, format!("undone ({} more to undo)", self.undo.len()));
+                self.set_message(
+                    Level::Info,
+                    format!("undone ({} more to undo)", self.undo.len()),
+                );
             }
             None => self.set_message(Level::Info, "nothing to undo"),
         }
@@ -558,7 +600,10 @@ impl App {
                 let cur = self.profile.clone();
                 self.restore(p);
                 self.undo.push(cur);
-                self.set_message(Level::Info, format!("redone ({} more to redo)", self.redo.len()));
+                self.set_message(
+                    Level::Info,
+                    format!("redone ({} more to redo)", self.redo.len()),
+                );
             }
             None => self.set_message(Level::Info, "nothing to redo"),
         }
@@ -584,7 +629,8 @@ impl App {
             Ok(sp) => {
                 let se = estimate(&sp, &self.catalog);
                 let mut d = diff(&sp, &se, &self.plan, &self.estimate);
-                if se.total_bytes == self.estimate.total_bytes && d.iter().all(|c| c.area == "size") {
+                if se.total_bytes == self.estimate.total_bytes && d.iter().all(|c| c.area == "size")
+                {
                     d.clear();
                 }
                 d
@@ -599,10 +645,10 @@ impl App {
 
     fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
         let len = self.items.len();
-        if let Some(View::Menu { cursor, .. }) = self.stack.last_mut() {
-            if len > 0 {
-                *cursor = to(*cursor, len).min(len - 1);
-            }
+        if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
+            && len > 0
+        {
+            *cursor = to(*cursor, len).min(len - 1);
         }
     }
 
@@ -622,7 +668,9 @@ impl App {
         }
         match key.code {
             KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.move_cursor(|c, _| c + 1),
-            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => self.move_cursor(|c, _| c.saturating_sub(1)),
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                self.move_cursor(|c, _| c.saturating_sub(1))
+            }
             KeyCode::PageDown => self.move_cursor(|c, _| c + 10),
             KeyCode::PageUp => self.move_cursor(|c, _| c.saturating_sub(10)),
             KeyCode::Home | KeyCode::Char('g') => self.move_cursor(|_, _| 0),
@@ -635,12 +683,18 @@ impl App {
             }
             KeyCode::Enter | KeyCode::Char(' ') => self.activate(),
             KeyCode::Char('y') => {
-                if matches!(self.current_item().map(|i| i.marker), Some(Marker::Off | Marker::RadioOff)) {
+                if matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::Off | Marker::RadioOff)
+                ) {
                     self.activate();
                 }
             }
             KeyCode::Char('n') => {
-                if matches!(self.current_item().map(|i| i.marker), Some(Marker::On | Marker::Forced)) {
+                if matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::On | Marker::Forced)
+                ) {
                     self.activate();
                 }
             }
@@ -654,7 +708,13 @@ impl App {
                 }
             }
             KeyCode::Char('a') => {
-                if matches!(self.view(), View::Menu { id: MenuId::Options, .. }) {
+                if matches!(
+                    self.view(),
+                    View::Menu {
+                        id: MenuId::Options,
+                        ..
+                    }
+                ) {
                     self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
                 }
             }
@@ -665,9 +725,14 @@ impl App {
 
     /// Enter or Space on the highlighted line.
     fn activate(&mut self) {
-        let Some(item) = self.current_item().cloned() else { return };
+        let Some(item) = self.current_item().cloned() else {
+            return;
+        };
         match &item.kind {
-            ItemKind::Submenu(m) => self.push(View::Menu { id: m.clone(), cursor: 0 }),
+            ItemKind::Submenu(m) => self.push(View::Menu {
+                id: m.clone(),
+                cursor: 0,
+            }),
             ItemKind::Field(f) => {
                 let kind = match f {
                     Field::Name => PromptKind::Name,
@@ -693,7 +758,10 @@ impl App {
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::OptionValue(name.clone()), v)));
+                self.modal = Some(Modal::Prompt(Prompt::new(
+                    PromptKind::OptionValue(name.clone()),
+                    v,
+                )));
             }
             ItemKind::AddOption => {
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
@@ -770,7 +838,9 @@ impl App {
                 self.jump_to_result(n);
                 return Effect::None;
             }
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return self.quit(),
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.quit();
+            }
             _ => {}
         }
         if s.typing {
@@ -784,12 +854,16 @@ impl App {
                         s.set_query(&q);
                     }
                 }
-                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => s.set_query(""),
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
-                    if s.query.len() < 200 {
-                        let q = format!("{}{c}", s.query);
-                        s.set_query(&q);
-                    }
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    s.set_query("")
+                }
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL)
+                        && !c.is_control()
+                        && s.query.len() < 200 =>
+                {
+                    let q = format!("{}{c}", s.query);
+                    s.set_query(&q);
                 }
                 _ => {}
             }
@@ -831,7 +905,11 @@ impl App {
             KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10).min(500),
             KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
             KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-            KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') | KeyCode::Backspace | KeyCode::Enter => self.back(),
+            KeyCode::Esc
+            | KeyCode::Left
+            | KeyCode::Char('h')
+            | KeyCode::Backspace
+            | KeyCode::Enter => self.back(),
             KeyCode::Char('?') if matches!(self.view(), View::Help { .. }) => self.back(),
             KeyCode::Char('d') if matches!(self.view(), View::Diff { .. }) => self.back(),
             _ => {
@@ -869,8 +947,10 @@ impl App {
 
     fn handle_confirm(&mut self, c: Confirm, key: KeyEvent) -> Effect {
         let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
-        let no = matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Left)
-            || ctrl(&key, 'c');
+        let no = matches!(
+            key.code,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Left
+        ) || ctrl(&key, 'c');
         match c {
             Confirm::Quit if yes => return Effect::Quit,
             Confirm::Quit if key.code == KeyCode::Char('s') => {
@@ -901,16 +981,27 @@ impl App {
                     p.name = self.profile.name.clone();
                 }
                 match self.apply(p, None) {
-                    Ok(()) => self.set_message(Level::Ok, format!("recovered unsaved changes from {}", path.display())),
+                    Ok(()) => self.set_message(
+                        Level::Ok,
+                        format!("recovered unsaved changes from {}", path.display()),
+                    ),
                     Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
                 }
             }
-            Err(e) => self.set_message(Level::Error, format!("cannot recover {}: {}", path.display(), first_error(&e))),
+            Err(e) => self.set_message(
+                Level::Error,
+                format!("cannot recover {}: {}", path.display(), first_error(&e)),
+            ),
         }
     }
 
     fn save_as_prompt(&mut self) {
-        let text = self.profile.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let text = self
+            .profile
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::SaveAs, text)));
     }
 
@@ -968,7 +1059,9 @@ impl App {
             }
             PromptKind::Hostname => {
                 if !valid_hostname(&text) {
-                    return Err("1-63 letters, digits and `-`, not starting or ending with `-`".into());
+                    return Err(
+                        "1-63 letters, digits and `-`, not starting or ending with `-`".into(),
+                    );
                 }
                 p.image.hostname = text;
             }
@@ -978,7 +1071,12 @@ impl App {
                 } else {
                     match parse_size(&text) {
                         Some(b) if b > 0 => p.image.budget = Some(b),
-                        _ => return Err("expected a size such as 2 MiB, 512 KiB or a number of bytes".into()),
+                        _ => {
+                            return Err(
+                                "expected a size such as 2 MiB, 512 KiB or a number of bytes"
+                                    .into(),
+                            );
+                        }
                     }
                 }
             }
@@ -996,7 +1094,9 @@ impl App {
             }
             PromptKind::KernelPath => {
                 if !text.starts_with('/') {
-                    return Err("give an absolute path (edit the file for a git or tarball source)".into());
+                    return Err(
+                        "give an absolute path (edit the file for a git or tarball source)".into(),
+                    );
                 }
                 p.kernel.source = KernelSource::Path(PathBuf::from(&text));
             }
@@ -1007,13 +1107,23 @@ impl App {
                 }
             }
             PromptKind::NewOption => {
-                let (k, v) = text
-                    .split_once('=')
-                    .ok_or_else(|| "write CONFIG_NAME=value (value y, n, a number or text)".to_string())?;
+                let (k, v) = text.split_once('=').ok_or_else(|| {
+                    "write CONFIG_NAME=value (value y, n, a number or text)".to_string()
+                })?;
                 let k = k.trim();
-                let k = if k.starts_with("CONFIG_") { k.to_string() } else { format!("CONFIG_{k}") };
-                if k.len() <= 7 || !k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-                    return Err("an option name is CONFIG_ and upper-case letters, digits, `_`".into());
+                let k = if k.starts_with("CONFIG_") {
+                    k.to_string()
+                } else {
+                    format!("CONFIG_{k}")
+                };
+                if k.len() <= 7
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(
+                        "an option name is CONFIG_ and upper-case letters, digits, `_`".into(),
+                    );
                 }
                 let v = v.trim().to_string();
                 option_value_problem(&v)?;
@@ -1036,7 +1146,10 @@ impl App {
                 }
                 self.save_to(&path);
                 return match &self.message {
-                    Some(Message { level: Level::Error, text }) => Err(text.clone()),
+                    Some(Message {
+                        level: Level::Error,
+                        text,
+                    }) => Err(text.clone()),
                     _ => Ok(()),
                 };
             }

@@ -81,7 +81,10 @@ fn too_small(app: &App, f: &mut Frame, area: Rect) {
     let inner = Rect::new(area.x, area.y + top, area.width, area.height - top);
     f.render_widget(Block::new().style(app.look.theme.screen_style()), area);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).centered().style(app.look.theme.screen_style()),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .centered()
+            .style(app.look.theme.screen_style()),
         inner,
     );
 }
@@ -92,7 +95,10 @@ fn block<'a>(app: &App, title: String) -> Block<'a> {
         .border_set(app.look.glyphs.border)
         .border_style(th.border_style())
         .style(th.base())
-        .title(Span::styled(format!(" {} ", app.look.glyphs.text(title)), th.title_style()))
+        .title(Span::styled(
+            format!(" {} ", app.look.glyphs.text(title)),
+            th.title_style(),
+        ))
 }
 
 fn draw_header(app: &App, f: &mut Frame, area: Rect) {
@@ -109,7 +115,10 @@ fn draw_header(app: &App, f: &mut Frame, area: Rect) {
     if app.dirty() {
         spans.push(Span::styled(" [modified]", th.fg(th.warn)));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(th.screen_style()), area);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(th.screen_style()),
+        area,
+    );
 }
 
 /// First line shown for a list of `len` lines with `cursor` highlighted in `height` rows:
@@ -138,7 +147,13 @@ fn item_line<'a>(app: &App, it: &Item, name_w: usize, width: usize, selected: bo
     let th = &app.look.theme;
     let g = &app.look.glyphs;
     let plain = |s: String| Span::raw(s);
-    let dim = |s: String| if selected { Span::raw(s) } else { Span::styled(s, th.dim_style()) };
+    let dim = |s: String| {
+        if selected {
+            Span::raw(s)
+        } else {
+            Span::styled(s, th.dim_style())
+        }
+    };
     // A pointer as well as the highlight: visible without colour and in plain-text captures.
     let pointer = if selected { ">" } else { " " };
     let mut spans = vec![plain(format!("{pointer}{} ", it.marker.text()))];
@@ -183,7 +198,11 @@ fn item_line<'a>(app: &App, it: &Item, name_w: usize, width: usize, selected: bo
         out.push(Span::raw(" ".repeat(width - used)));
     }
     let line = Line::from(out);
-    if selected { line.style(th.selected()) } else { line }
+    if selected {
+        line.style(th.selected())
+    } else {
+        line
+    }
 }
 
 fn draw_menu(app: &App, f: &mut Frame, area: Rect, id: &MenuId, cursor: usize) {
@@ -214,7 +233,11 @@ fn draw_menu(app: &App, f: &mut Frame, area: Rect, id: &MenuId, cursor: usize) {
         .take(h)
         .map(|(i, it)| item_line(app, it, name_w, w, i == cursor))
         .collect();
-    let lines = if lines.is_empty() { vec![Line::from(" (empty)")] } else { lines };
+    let lines = if lines.is_empty() {
+        vec![Line::from(" (empty)")]
+    } else {
+        lines
+    };
     f.render_widget(Paragraph::new(lines).block(b), area);
 }
 
@@ -223,18 +246,36 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
     let g = &app.look.glyphs;
     let Some(s) = &app.search else { return };
     let title = format!("Search: {} of {}", s.results.len(), s.index.len());
-    let inner = Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
+    let inner = Rect::new(
+        area.x + 1,
+        area.y + 1,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
     f.render_widget(block(app, title), area);
     let w = inner.width as usize;
     let q = truncate(&s.query, w.saturating_sub(4), g.ellipsis);
     let qline = Line::from(vec![
         Span::styled(" / ", th.fg(th.accent)),
-        Span::styled(q.clone(), if s.typing { th.base().add_modifier(Modifier::BOLD) } else { th.base() }),
+        Span::styled(
+            q.clone(),
+            if s.typing {
+                th.base().add_modifier(Modifier::BOLD)
+            } else {
+                th.base()
+            },
+        ),
     ]);
-    f.render_widget(Paragraph::new(qline), Rect::new(inner.x, inner.y, inner.width, 1));
+    f.render_widget(
+        Paragraph::new(qline),
+        Rect::new(inner.x, inner.y, inner.width, 1),
+    );
     if s.typing && app.modal.is_none() {
         let x = inner.x + 3 + q.chars().count() as u16;
-        f.set_cursor_position(Position::new(x.min(inner.right().saturating_sub(1)), inner.y));
+        f.set_cursor_position(Position::new(
+            x.min(inner.right().saturating_sub(1)),
+            inner.y,
+        ));
     }
     let help = if s.results.is_empty() {
         "no match: fewer letters, or other words"
@@ -247,7 +288,12 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Span::styled(format!(" {help}"), th.dim_style())),
         Rect::new(inner.x, inner.y + 1, inner.width, 1),
     );
-    let list = Rect::new(inner.x, inner.y + 2, inner.width, inner.height.saturating_sub(2));
+    let list = Rect::new(
+        inner.x,
+        inner.y + 2,
+        inner.width,
+        inner.height.saturating_sub(2),
+    );
     let h = list.height as usize;
     let off = page_offset(s.selected, s.results.len(), h);
     let shown: Vec<usize> = s.results.iter().skip(off).take(h).copied().collect();
@@ -267,13 +313,21 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
         .min(26);
     let mut lines = Vec::new();
     for (row, i) in shown.iter().enumerate() {
-        let Some(e) = s.index.entries.get(*i) else { continue };
+        let Some(e) = s.index.entries.get(*i) else {
+            continue;
+        };
         let n = off + row;
         let selected = n == s.selected;
-        let num = if n < 9 { format!("{}", n + 1) } else { " ".into() };
+        let num = if n < 9 {
+            format!("{}", n + 1)
+        } else {
+            " ".into()
+        };
         let marker = match &e.target {
             Some((_, ItemKind::Tool(t))) => super::menu::tool_marker(t, &app.profile, &app.plan),
-            Some((_, ItemKind::Fragment(fr))) => super::menu::fragment_marker(fr, &app.profile, &app.plan),
+            Some((_, ItemKind::Fragment(fr))) => {
+                super::menu::fragment_marker(fr, &app.profile, &app.plan)
+            }
             Some((_, ItemKind::Hardware(hw))) if *hw == app.profile.hardware => Marker::RadioOn,
             Some((_, ItemKind::Hardware(_))) => Marker::RadioOff,
             _ => Marker::Blank,
@@ -301,7 +355,14 @@ fn draw_search(app: &App, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), list);
 }
 
-fn draw_text(app: &App, f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, scroll: u16) {
+fn draw_text(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    scroll: u16,
+) {
     let lines: Vec<Line> = lines
         .into_iter()
         .map(|l| {
@@ -323,7 +384,10 @@ fn draw_text(app: &App, f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<
 }
 
 fn kv(th: &super::theme::Theme, k: &str, v: String) -> Line<'static> {
-    Line::from(vec![Span::styled(format!("{k:<11}"), th.fg(th.accent)), Span::raw(v)])
+    Line::from(vec![
+        Span::styled(format!("{k:<11}"), th.fg(th.accent)),
+        Span::raw(v),
+    ])
 }
 
 /// The title and text of the help screen about `subject`.
@@ -344,9 +408,15 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             let Some(t) = all.iter().find(|t| &t.name == name) else {
                 return (title, vec![Line::from("unknown tool")]);
             };
-            v.push(Line::styled(format!("{} - {}", t.name, t.description), th.title_style()));
+            v.push(Line::styled(
+                format!("{} - {}", t.name, t.description),
+                th.title_style(),
+            ));
             if let Some(u) = &t.untested {
-                v.push(Line::styled(format!("Untested recipe: {u}"), th.fg(th.warn)));
+                v.push(Line::styled(
+                    format!("Untested recipe: {u}"),
+                    th.fg(th.warn),
+                ));
             }
             v.push(Line::from(""));
             para(&mut v, &t.long);
@@ -361,10 +431,27 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
                 },
             ));
             v.push(kv(th, "License", t.license.clone()));
-            let in_image = app.estimate.component(name).map(|c| format!(", {} in the image", human(c.bytes)));
-            v.push(kv(th, "Size", format!("{} installed{}", human(t.size), in_image.unwrap_or_default())));
+            let in_image = app
+                .estimate
+                .component(name)
+                .map(|c| format!(", {} in the image", human(c.bytes)));
+            v.push(kv(
+                th,
+                "Size",
+                format!(
+                    "{} installed{}",
+                    human(t.size),
+                    in_image.unwrap_or_default()
+                ),
+            ));
             v.push(kv(th, "", t.size_source.clone()));
-            let list = |x: &[String]| if x.is_empty() { "none".to_string() } else { x.join(", ") };
+            let list = |x: &[String]| {
+                if x.is_empty() {
+                    "none".to_string()
+                } else {
+                    x.join(", ")
+                }
+            };
             v.push(kv(th, "Depends on", list(&t.depends)));
             let rev: Vec<String> = all
                 .iter()
@@ -384,12 +471,19 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
                 None => "not in the image".to_string(),
             };
             v.push(kv(th, "State", state));
-            v.push(kv(th, "Menu", home_of(&ItemKind::Tool(name.clone()), &app.profile, c).path()));
+            v.push(kv(
+                th,
+                "Menu",
+                home_of(&ItemKind::Tool(name.clone()), &app.profile, c).path(),
+            ));
         }
         Some(ItemKind::Hardware(name)) => {
             title = format!("Help: {name}");
             if let Some(h) = c.hardware(name) {
-                v.push(Line::styled(format!("{} - {}", h.name, h.description), th.title_style()));
+                v.push(Line::styled(
+                    format!("{} - {}", h.name, h.description),
+                    th.title_style(),
+                ));
                 v.push(Line::from(""));
                 para(&mut v, &h.long);
                 v.push(Line::from(""));
@@ -402,7 +496,10 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
         Some(ItemKind::Base(name)) => {
             title = format!("Help: {name}");
             if let Some(b) = c.base(name) {
-                v.push(Line::styled(format!("{} - {}", b.name, b.description), th.title_style()));
+                v.push(Line::styled(
+                    format!("{} - {}", b.name, b.description),
+                    th.title_style(),
+                ));
                 v.push(Line::from(""));
                 v.push(kv(th, "Size", format!("{} (xz bzImage)", human(b.size))));
                 v.push(kv(th, "", b.size_source.clone()));
@@ -411,33 +508,63 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
         Some(ItemKind::Fragment(name)) => {
             title = format!("Help: fragment {name}");
             if let Some(fr) = c.fragment(name) {
-                v.push(Line::styled(format!("{} - {}", fr.name, fr.title), th.title_style()));
+                v.push(Line::styled(
+                    format!("{} - {}", fr.name, fr.title),
+                    th.title_style(),
+                ));
                 v.push(Line::from(""));
                 para(&mut v, &fr.description);
                 v.push(Line::from(""));
-                v.push(kv(th, "Size", format!("{} on the kernel", human_delta(fr.size))));
+                v.push(kv(
+                    th,
+                    "Size",
+                    format!("{} on the kernel", human_delta(fr.size)),
+                ));
                 v.push(kv(th, "", fr.size_source.clone()));
                 v.push(kv(
                     th,
                     "Depends on",
-                    if fr.depends.is_empty() { "none".into() } else { fr.depends.join(", ") },
+                    if fr.depends.is_empty() {
+                        "none".into()
+                    } else {
+                        fr.depends.join(", ")
+                    },
                 ));
-                let state = match app.plan.kernel.fragments.iter().find(|p| p.fragment.name == *name) {
+                let state = match app
+                    .plan
+                    .kernel
+                    .fragments
+                    .iter()
+                    .find(|p| p.fragment.name == *name)
+                {
                     Some(p) => format!("in the kernel ({})", p.reason),
                     None => "not used".into(),
                 };
                 v.push(kv(th, "State", state));
                 v.push(kv(th, "Options", String::new()));
                 for (k, val) in &fr.options {
-                    let s = if val == "n" { format!("# {k} is not set") } else { format!("{k}={val}") };
+                    let s = if val == "n" {
+                        format!("# {k} is not set")
+                    } else {
+                        format!("{k}={val}")
+                    };
                     v.push(Line::from(format!("  {s}")));
                 }
             }
         }
         Some(ItemKind::KOption(name)) => {
             title = format!("Help: {name}");
-            let val = app.profile.kernel.options.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-            v.push(Line::styled(format!("{name} = {}", val.unwrap_or_default()), th.title_style()));
+            let val = app
+                .profile
+                .kernel
+                .options
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            v.push(Line::styled(
+                format!("{name} = {}", val.unwrap_or_default()),
+                th.title_style(),
+            ));
             v.push(Line::from(""));
             para(
                 &mut v,
@@ -451,7 +578,10 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
         }
         Some(ItemKind::AddOption) => {
             title = "Help: extra options".into();
-            para(&mut v, "Adds a kernel option, written CONFIG_NAME=value (y, n, m, a number or text).");
+            para(
+                &mut v,
+                "Adds a kernel option, written CONFIG_NAME=value (y, n, m, a number or text).",
+            );
         }
         Some(ItemKind::Boot(_)) | Some(ItemKind::Submenu(MenuId::Boot)) => {
             title = "Help: boot mode".into();
@@ -470,12 +600,22 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
         Some(ItemKind::Field(fld)) => {
             title = format!("Help: {}", fld.label());
             let text = match fld {
-                Field::Name => "The profile's name: used in the ready banner (\"stali: NAME ready\") and file names. 1-64 lowercase letters, digits, -, _, .",
+                Field::Name => {
+                    "The profile's name: used in the ready banner (\"stali: NAME ready\") and file names. 1-64 lowercase letters, digits, -, _, ."
+                }
                 Field::Description => "One line saying what this image is for.",
-                Field::KernelSource => "Where the kernel source comes from. The menu edits a local path (a tree or a tarball such as Debian's /usr/src/linux-source-6.1.tar.xz); edit the file for a git or tarball source.",
-                Field::Cmdline => "The kernel command line, built into the kernel. Empty means console=<the hardware's console>. Letters, digits, spaces and =,.:/_-+@% only.",
-                Field::Hostname => "The host name of the booted system: 1-63 letters, digits and -.",
-                Field::Budget => "A size budget for the image, such as 2 MiB. The size panel shows a bar against it, red when over; `stali size` warns. Empty for none.",
+                Field::KernelSource => {
+                    "Where the kernel source comes from. The menu edits a local path (a tree or a tarball such as Debian's /usr/src/linux-source-6.1.tar.xz); edit the file for a git or tarball source."
+                }
+                Field::Cmdline => {
+                    "The kernel command line, built into the kernel. Empty means console=<the hardware's console>. Letters, digits, spaces and =,.:/_-+@% only."
+                }
+                Field::Hostname => {
+                    "The host name of the booted system: 1-63 letters, digits and -."
+                }
+                Field::Budget => {
+                    "A size budget for the image, such as 2 MiB. The size panel shows a bar against it, red when over; `stali size` warns. Empty for none."
+                }
             };
             para(&mut v, text);
             v.push(Line::from(""));
@@ -485,14 +625,26 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
         Some(ItemKind::Submenu(m)) => {
             title = format!("Help: {}", m.title());
             let text = match m {
-                MenuId::Hardware => "The machine the image is for: it decides the kernel fragments, the console and the default boot mode.",
-                MenuId::Tools => "The programs in the image, by category. [*] you chose it, -*- a chosen tool needs it, [ ] not in the image. Tools that provide the same thing (sh, init) exclude each other.",
-                MenuId::Category(_) => "Space toggles a tool. Its dependencies come with it (-*-); a tool another one needs cannot be removed.",
-                MenuId::Kernel => "Kernel source, base configuration, fragments and single options.",
+                MenuId::Hardware => {
+                    "The machine the image is for: it decides the kernel fragments, the console and the default boot mode."
+                }
+                MenuId::Tools => {
+                    "The programs in the image, by category. [*] you chose it, -*- a chosen tool needs it, [ ] not in the image. Tools that provide the same thing (sh, init) exclude each other."
+                }
+                MenuId::Category(_) => {
+                    "Space toggles a tool. Its dependencies come with it (-*-); a tool another one needs cannot be removed."
+                }
+                MenuId::Kernel => {
+                    "Kernel source, base configuration, fragments and single options."
+                }
                 MenuId::Base => "The kbuild target the configuration starts from.",
-                MenuId::Fragments => "Groups of kernel options. [*] chosen in the profile, -*- needed by the hardware, the boot mode or another fragment.",
+                MenuId::Fragments => {
+                    "Groups of kernel options. [*] chosen in the profile, -*- needed by the hardware, the boot mode or another fragment."
+                }
                 MenuId::Options => "Single kernel options, applied last.",
-                MenuId::Image => "How the image boots, how it is compressed, the command line, the host name and the size budget.",
+                MenuId::Image => {
+                    "How the image boots, how it is compressed, the command line, the host name and the size budget."
+                }
                 _ => "",
             };
             para(&mut v, text);
@@ -515,8 +667,15 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
     let inner_w = area.width.saturating_sub(4) as usize;
     let row = |k: &str, v: String, bold: bool| {
         let pad = inner_w.saturating_sub(k.chars().count() + v.chars().count());
-        let st = if bold { th.base().add_modifier(Modifier::BOLD) } else { th.base() };
-        Line::from(vec![Span::styled(format!("{k}{}", " ".repeat(pad)), st), Span::styled(v, st)])
+        let st = if bold {
+            th.base().add_modifier(Modifier::BOLD)
+        } else {
+            th.base()
+        };
+        Line::from(vec![
+            Span::styled(format!("{k}{}", " ".repeat(pad)), st),
+            Span::styled(v, st),
+        ])
     };
     let mut v = vec![
         row("Image", human(e.total_bytes), true),
@@ -535,11 +694,18 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
             let filled = filled.min(bar_w);
             let pct = (e.total_bytes as f64 * 100.0 / b.max(1) as f64).round() as u64;
             let color = if over { th.bar_over } else { th.bar };
-            let style = if th.mono { Style::new() } else { Style::new().fg(color) };
+            let style = if th.mono {
+                Style::new()
+            } else {
+                Style::new().fg(color)
+            };
             v.push(Line::from(vec![
                 Span::styled(g.bar_full.repeat(filled), style),
                 Span::styled(g.bar_empty.repeat(bar_w - filled), th.dim_style()),
-                Span::styled(format!("{pct:>4}%"), if over { th.fg(th.error) } else { th.base() }),
+                Span::styled(
+                    format!("{pct:>4}%"),
+                    if over { th.fg(th.error) } else { th.base() },
+                ),
             ]));
             if over {
                 v.push(Line::styled(
@@ -547,7 +713,10 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
                     th.fg(th.error).add_modifier(Modifier::BOLD),
                 ));
             } else {
-                v.push(Line::styled(format!("{} left", human(b - e.total_bytes)), th.dim_style()));
+                v.push(Line::styled(
+                    format!("{} left", human(b - e.total_bytes)),
+                    th.dim_style(),
+                ));
             }
         }
         None => v.push(Line::styled("no budget set", th.dim_style())),
@@ -557,35 +726,67 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         let (name, verb) = match &k {
             ItemKind::Tool(n) => {
                 let m = super::menu::tool_marker(n, &app.profile, &app.plan);
-                (n.clone(), if m == Marker::Off { "adding it" } else { "removing it" })
+                (
+                    n.clone(),
+                    if m == Marker::Off {
+                        "adding it"
+                    } else {
+                        "removing it"
+                    },
+                )
             }
             ItemKind::Fragment(n) => {
                 let m = super::menu::fragment_marker(n, &app.profile, &app.plan);
-                (n.clone(), if m == Marker::Off { "adding it" } else { "removing it" })
+                (
+                    n.clone(),
+                    if m == Marker::Off {
+                        "adding it"
+                    } else {
+                        "removing it"
+                    },
+                )
             }
             ItemKind::Hardware(n) | ItemKind::Base(n) => (n.clone(), "choosing it"),
-            ItemKind::Boot(b) => (b.map(|b| b.as_str()).unwrap_or("default").to_string(), "choosing it"),
+            ItemKind::Boot(b) => (
+                b.map(|b| b.as_str()).unwrap_or("default").to_string(),
+                "choosing it",
+            ),
             ItemKind::Compression(c) => (c.as_str().to_string(), "choosing it"),
             _ => (String::new(), ""),
         };
         match &app.delta {
             Delta::None => {}
             Delta::Current => {
-                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
                 v.push(Line::from("the current choice"));
             }
             Delta::Bytes { delta, total } => {
-                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
                 v.push(Line::from(format!("{verb}:")));
                 let over = e.budget_bytes.is_some_and(|b| *total > b);
                 let arrow = if g.ascii { "->" } else { "→" };
                 v.push(Line::from(vec![
-                    Span::styled(g.text(human_delta(*delta)), th.fg(th.accent).add_modifier(Modifier::BOLD)),
-                    Span::styled(format!(" {arrow} {}", human(*total)), if over { th.fg(th.error) } else { th.base() }),
+                    Span::styled(
+                        g.text(human_delta(*delta)),
+                        th.fg(th.accent).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(
+                        format!(" {arrow} {}", human(*total)),
+                        if over { th.fg(th.error) } else { th.base() },
+                    ),
                 ]));
             }
             Delta::Refused(why) => {
-                v.push(Line::styled(truncate(&name, inner_w, g.ellipsis), th.title_style()));
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
                 v.push(Line::styled(g.text(why.clone()), th.fg(th.error)));
             }
         }
@@ -594,7 +795,10 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         }
     }
     for w in &app.plan.warnings {
-        v.push(Line::styled(format!("! {}", g.text(w.message.clone())), th.fg(th.warn)));
+        v.push(Line::styled(
+            format!("! {}", g.text(w.message.clone())),
+            th.fg(th.warn),
+        ));
     }
     let b = block(app, "Size estimate".into()).padding(ratatui::widgets::Padding::horizontal(1));
     f.render_widget(Paragraph::new(v).wrap(Wrap { trim: false }).block(b), area);
@@ -610,9 +814,16 @@ fn draw_message(app: &App, f: &mut Frame, area: Rect) {
         Level::Info => th.screen_style(),
         Level::Ok => th.screen_style().patch(th.fg(th.ok)),
         Level::Warn => th.screen_style().patch(th.fg(th.warn)),
-        Level::Error => th.screen_style().patch(th.fg(th.error)).add_modifier(Modifier::BOLD),
+        Level::Error => th
+            .screen_style()
+            .patch(th.fg(th.error))
+            .add_modifier(Modifier::BOLD),
     };
-    let text = truncate(&app.look.glyphs.text(m.text.clone()), area.width.saturating_sub(1) as usize, app.look.glyphs.ellipsis);
+    let text = truncate(
+        &app.look.glyphs.text(m.text.clone()),
+        area.width.saturating_sub(1) as usize,
+        app.look.glyphs.ellipsis,
+    );
     f.render_widget(Paragraph::new(format!(" {text}")).style(style), area);
 }
 
@@ -620,7 +831,9 @@ fn draw_message(app: &App, f: &mut Frame, area: Rect) {
 pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     let mut h: Vec<(&str, &str)> = Vec::new();
     match &app.modal {
-        Some(Modal::Prompt(_)) => return vec![("Enter", "accept"), ("Esc", "cancel"), ("Ctrl-u", "clear")],
+        Some(Modal::Prompt(_)) => {
+            return vec![("Enter", "accept"), ("Esc", "cancel"), ("Ctrl-u", "clear")];
+        }
         Some(Modal::Confirm(c)) => return c.answers().to_vec(),
         None => {}
     }
@@ -652,7 +865,12 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 Some(_) => h.push(("Space", "toggle")),
                 None => {}
             }
-            if *id == MenuId::Options && !matches!(app.current_item().map(|i| &i.kind), Some(ItemKind::AddOption)) {
+            if *id == MenuId::Options
+                && !matches!(
+                    app.current_item().map(|i| &i.kind),
+                    Some(ItemKind::AddOption)
+                )
+            {
                 h.push(("a", "add"));
             }
             if *id != MenuId::Main {
@@ -663,9 +881,20 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         View::Search => {
             let typing = app.search.as_ref().is_some_and(|s| s.typing);
             if typing {
-                h.extend([("Enter", "jump"), ("Up/Down", "move"), ("Tab", "pick 1-9"), ("Esc", "back")]);
+                h.extend([
+                    ("Enter", "jump"),
+                    ("Up/Down", "move"),
+                    ("Tab", "pick 1-9"),
+                    ("Esc", "back"),
+                ]);
             } else {
-                h.extend([("1-9", "jump"), ("Enter", "jump"), ("j/k", "move"), ("/", "edit query"), ("Esc/h", "back")]);
+                h.extend([
+                    ("1-9", "jump"),
+                    ("Enter", "jump"),
+                    ("j/k", "move"),
+                    ("/", "edit query"),
+                    ("Esc/h", "back"),
+                ]);
                 common(&mut h);
             }
         }
@@ -688,7 +917,11 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
 
 fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.look.theme;
-    let key_style = if th.mono { Style::new().add_modifier(Modifier::REVERSED) } else { th.selected() };
+    let key_style = if th.mono {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        th.selected()
+    };
     let mut spans = Vec::new();
     let mut used = 0usize;
     for (k, a) in hints(app) {
@@ -701,7 +934,10 @@ fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(k.to_string(), key_style));
         spans.push(Span::styled(format!(" {a} "), th.screen_style()));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(th.screen_style()), area);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(th.screen_style()),
+        area,
+    );
 }
 
 fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
@@ -731,7 +967,9 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 None => (prompt_hint(&p.kind).to_string(), th.dim_style()),
             };
             f.render_widget(
-                Paragraph::new(app.look.glyphs.text(text)).style(style).wrap(Wrap { trim: true }),
+                Paragraph::new(app.look.glyphs.text(text))
+                    .style(style)
+                    .wrap(Wrap { trim: true }),
                 Rect::new(x + 2, y + 2, w.saturating_sub(4), 2),
             );
         }
@@ -751,9 +989,15 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 answers.push(Span::styled(format!(" {k} "), th.selected()));
                 answers.push(Span::raw(format!(" {a}  ")));
             }
-            let lines = vec![Line::from(c.question()), Line::from(""), Line::from(answers)];
+            let lines = vec![
+                Line::from(c.question()),
+                Line::from(""),
+                Line::from(answers),
+            ];
             f.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: true }).block(block(app, title.into())),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(block(app, title.into())),
                 area,
             );
         }

@@ -102,7 +102,10 @@ pub fn parse(buf: &[u8]) -> (Vec<KeyEvent>, usize) {
                 i += 1;
             }
             0x01..=0x1a => {
-                out.push(KeyEvent::new(KeyCode::Char((b - 1 + b'a') as char), KeyModifiers::CONTROL));
+                out.push(KeyEvent::new(
+                    KeyCode::Char((b - 1 + b'a') as char),
+                    KeyModifiers::CONTROL,
+                ));
                 i += 1;
             }
             0x00 | 0x1c..=0x1f => i += 1,
@@ -120,12 +123,16 @@ pub fn parse(buf: &[u8]) -> (Vec<KeyEvent>, usize) {
                 if i + len > buf.len() {
                     break;
                 }
-                match std::str::from_utf8(&buf[i..i + len]).ok().and_then(|s| s.chars().next()) {
-                    Some(c) => {
-                        let mods = if c.is_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
-                        out.push(KeyEvent::new(KeyCode::Char(c), mods));
-                    }
-                    None => {}
+                if let Some(c) = std::str::from_utf8(&buf[i..i + len])
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                {
+                    let mods = if c.is_uppercase() {
+                        KeyModifiers::SHIFT
+                    } else {
+                        KeyModifiers::NONE
+                    };
+                    out.push(KeyEvent::new(KeyCode::Char(c), mods));
                 }
                 i += len;
             }
@@ -145,7 +152,14 @@ mod tests {
         let codes: Vec<KeyCode> = k.iter().map(|k| k.code).collect();
         assert_eq!(
             codes,
-            vec![KeyCode::Up, KeyCode::Down, KeyCode::Char('j'), KeyCode::Enter, KeyCode::Char('r'), KeyCode::Esc]
+            vec![
+                KeyCode::Up,
+                KeyCode::Down,
+                KeyCode::Char('j'),
+                KeyCode::Enter,
+                KeyCode::Char('r'),
+                KeyCode::Esc
+            ]
         );
         assert!(k[4].modifiers.contains(KeyModifiers::CONTROL));
         let (k, _) = parse(b"\x1b[5~\x1b[1;5C");

@@ -129,7 +129,11 @@ impl Field {
                 KernelSource::Path(path) => path.display().to_string(),
                 other => other.describe(),
             },
-            Field::Cmdline => p.image.cmdline.clone().unwrap_or_else(|| plan.image.cmdline.clone()),
+            Field::Cmdline => p
+                .image
+                .cmdline
+                .clone()
+                .unwrap_or_else(|| plan.image.cmdline.clone()),
             Field::Hostname => p.image.hostname.clone(),
             Field::Budget => p.image.budget.map(budget_text).unwrap_or_default(),
         }
@@ -210,7 +214,12 @@ pub struct Item {
 }
 
 impl Item {
-    fn new(kind: ItemKind, marker: Marker, label: impl Into<String>, detail: impl Into<String>) -> Item {
+    fn new(
+        kind: ItemKind,
+        marker: Marker,
+        label: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Item {
         Item {
             kind,
             marker,
@@ -279,7 +288,13 @@ pub fn fragment_marker(name: &str, profile: &Profile, plan: &Plan) -> Marker {
 
 /// The lines of menu `id`.
 pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> Vec<Item> {
-    let radio = |on: bool| if on { Marker::RadioOn } else { Marker::RadioOff };
+    let radio = |on: bool| {
+        if on {
+            Marker::RadioOn
+        } else {
+            Marker::RadioOff
+        }
+    };
     let field = |f: Field| {
         let mut it = Item::new(ItemKind::Field(f), Marker::Blank, f.label(), "");
         it.value = Some(f.value(profile, plan));
@@ -289,9 +304,15 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
     match id {
         MenuId::Main => {
             let chosen = profile.select.len();
-            let pulled = plan.tools.len().saturating_sub(plan.tools.iter().filter(|t| t.selected).count());
+            let pulled = plan
+                .tools
+                .len()
+                .saturating_sub(plan.tools.iter().filter(|t| t.selected).count());
             vec![
-                sub(MenuId::Hardware, format!("Target hardware ({})", profile.hardware)),
+                sub(
+                    MenuId::Hardware,
+                    format!("Target hardware ({})", profile.hardware),
+                ),
                 sub(
                     MenuId::Tools,
                     if pulled > 0 {
@@ -302,11 +323,19 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 ),
                 sub(
                     MenuId::Kernel,
-                    format!("Kernel ({}, {} fragments)", profile.kernel.base, plan.kernel.fragments.len()),
+                    format!(
+                        "Kernel ({}, {} fragments)",
+                        profile.kernel.base,
+                        plan.kernel.fragments.len()
+                    ),
                 ),
                 sub(
                     MenuId::Image,
-                    format!("Image and boot ({}, {})", plan.image.boot.as_str(), plan.image.compression.as_str()),
+                    format!(
+                        "Image and boot ({}, {})",
+                        plan.image.boot.as_str(),
+                        plan.image.compression.as_str()
+                    ),
                 ),
                 field(Field::Name),
                 field(Field::Description),
@@ -330,8 +359,14 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 .into_iter()
                 .map(|c| {
                     let total = all.iter().filter(|t| t.category == c).count();
-                    let inside = all.iter().filter(|t| t.category == c && plan.tool(&t.name).is_some()).count();
-                    sub(MenuId::Category(c.clone()), format!("{c} ({inside}/{total})"))
+                    let inside = all
+                        .iter()
+                        .filter(|t| t.category == c && plan.tool(&t.name).is_some())
+                        .count();
+                    sub(
+                        MenuId::Category(c.clone()),
+                        format!("{c} ({inside}/{total})"),
+                    )
                 })
                 .collect()
         }
@@ -351,9 +386,18 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
             .collect(),
         MenuId::Kernel => vec![
             field(Field::KernelSource),
-            sub(MenuId::Base, format!("Base configuration ({})", profile.kernel.base)),
-            sub(MenuId::Fragments, format!("Fragments ({} in use)", plan.kernel.fragments.len())),
-            sub(MenuId::Options, format!("Extra options ({})", profile.kernel.options.len())),
+            sub(
+                MenuId::Base,
+                format!("Base configuration ({})", profile.kernel.base),
+            ),
+            sub(
+                MenuId::Fragments,
+                format!("Fragments ({} in use)", plan.kernel.fragments.len()),
+            ),
+            sub(
+                MenuId::Options,
+                format!("Extra options ({})", profile.kernel.options.len()),
+            ),
         ],
         MenuId::Base => catalog
             .bases
@@ -372,11 +416,22 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
             .iter()
             .map(|f| {
                 let marker = fragment_marker(&f.name, profile, plan);
-                let detail = match (marker, plan.kernel.fragments.iter().find(|p| p.fragment.name == f.name)) {
+                let detail = match (
+                    marker,
+                    plan.kernel
+                        .fragments
+                        .iter()
+                        .find(|p| p.fragment.name == f.name),
+                ) {
                     (Marker::Forced, Some(p)) => format!("{} [{}]", f.title, p.reason),
                     _ => f.title.clone(),
                 };
-                Item::new(ItemKind::Fragment(f.name.clone()), marker, f.name.clone(), detail)
+                Item::new(
+                    ItemKind::Fragment(f.name.clone()),
+                    marker,
+                    f.name.clone(),
+                    detail,
+                )
             })
             .collect(),
         MenuId::Options => {
@@ -385,11 +440,25 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 .options
                 .iter()
                 .map(|(k, val)| {
-                    let shown = if val == "n" { "is not set".to_string() } else { format!("= {val}") };
-                    Item::new(ItemKind::KOption(k.clone()), Marker::Blank, k.clone(), shown)
+                    let shown = if val == "n" {
+                        "is not set".to_string()
+                    } else {
+                        format!("= {val}")
+                    };
+                    Item::new(
+                        ItemKind::KOption(k.clone()),
+                        Marker::Blank,
+                        k.clone(),
+                        shown,
+                    )
                 })
                 .collect();
-            v.push(Item::new(ItemKind::AddOption, Marker::Blank, "<add an option>", ""));
+            v.push(Item::new(
+                ItemKind::AddOption,
+                Marker::Blank,
+                "<add an option>",
+                "",
+            ));
             v
         }
         MenuId::Image => vec![
@@ -398,10 +467,17 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 format!(
                     "Boot mode ({}{})",
                     plan.image.boot.as_str(),
-                    if profile.image.boot.is_none() { ", hardware default" } else { "" }
+                    if profile.image.boot.is_none() {
+                        ", hardware default"
+                    } else {
+                        ""
+                    }
                 ),
             ),
-            sub(MenuId::Compression, format!("Compression ({})", profile.image.compression.as_str())),
+            sub(
+                MenuId::Compression,
+                format!("Compression ({})", profile.image.compression.as_str()),
+            ),
             field(Field::Cmdline),
             field(Field::Hostname),
             field(Field::Budget),
@@ -419,7 +495,12 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                     BootMode::Uefi => "UEFI via the kernel's EFI stub",
                     BootMode::Hybrid => "both in one image (two kernel copies)",
                 };
-                v.push(Item::new(ItemKind::Boot(Some(m)), radio(profile.image.boot == Some(m)), m.as_str(), detail));
+                v.push(Item::new(
+                    ItemKind::Boot(Some(m)),
+                    radio(profile.image.boot == Some(m)),
+                    m.as_str(),
+                    detail,
+                ));
             }
             v
         }

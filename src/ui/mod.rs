@@ -66,7 +66,10 @@ pub fn run(args: MenuArgs) -> i32 {
             return 1;
         }
     };
-    let which = match (std::io::stdin().is_terminal(), std::io::stdout().is_terminal()) {
+    let which = match (
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    ) {
         (true, true) => None,
         (false, true) => Some("standard input is"),
         (true, false) => Some("standard output is"),
@@ -94,7 +97,10 @@ pub fn run(args: MenuArgs) -> i32 {
 /// The profile to start from, and the text whose comments saving keeps: the file, or the
 /// embedded default (for a path that does not exist yet, or none).
 pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>), String> {
-    let default_text = EMBEDDED_PROFILES.first().map(|(_, t)| *t).unwrap_or("format = 1\n");
+    let default_text = EMBEDDED_PROFILES
+        .first()
+        .map(|(_, t)| *t)
+        .unwrap_or("format = 1\n");
     match path {
         Some(p) if p.exists() => {
             let profile = Profile::load(p).map_err(|e| format!("stali menu: {e}"))?;
@@ -102,7 +108,8 @@ pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>)
             Ok((profile, text))
         }
         Some(p) => {
-            let mut profile = Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
+            let mut profile =
+                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
             if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().to_lowercase())
                 && crate::model::profile::valid_profile_name(&stem)
             {
@@ -112,7 +119,8 @@ pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>)
             Ok((profile, Some(default_text.to_string())))
         }
         None => {
-            let profile = Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
+            let profile =
+                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
             Ok((profile, Some(default_text.to_string())))
         }
     }
@@ -128,11 +136,19 @@ enum Input {
 pub fn restore_terminal() {
     let _ = disable_raw_mode();
     let mut out = std::io::stdout();
-    let _ = execute!(out, EndSynchronizedUpdate, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        EndSynchronizedUpdate,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 /// Draws one frame wrapped in synchronized-update codes, so the terminal shows it at once.
-pub fn draw_frame<W: Write>(t: &mut Terminal<CrosstermBackend<W>>, app: &App) -> std::io::Result<()> {
+pub fn draw_frame<W: Write>(
+    t: &mut Terminal<CrosstermBackend<W>>,
+    app: &App,
+) -> std::io::Result<()> {
     queue!(t.backend_mut(), BeginSynchronizedUpdate)?;
     t.draw(|f| draw::draw(app, f))?;
     execute!(t.backend_mut(), EndSynchronizedUpdate)?;
@@ -141,8 +157,8 @@ pub fn draw_frame<W: Write>(t: &mut Terminal<CrosstermBackend<W>>, app: &App) ->
 
 fn run_tty(mut app: App) -> Result<i32> {
     let (tx, rx) = mpsc::channel::<Input>();
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT, SIGWINCH]).context("cannot install signal handlers")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT, SIGWINCH])
+        .context("cannot install signal handlers")?;
     let stx = tx.clone();
     std::thread::spawn(move || {
         for s in signals.forever() {
@@ -191,8 +207,10 @@ fn run_tty(mut app: App) -> Result<i32> {
         prev(info);
     }));
     let mut out = std::io::BufWriter::with_capacity(32 * 1024, std::io::stdout());
-    execute!(out, EnterAlternateScreen, cursor::Hide).context("cannot switch to the alternate screen")?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(out)).context("cannot set up the terminal")?;
+    execute!(out, EnterAlternateScreen, cursor::Hide)
+        .context("cannot switch to the alternate screen")?;
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(out)).context("cannot set up the terminal")?;
 
     loop {
         if draw_frame(&mut terminal, &app).is_err() {
@@ -227,7 +245,10 @@ fn run_tty(mut app: App) -> Result<i32> {
 /// recovery file, restores the terminal, says what happened; returns the exit code.
 fn cut_short(app: &App, signal: Option<i32>) -> i32 {
     let kept = if app.dirty() {
-        Some(save::write_recovery(&app.profile, app.saved_text.as_deref()))
+        Some(save::write_recovery(
+            &app.profile,
+            app.saved_text.as_deref(),
+        ))
     } else {
         None
     };

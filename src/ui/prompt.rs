@@ -82,7 +82,11 @@ impl Prompt {
     }
 
     fn byte(&self, ch: usize) -> usize {
-        self.text.char_indices().nth(ch).map(|(i, _)| i).unwrap_or(self.text.len())
+        self.text
+            .char_indices()
+            .nth(ch)
+            .map(|(i, _)| i)
+            .unwrap_or(self.text.len())
     }
 
     /// Applies an editing key.

@@ -19,8 +19,9 @@ pub const RECOVER_SUFFIX: &str = ".stali-recover";
 pub fn profile_text(profile: &Profile, base: Option<&str>) -> Result<String> {
     match base {
         Some(text) => {
-            let mut doc: toml_edit::DocumentMut =
-                text.parse().context("the existing profile is not valid TOML; not overwriting it")?;
+            let mut doc: toml_edit::DocumentMut = text
+                .parse()
+                .context("the existing profile is not valid TOML; not overwriting it")?;
             // Edit the lists in place first, so the comments on their lines stay with them.
             let lists: [(&str, &str, &[String]); 2] = [
                 ("tools", "select", &profile.select),
@@ -63,7 +64,10 @@ pub fn patch_string_array(arr: &mut toml_edit::Array, want: &[String]) {
     let mut i = arr.len();
     while i > 0 {
         i -= 1;
-        let keep = arr.get(i).and_then(|v| v.as_str()).is_some_and(|s| want.iter().any(|w| w == s));
+        let keep = arr
+            .get(i)
+            .and_then(|v| v.as_str())
+            .is_some_and(|s| want.iter().any(|w| w == s));
         if keep {
             continue;
         }
@@ -88,7 +92,8 @@ pub fn patch_string_array(arr: &mut toml_edit::Array, want: &[String]) {
         }
         arr.remove(i);
     }
-    let multiline = arr.iter().any(|v| raw(v.decor().prefix()).contains('\n')) || raw(Some(arr.trailing())).contains('\n');
+    let multiline = arr.iter().any(|v| raw(v.decor().prefix()).contains('\n'))
+        || raw(Some(arr.trailing())).contains('\n');
     for w in want {
         if arr.iter().any(|v| v.as_str() == Some(w.as_str())) {
             continue;
@@ -108,13 +113,15 @@ pub fn patch_string_array(arr: &mut toml_edit::Array, want: &[String]) {
         let mut v = toml_edit::Value::from(w.as_str());
         let mut suffix = String::new();
         let comma = arr.trailing_comma();
-        if !comma
-            && let Some(last) = arr.iter_mut().last()
-        {
+        if !comma && let Some(last) = arr.iter_mut().last() {
             suffix = raw(last.decor().suffix());
             last.decor_mut().set_suffix("");
         }
-        let lead = if comment.is_empty() { "\n".to_string() } else { comment };
+        let lead = if comment.is_empty() {
+            "\n".to_string()
+        } else {
+            comment
+        };
         v.decor_mut().set_prefix(format!("{lead}{indent}"));
         v.decor_mut().set_suffix(suffix);
         arr.push_formatted(v);
@@ -140,8 +147,11 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     if let Ok(meta) = std::fs::metadata(path) {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
-    tmp.as_file().sync_all().context("cannot flush the temporary file to disk")?;
-    tmp.persist(path).with_context(|| format!("cannot rename the temporary file to {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .context("cannot flush the temporary file to disk")?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot rename the temporary file to {}", path.display()))?;
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();
     }
@@ -186,7 +196,8 @@ pub fn recovery_path(file: Option<&Path>) -> Option<PathBuf> {
 
 /// Writes the recovery file for `profile`; returns where it went.
 pub fn write_recovery(profile: &Profile, base: Option<&str>) -> Result<PathBuf> {
-    let path = recovery_path(profile.file.as_deref()).context("no place for a recovery file (HOME is unset)")?;
+    let path = recovery_path(profile.file.as_deref())
+        .context("no place for a recovery file (HOME is unset)")?;
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
@@ -237,7 +248,10 @@ mod tests {
             patched(text, &["a", "b"]),
             "select = [\n  \"a\",   # first\n  \"b\",   # second\n]\n"
         );
-        assert_eq!(patched("select = [\"a\", \"b\"]\n", &["b", "c"]), "select = [\"b\", \"c\"]\n");
+        assert_eq!(
+            patched("select = [\"a\", \"b\"]\n", &["b", "c"]),
+            "select = [\"b\", \"c\"]\n"
+        );
         assert_eq!(
             patched("select = [\n  \"a\"\n]\n", &["a", "b"]),
             "select = [\n  \"a\",\n  \"b\"\n]\n"
@@ -248,14 +262,25 @@ mod tests {
     fn atomic_save_keeps_comments() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("p.toml");
-        std::fs::write(&path, "# hello\nformat = 1 # schema\n[tools]\nselect = [\"sinit\"] # mine\n").expect("write");
+        std::fs::write(
+            &path,
+            "# hello\nformat = 1 # schema\n[tools]\nselect = [\"sinit\"] # mine\n",
+        )
+        .expect("write");
         let mut p = Profile::load(&path).expect("loads");
         p.select.push("mksh".into());
         save_profile(&p, &path, None).expect("saves");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.starts_with("# hello\nformat = 1 # schema\n"), "{text}");
-        assert!(text.contains("select = [\"sinit\", \"mksh\"] # mine"), "{text}");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert!(
+            text.contains("select = [\"sinit\", \"mksh\"] # mine"),
+            "{text}"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
     }
 }

@@ -25,6 +25,7 @@ pub struct Index {
     /// The entries.
     pub entries: Vec<Entry>,
     haystacks: Vec<Utf32String>,
+    name_len: Vec<u16>,
 }
 
 impl Index {
@@ -34,7 +35,15 @@ impl Index {
             .iter()
             .map(|e| Utf32String::from(format!("{} {}", e.name, e.description).as_str()))
             .collect();
-        Index { entries, haystacks }
+        let name_len = entries
+            .iter()
+            .map(|e| e.name.len().min(u16::MAX as usize) as u16)
+            .collect();
+        Index {
+            entries,
+            haystacks,
+            name_len,
+        }
     }
 
     /// Everything in the catalog and the profile that search can find.
@@ -57,17 +66,33 @@ impl Index {
             push(t.name.clone(), desc, ItemKind::Tool(t.name.clone()));
         }
         for h in &catalog.hardware {
-            push(h.name.clone(), h.description.clone(), ItemKind::Hardware(h.name.clone()));
+            push(
+                h.name.clone(),
+                h.description.clone(),
+                ItemKind::Hardware(h.name.clone()),
+            );
         }
         for b in &catalog.bases {
-            push(b.name.clone(), b.description.clone(), ItemKind::Base(b.name.clone()));
+            push(
+                b.name.clone(),
+                b.description.clone(),
+                ItemKind::Base(b.name.clone()),
+            );
         }
         for f in &catalog.fragments {
-            push(f.name.clone(), format!("{}: {}", f.title, f.description), ItemKind::Fragment(f.name.clone()));
+            push(
+                f.name.clone(),
+                format!("{}: {}", f.title, f.description),
+                ItemKind::Fragment(f.name.clone()),
+            );
         }
         for f in &catalog.fragments {
             for (k, val) in &f.options {
-                let set = if val == "n" { "is not set".to_string() } else { format!("={val}") };
+                let set = if val == "n" {
+                    "is not set".to_string()
+                } else {
+                    format!("={val}")
+                };
                 let menu = MenuId::Fragments;
                 v.push(Entry {
                     name: k.clone(),
@@ -88,7 +113,14 @@ impl Index {
             };
             push2(k.clone(), format!("={val} in this profile"));
         }
-        for f in [Field::Name, Field::Description, Field::KernelSource, Field::Cmdline, Field::Hostname, Field::Budget] {
+        for f in [
+            Field::Name,
+            Field::Description,
+            Field::KernelSource,
+            Field::Cmdline,
+            Field::Hostname,
+            Field::Budget,
+        ] {
             let kind = ItemKind::Field(f);
             let menu = home_of(&kind, profile, catalog);
             v.push(Entry {
@@ -187,34 +219,43 @@ impl Search {
             self.last_hits = self.results.clone();
             return;
         }
-        let plain = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == ' ');
-        let narrow = !self.last_query.is_empty() && q.starts_with(self.last_query.as_str()) && plain(q);
+        let plain = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == ' ')
+        };
+        let narrow =
+            !self.last_query.is_empty() && q.starts_with(self.last_query.as_str()) && plain(q);
         let pattern = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
         let candidates: Vec<usize> = if narrow {
             std::mem::take(&mut self.last_hits)
         } else {
             (0..self.index.len()).collect()
         };
-        let mut scored: Vec<(u32, usize)> = Vec::with_capacity(candidates.len());
+        // One u64 per hit orders best score first, then shorter names, then catalog order.
+        let mut keys: Vec<u64> = Vec::with_capacity(candidates.len());
+        let mut hits: Vec<usize> = Vec::with_capacity(candidates.len());
         for i in candidates {
             if let Some(s) = pattern.score(self.index.haystacks[i].slice(..), &mut self.matcher) {
-                scored.push((s, i));
+                let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
+                let len = u64::from(self.index.name_len[i]);
+                keys.push(score << 48 | len << 32 | i as u64);
+                hits.push(i);
             }
         }
-        self.last_hits = scored.iter().map(|(_, i)| *i).collect();
+        self.last_hits = hits;
         self.last_query = q.to_string();
-        // Best score first; ties by name length (exact names first), then catalog order.
-        scored.sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then_with(|| self.index.entries[a.1].name.len().cmp(&self.index.entries[b.1].name.len()))
-                .then(a.1.cmp(&b.1))
-        });
-        self.results = scored.into_iter().map(|(_, i)| i).collect();
+        keys.sort_unstable();
+        self.results = keys
+            .into_iter()
+            .map(|k| (k & 0xffff_ffff) as usize)
+            .collect();
     }
 
     /// The highlighted entry.
     pub fn current(&self) -> Option<&Entry> {
-        self.results.get(self.selected).and_then(|i| self.index.entries.get(*i))
+        self.results
+            .get(self.selected)
+            .and_then(|i| self.index.entries.get(*i))
     }
 }
 
@@ -234,6 +275,9 @@ mod tests {
         s.set_query("dropb");
         assert_eq!(s.current().map(|e| e.name.as_str()), Some("dropbear"));
         s.set_query("serial_8250");
-        assert!(s.current().is_some_and(|e| e.name.starts_with("CONFIG_SERIAL_8250")));
+        assert!(
+            s.current()
+                .is_some_and(|e| e.name.starts_with("CONFIG_SERIAL_8250"))
+        );
     }
 }

@@ -38,7 +38,9 @@ fn hex((r, g, b): (u8, u8, u8)) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The buffer as an SVG document; default colours are a light-on-dark terminal.
@@ -58,7 +60,11 @@ pub fn buffer_to_svg(buf: &Buffer, theme: &Theme) -> String {
         while x < area.right() {
             let cell = &buf[(x, y)];
             let rev = cell.modifier.contains(Modifier::REVERSED);
-            let bg = if rev { rgb(cell.fg, fg0) } else { rgb(cell.bg, bg0) };
+            let bg = if rev {
+                rgb(cell.fg, fg0)
+            } else {
+                rgb(cell.bg, bg0)
+            };
             let start = x;
             while x < area.right() {
                 let c = &buf[(x, y)];
@@ -87,7 +93,11 @@ pub fn buffer_to_svg(buf: &Buffer, theme: &Theme) -> String {
             let style_of = |c: &ratatui::buffer::Cell| {
                 let r = c.modifier.contains(Modifier::REVERSED);
                 let fg = if r { rgb(c.bg, bg0) } else { rgb(c.fg, fg0) };
-                (fg, c.modifier.contains(Modifier::BOLD), c.modifier.contains(Modifier::UNDERLINED))
+                (
+                    fg,
+                    c.modifier.contains(Modifier::BOLD),
+                    c.modifier.contains(Modifier::UNDERLINED),
+                )
             };
             let st = style_of(cell);
             let start = x;

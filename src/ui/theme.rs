@@ -46,8 +46,20 @@ pub struct Theme {
 
 /// Keys of the `[colors]` table.
 const COLOR_KEYS: &[&str] = &[
-    "text", "background", "title", "border", "dim", "selected_fg", "selected_bg", "accent", "ok",
-    "warn", "error", "bar", "bar_over", "screen",
+    "text",
+    "background",
+    "title",
+    "border",
+    "dim",
+    "selected_fg",
+    "selected_bg",
+    "accent",
+    "ok",
+    "warn",
+    "error",
+    "bar",
+    "bar_over",
+    "screen",
 ];
 
 /// Parses a colour: an ANSI name, `reset`, or `#rrggbb`.
@@ -85,22 +97,31 @@ pub fn parse_color(s: &str) -> Option<Color> {
 impl Theme {
     /// Parses a theme file's text.
     pub fn parse(name: &str, text: &str) -> Result<Theme> {
-        let doc: toml::Table = toml::from_str(text).with_context(|| format!("theme `{name}` is not valid TOML"))?;
-        let mono = doc.get("mono").and_then(toml::Value::as_bool).unwrap_or(false);
+        let doc: toml::Table =
+            toml::from_str(text).with_context(|| format!("theme `{name}` is not valid TOML"))?;
+        let mono = doc
+            .get("mono")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
         let colors = doc
             .get("colors")
             .and_then(toml::Value::as_table)
             .with_context(|| format!("theme `{name}` has no [colors] table"))?;
         for k in colors.keys() {
             if !COLOR_KEYS.contains(&k.as_str()) {
-                bail!("theme `{name}`: unknown colour key `{k}`{}", suggestion(k, COLOR_KEYS.iter().copied()));
+                bail!(
+                    "theme `{name}`: unknown colour key `{k}`{}",
+                    suggestion(k, COLOR_KEYS.iter().copied())
+                );
             }
         }
         let get = |key: &str, fallback: Color| -> Result<Color> {
             match colors.get(key) {
                 None => Ok(fallback),
                 Some(v) => {
-                    let s = v.as_str().with_context(|| format!("theme `{name}`: `{key}` is not a string"))?;
+                    let s = v
+                        .as_str()
+                        .with_context(|| format!("theme `{name}`: `{key}` is not a string"))?;
                     if mono {
                         return Ok(Color::Reset);
                     }
@@ -195,7 +216,10 @@ impl Theme {
 
     /// Titles.
     pub fn title_style(&self) -> Style {
-        Style::new().fg(self.title).bg(self.background).add_modifier(Modifier::BOLD)
+        Style::new()
+            .fg(self.title)
+            .bg(self.background)
+            .add_modifier(Modifier::BOLD)
     }
 
     /// Borders.
@@ -283,13 +307,20 @@ impl Glyphs {
     /// Picks ASCII when asked or when `TERM` is `linux`, `vt100` or another `vt*`.
     pub fn choose(ascii_flag: bool, term: Option<&str>) -> Glyphs {
         let term_ascii = term.is_some_and(|t| t == "linux" || t.starts_with("vt"));
-        if ascii_flag || term_ascii { Glyphs::ASCII } else { Glyphs::UNICODE }
+        if ascii_flag || term_ascii {
+            Glyphs::ASCII
+        } else {
+            Glyphs::UNICODE
+        }
     }
 
     /// Replaces the few non-ASCII characters the model's text may contain.
     pub fn text(&self, s: String) -> String {
         if self.ascii && !s.is_ascii() {
-            s.replace('±', "+").replace('…', "~").replace('→', "->").replace('·', "-")
+            s.replace('±', "+")
+                .replace('…', "~")
+                .replace('→', "->")
+                .replace('·', "-")
         } else {
             s
         }
@@ -326,7 +357,10 @@ mod tests {
             assert_eq!(th.mono, t.name == "mono");
         }
         let mono = Theme::named(&c, "mono").expect("mono");
-        assert_eq!(mono.selected(), Style::new().add_modifier(Modifier::REVERSED));
+        assert_eq!(
+            mono.selected(),
+            Style::new().add_modifier(Modifier::REVERSED)
+        );
     }
 
     #[test]

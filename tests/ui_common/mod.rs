@@ -30,7 +30,8 @@ pub fn frozen_catalog() -> Catalog {
 /// The fixture copy of profiles/minimal.toml, as if read from `minimal.toml`.
 pub fn frozen_profile() -> (Profile, String) {
     let text = std::fs::read_to_string(fixtures().join("minimal.toml")).expect("fixture profile");
-    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml"))).expect("fixture profile parses");
+    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml")))
+        .expect("fixture profile parses");
     (p, text)
 }
 
