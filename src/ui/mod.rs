@@ -1,9 +1,269 @@
-//! The configurator (`stali menu`).
+//! The configurator (`stali menu`): a full-screen terminal UI that composes an image.
+//!
+//! [`app::App`] holds the state and handles keys without touching the terminal;
+//! [`draw::draw`] paints it. This module is the thin shell around them: terminal setup and
+//! restore, signals, and a loop that redraws only after an event.
+//!
+//! Unsaved changes are written to a recovery file when the session ends by a signal
+//! (SIGHUP, SIGTERM, SIGINT) or the terminal goes away: `DIR/.NAME.toml.stali-recover` beside
+//! the profile, or `$XDG_STATE_HOME/stali/recover/untitled.toml.stali-recover` for a profile
+//! not saved yet (see [`save`]). The next `stali menu` of that profile offers to recover it.
+
+pub mod app;
+pub mod draw;
+pub mod input;
+pub mod menu;
+pub mod prompt;
+pub mod save;
+pub mod search;
+pub mod svg;
+pub mod theme;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use anyhow::{Context, Result};
+use crossterm::event::KeyEvent;
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute, queue};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 
 use crate::cli::MenuArgs;
+use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::{Catalog, Profile};
+use app::{App, Effect};
+use theme::{Glyphs, Look, Theme};
 
 /// Runs the configurator; returns the exit code.
-pub fn run(_args: MenuArgs) -> i32 {
-    eprintln!("stali menu: not built yet");
-    2
+pub fn run(args: MenuArgs) -> i32 {
+    let catalog = Catalog::load();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = match Theme::choose(&catalog, args.theme.as_deref(), no_color) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("stali menu: {e:#}");
+            return 1;
+        }
+    };
+    let glyphs = Glyphs::choose(args.ascii, std::env::var("TERM").ok().as_deref());
+    let (profile, text) = match starting_profile(args.profile.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let mut app = match App::new(profile, text, catalog, Look { theme, glyphs }) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("stali menu: the profile is not valid:\n{e}");
+            return 1;
+        }
+    };
+    let which = match (
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    ) {
+        (true, true) => None,
+        (false, true) => Some("standard input is"),
+        (true, false) => Some("standard output is"),
+        (false, false) => Some("standard input and output are"),
+    };
+    if let Some(which) = which {
+        eprintln!(
+            "stali menu: {which} not a terminal; the configurator needs one. In scripts use `stali check`, `stali size` or edit the profile."
+        );
+        return 2;
+    }
+    if let Some(rp) = save::recovery_path(app.profile.file.as_deref()).filter(|p| p.is_file()) {
+        app.offer_recovery(rp);
+    }
+    match run_tty(app) {
+        Ok(code) => code,
+        Err(e) => {
+            restore_terminal();
+            eprintln!("stali menu: {e:#}");
+            1
+        }
+    }
+}
+
+/// The profile to start from, and the text whose comments saving keeps: the file, or the
+/// embedded default (for a path that does not exist yet, or none).
+pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>), String> {
+    let default_text = EMBEDDED_PROFILES
+        .first()
+        .map(|(_, t)| *t)
+        .unwrap_or("format = 1\n");
+    match path {
+        Some(p) if p.exists() => {
+            let profile = Profile::load(p).map_err(|e| format!("stali menu: {e}"))?;
+            let text = std::fs::read_to_string(p).ok();
+            Ok((profile, text))
+        }
+        Some(p) => {
+            let mut profile =
+                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
+            if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().to_lowercase())
+                && crate::model::profile::valid_profile_name(&stem)
+            {
+                profile.name = stem;
+            }
+            profile.file = Some(PathBuf::from(p));
+            Ok((profile, Some(default_text.to_string())))
+        }
+        None => {
+            let profile =
+                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
+            Ok((profile, Some(default_text.to_string())))
+        }
+    }
+}
+
+enum Input {
+    Key(KeyEvent),
+    Signal(i32),
+    Gone,
+}
+
+/// Undoes every terminal mode the configurator set; safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let mut out = std::io::stdout();
+    let _ = execute!(
+        out,
+        EndSynchronizedUpdate,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+}
+
+/// Draws one frame wrapped in synchronized-update codes, so the terminal shows it at once.
+pub fn draw_frame<W: Write>(
+    t: &mut Terminal<CrosstermBackend<W>>,
+    app: &App,
+) -> std::io::Result<()> {
+    queue!(t.backend_mut(), BeginSynchronizedUpdate)?;
+    t.draw(|f| draw::draw(app, f))?;
+    execute!(t.backend_mut(), EndSynchronizedUpdate)?;
+    Ok(())
+}
+
+fn run_tty(mut app: App) -> Result<i32> {
+    let (tx, rx) = mpsc::channel::<Input>();
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT, SIGWINCH])
+        .context("cannot install signal handlers")?;
+    let stx = tx.clone();
+    std::thread::spawn(move || {
+        for s in signals.forever() {
+            if stx.send(Input::Signal(s)).is_err() {
+                break;
+            }
+        }
+    });
+    // A blocking read in its own thread: end of file or an error means the terminal is gone.
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => {
+                    let _ = tx.send(Input::Gone);
+                    break;
+                }
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    let (keys, used) = input::parse(&pending);
+                    pending.drain(..used);
+                    if pending.len() > 16 {
+                        pending.clear();
+                    }
+                    for k in keys {
+                        if tx.send(Input::Key(k)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    let _ = tx.send(Input::Gone);
+                    break;
+                }
+            }
+        }
+    });
+
+    enable_raw_mode().context("cannot put the terminal in raw mode")?;
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        prev(info);
+    }));
+    let mut out = std::io::BufWriter::with_capacity(32 * 1024, std::io::stdout());
+    execute!(out, EnterAlternateScreen, cursor::Hide)
+        .context("cannot switch to the alternate screen")?;
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(out)).context("cannot set up the terminal")?;
+
+    loop {
+        if draw_frame(&mut terminal, &app).is_err() {
+            return Ok(cut_short(&app, None));
+        }
+        // Wait for an event (no timeout: nothing changes on its own), then take every
+        // event already queued before drawing again.
+        let mut next = match rx.recv() {
+            Ok(e) => Some(e),
+            Err(_) => return Ok(cut_short(&app, None)),
+        };
+        while let Some(ev) = next.take() {
+            match ev {
+                Input::Key(k) => {
+                    if app.handle(k) == Effect::Quit {
+                        let _ = terminal.show_cursor();
+                        drop(terminal);
+                        restore_terminal();
+                        return Ok(0);
+                    }
+                }
+                Input::Signal(SIGWINCH) => {}
+                Input::Signal(s) => return Ok(cut_short(&app, Some(s))),
+                Input::Gone => return Ok(cut_short(&app, None)),
+            }
+            next = rx.try_recv().ok();
+        }
+    }
+}
+
+/// Ends a session cut short by a signal or a lost terminal: keeps unsaved changes in the
+/// recovery file, restores the terminal, says what happened; returns the exit code.
+fn cut_short(app: &App, signal: Option<i32>) -> i32 {
+    let kept = if app.dirty() {
+        Some(save::write_recovery(
+            &app.profile,
+            app.saved_text.as_deref(),
+        ))
+    } else {
+        None
+    };
+    restore_terminal();
+    let why = match signal {
+        Some(SIGHUP) => "the terminal hung up (SIGHUP)".to_string(),
+        Some(SIGTERM) => "terminated (SIGTERM)".to_string(),
+        Some(SIGINT) => "interrupted (SIGINT)".to_string(),
+        Some(s) => format!("signal {s}"),
+        None => "the terminal went away".to_string(),
+    };
+    match kept {
+        Some(Ok(p)) => eprintln!("stali menu: {why}; unsaved changes kept in {}", p.display()),
+        Some(Err(e)) => eprintln!("stali menu: {why}; could not keep unsaved changes: {e:#}"),
+        None => eprintln!("stali menu: {why}"),
+    }
+    128 + signal.unwrap_or(1)
 }

@@ -1,0 +1,1187 @@
+//! The configurator's state and key handling. Nothing here touches the terminal: `App::handle`
+//! takes a key and returns an [`Effect`]; `super::draw::draw` paints an `&App`.
+
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::menu::{Field, Item, ItemKind, Marker, MenuId, items};
+use super::prompt::{Prompt, PromptKind, PromptOutcome};
+use super::save;
+use super::search::{Index, Search};
+use super::theme::Look;
+use crate::model::diff::{Change, diff};
+use crate::model::plan::EXCLUSIVE;
+use crate::model::profile::{cmdline_problem, parse_size, valid_hostname, valid_profile_name};
+use crate::model::{Catalog, Estimate, KernelSource, Plan, Profile, estimate, resolve};
+
+/// What the terminal loop should do after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Keep going (redraw).
+    None,
+    /// Leave the configurator.
+    Quit,
+}
+
+/// How a message reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Plain information.
+    Info,
+    /// Something worked (saved).
+    Ok,
+    /// A warning from the model.
+    Warn,
+    /// A refusal or error.
+    Error,
+}
+
+/// The message line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its tone.
+    pub level: Level,
+    /// Its text.
+    pub text: String,
+}
+
+/// A screen on the navigation stack.
+#[derive(Debug, Clone, PartialEq)]
+pub enum View {
+    /// A menu with its highlighted line.
+    Menu {
+        /// Which menu.
+        id: MenuId,
+        /// Highlighted line.
+        cursor: usize,
+    },
+    /// The search results (the search itself is `App::search`).
+    Search,
+    /// Help about an item.
+    Help {
+        /// The item (`None`: the menu itself).
+        subject: Option<ItemKind>,
+        /// Lines scrolled.
+        scroll: u16,
+    },
+    /// Changes since the last save.
+    Diff {
+        /// The changes.
+        changes: Vec<Change>,
+        /// Lines scrolled.
+        scroll: u16,
+    },
+}
+
+/// A question waiting for y/n.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Quit with unsaved changes?
+    Quit,
+    /// Recover the changes kept in this file?
+    Recover(PathBuf),
+    /// Discard unsaved changes to open another profile?
+    Open,
+    /// Overwrite this existing file?
+    Overwrite(PathBuf),
+}
+
+impl Confirm {
+    /// The question.
+    pub fn question(&self) -> String {
+        match self {
+            Confirm::Quit => "There are unsaved changes. Quit without saving?".into(),
+            Confirm::Recover(p) => format!(
+                "Unsaved changes were kept in {}. Recover them?",
+                p.display()
+            ),
+            Confirm::Open => {
+                "There are unsaved changes. Discard them and open another profile?".into()
+            }
+            Confirm::Overwrite(p) => format!("{} exists. Overwrite it?", p.display()),
+        }
+    }
+
+    /// The answers, for the key-hint line.
+    pub fn answers(&self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Confirm::Quit => &[("y", "quit"), ("s", "save and quit"), ("n", "stay")],
+            Confirm::Recover(_) => &[("y", "recover"), ("n", "discard them")],
+            Confirm::Open => &[("y", "discard"), ("n", "keep editing")],
+            Confirm::Overwrite(_) => &[("y", "overwrite"), ("n", "cancel")],
+        }
+    }
+}
+
+/// A dialog over the current screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modal {
+    /// A one-line text prompt.
+    Prompt(Prompt),
+    /// A yes/no question.
+    Confirm(Confirm),
+}
+
+/// What the highlighted item would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// Nothing to say (a submenu, a text field).
+    None,
+    /// This is already the choice.
+    Current,
+    /// The size change and the new total.
+    Bytes {
+        /// Signed change in bytes.
+        delta: i64,
+        /// Estimated total afterwards.
+        total: u64,
+    },
+    /// The change would be refused, and why.
+    Refused(String),
+}
+
+/// The configurator's whole state.
+#[derive(Debug)]
+pub struct App {
+    /// Tools, hardware, fragments, themes.
+    pub catalog: Catalog,
+    /// Colours and glyphs.
+    pub look: Look,
+    /// The profile being edited.
+    pub profile: Profile,
+    /// Its resolution.
+    pub plan: Plan,
+    /// Its size estimate.
+    pub estimate: Estimate,
+    /// The profile as last saved (or as started from).
+    pub saved: Profile,
+    /// Text of the saved file (or of the embedded default), whose comments a save keeps.
+    pub saved_text: Option<String>,
+    /// Earlier profiles, for undo.
+    pub undo: Vec<Profile>,
+    /// Undone profiles, for redo.
+    pub redo: Vec<Profile>,
+    /// Navigation stack; never empty, the main menu at the bottom.
+    pub stack: Vec<View>,
+    /// Lines of the menu on top of the stack (cached).
+    pub items: Vec<Item>,
+    /// What the highlighted item would change.
+    pub delta: Delta,
+    /// The message line.
+    pub message: Option<Message>,
+    /// A dialog, if one is open.
+    pub modal: Option<Modal>,
+    /// The search, kept while its results are on the stack.
+    pub search: Option<Search>,
+    quit_after_save: bool,
+}
+
+fn content_eq(a: &Profile, b: &Profile) -> bool {
+    let strip = |p: &Profile| {
+        let mut p = p.clone();
+        p.locations.clear();
+        p.file = None;
+        p
+    };
+    strip(a) == strip(b)
+}
+
+fn first_error(e: &crate::model::Invalid) -> String {
+    e.0.iter()
+        .find(|d| d.is_error())
+        .or(e.0.first())
+        .map(|d| d.message.clone())
+        .unwrap_or_else(|| "invalid".into())
+}
+
+fn ctrl(key: &KeyEvent, c: char) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+}
+
+impl App {
+    /// A configurator on `profile`; `saved_text` is the text it was read from (its comments
+    /// survive saving). Fails when the profile does not resolve against the catalog.
+    pub fn new(
+        profile: Profile,
+        saved_text: Option<String>,
+        catalog: Catalog,
+        look: Look,
+    ) -> Result<App, crate::model::Invalid> {
+        let plan = resolve(&profile, &catalog)?;
+        let est = estimate(&plan, &catalog);
+        let mut app = App {
+            catalog,
+            look,
+            saved: profile.clone(),
+            profile,
+            plan,
+            estimate: est,
+            saved_text,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            stack: vec![View::Menu {
+                id: MenuId::Main,
+                cursor: 0,
+            }],
+            items: Vec::new(),
+            delta: Delta::None,
+            message: None,
+            modal: None,
+            search: None,
+            quit_after_save: false,
+        };
+        if let Some(w) = app.catalog.warnings.first() {
+            app.message = Some(Message {
+                level: Level::Warn,
+                text: w.message.clone(),
+            });
+        }
+        app.refresh();
+        Ok(app)
+    }
+
+    /// Whether the profile differs from the saved one.
+    pub fn dirty(&self) -> bool {
+        !content_eq(&self.profile, &self.saved)
+    }
+
+    /// Asks whether to recover the unsaved changes kept in `path`.
+    pub fn offer_recovery(&mut self, path: PathBuf) {
+        self.modal = Some(Modal::Confirm(Confirm::Recover(path)));
+    }
+
+    /// The screen on top of the stack.
+    pub fn view(&self) -> &View {
+        // The stack is never empty: `back` keeps the main menu.
+        self.stack.last().unwrap_or(&View::Search)
+    }
+
+    /// The highlighted menu line, when a menu is showing.
+    pub fn current_item(&self) -> Option<&Item> {
+        match self.view() {
+            View::Menu { cursor, .. } => self.items.get(*cursor),
+            _ => None,
+        }
+    }
+
+    /// The item the size panel talks about: the highlighted line, search result or help subject.
+    pub fn focused(&self) -> Option<ItemKind> {
+        match self.view() {
+            View::Menu { .. } => self.current_item().map(|i| i.kind.clone()),
+            View::Search => self
+                .search
+                .as_ref()?
+                .current()?
+                .target
+                .as_ref()
+                .map(|t| t.1.clone()),
+            View::Help { subject, .. } => subject.clone(),
+            View::Diff { .. } => None,
+        }
+    }
+
+    /// Rebuilds cached lines and the delta after any change.
+    pub fn refresh(&mut self) {
+        if let Some(View::Menu { id, cursor }) = self.stack.last_mut() {
+            self.items = items(id, &self.profile, &self.plan, &self.catalog);
+            if *cursor >= self.items.len() {
+                *cursor = self.items.len().saturating_sub(1);
+            }
+        }
+        self.delta = match self.focused() {
+            Some(k) => self.delta_of(&k),
+            None => Delta::None,
+        };
+    }
+
+    fn delta_of(&self, kind: &ItemKind) -> Delta {
+        let current = match kind {
+            ItemKind::Hardware(h) => *h == self.profile.hardware,
+            ItemKind::Base(b) => *b == self.profile.kernel.base,
+            ItemKind::Boot(b) => *b == self.profile.image.boot,
+            ItemKind::Compression(c) => *c == self.profile.image.compression,
+            ItemKind::Tool(_) | ItemKind::Fragment(_) => false,
+            _ => return Delta::None,
+        };
+        if current {
+            return Delta::Current;
+        }
+        match self.change_for(kind) {
+            None => Delta::None,
+            Some(Err(why)) => Delta::Refused(why),
+            Some(Ok((p, _))) => match resolve(&p, &self.catalog) {
+                Ok(plan) => {
+                    let e = estimate(&plan, &self.catalog);
+                    Delta::Bytes {
+                        delta: e.total_bytes as i64 - self.estimate.total_bytes as i64,
+                        total: e.total_bytes,
+                    }
+                }
+                Err(e) => Delta::Refused(first_error(&e)),
+            },
+        }
+    }
+
+    /// The profile after Space on `kind`, with a note on side effects, or why it is refused.
+    pub fn change_for(&self, kind: &ItemKind) -> Option<Result<(Profile, Option<String>), String>> {
+        let mut p = self.profile.clone();
+        let mut note = None;
+        match kind {
+            ItemKind::Tool(name) => {
+                let selected = p.select.iter().any(|s| s == name);
+                if let Some(t) = self.plan.tool(name).filter(|t| !t.required_by.is_empty())
+                    && (selected || !t.selected)
+                {
+                    let verb = if selected {
+                        "keep it"
+                    } else {
+                        "it is pulled in"
+                    };
+                    return Some(Err(format!(
+                        "{name} is needed by {} ({verb})",
+                        t.required_by.join(", ")
+                    )));
+                }
+                if selected {
+                    p.select.retain(|s| s != name);
+                } else {
+                    let all = super::menu::universe(&p, &self.catalog);
+                    let Some(def) = all.iter().find(|t| &t.name == name) else {
+                        return Some(Err(format!("unknown tool {name}")));
+                    };
+                    let mut replaced = Vec::new();
+                    for other in &all {
+                        if other.name == *name || !p.select.contains(&other.name) {
+                            continue;
+                        }
+                        let shared = EXCLUSIVE.iter().find(|cap| {
+                            def.provides.iter().any(|x| x == *cap)
+                                && other.provides.iter().any(|x| x == *cap)
+                        });
+                        let conflict =
+                            def.conflicts.contains(&other.name) || other.conflicts.contains(name);
+                        if let Some(cap) = shared {
+                            replaced.push(format!("{} (both provide {cap})", other.name));
+                        } else if conflict {
+                            replaced.push(format!("{} (they conflict)", other.name));
+                        } else {
+                            continue;
+                        }
+                    }
+                    p.select.retain(|s| {
+                        !replaced
+                            .iter()
+                            .any(|r| r.split(' ').next() == Some(s.as_str()))
+                    });
+                    p.select.push(name.clone());
+                    if !replaced.is_empty() {
+                        note = Some(format!("{name} replaces {}", replaced.join(", ")));
+                    }
+                }
+            }
+            ItemKind::Fragment(name) => {
+                if p.kernel.fragments.iter().any(|f| f == name) {
+                    p.kernel.fragments.retain(|f| f != name);
+                    if let Some(f) = self
+                        .plan
+                        .kernel
+                        .fragments
+                        .iter()
+                        .find(|f| &f.fragment.name == name)
+                        .filter(|f| f.reason != "profile")
+                    {
+                        note = Some(format!("{name} stays in the kernel: {}", f.reason));
+                    }
+                } else if let Some(f) = self
+                    .plan
+                    .kernel
+                    .fragments
+                    .iter()
+                    .find(|f| &f.fragment.name == name)
+                {
+                    let why = match f.reason.as_str() {
+                        "hardware" => format!("needed by the hardware {}", self.profile.hardware),
+                        r => r.to_string(),
+                    };
+                    return Some(Err(format!("{name} is {why}")));
+                } else {
+                    p.kernel.fragments.push(name.clone());
+                }
+            }
+            ItemKind::Hardware(h) => p.hardware = h.clone(),
+            ItemKind::Base(b) => p.kernel.base = b.clone(),
+            ItemKind::Boot(b) => p.image.boot = *b,
+            ItemKind::Compression(c) => p.image.compression = *c,
+            _ => return None,
+        }
+        Some(Ok((p, note)))
+    }
+
+    /// Replaces the profile if it resolves, remembering the old one for undo.
+    pub fn apply(&mut self, p: Profile, note: Option<String>) -> Result<(), String> {
+        let plan = resolve(&p, &self.catalog).map_err(|e| first_error(&e))?;
+        let est = estimate(&plan, &self.catalog);
+        let old_plan = std::mem::replace(&mut self.plan, plan);
+        let old = std::mem::replace(&mut self.profile, p);
+        self.estimate = est;
+        self.undo.push(old);
+        if self.undo.len() > 1000 {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+        let pulled: Vec<&str> = self
+            .plan
+            .tools
+            .iter()
+            .filter(|t| !t.selected && old_plan.tool(&t.def.name).is_none())
+            .map(|t| t.def.name.as_str())
+            .collect();
+        let new_warning = self
+            .plan
+            .warnings
+            .iter()
+            .find(|w| !old_plan.warnings.iter().any(|o| o.message == w.message))
+            .map(|w| w.message.clone());
+        self.message = if let Some(n) = note {
+            Some(Message {
+                level: Level::Info,
+                text: n,
+            })
+        } else if !pulled.is_empty() {
+            Some(Message {
+                level: Level::Info,
+                text: format!("also pulled in: {}", pulled.join(", ")),
+            })
+        } else {
+            new_warning.map(|text| Message {
+                level: Level::Warn,
+                text,
+            })
+        };
+        Ok(())
+    }
+
+    fn set_message(&mut self, level: Level, text: impl Into<String>) {
+        self.message = Some(Message {
+            level,
+            text: text.into(),
+        });
+    }
+
+    fn restore(&mut self, p: Profile) {
+        // Snapshots on the undo stack resolved once; if the catalog changed they may not now.
+        match resolve(&p, &self.catalog) {
+            Ok(plan) => {
+                self.estimate = estimate(&plan, &self.catalog);
+                self.plan = plan;
+                self.profile = p;
+            }
+            Err(e) => self.set_message(Level::Error, first_error(&e)),
+        }
+    }
+
+    /// Handles one key.
+    pub fn handle(&mut self, key: KeyEvent) -> Effect {
+        if key.kind == KeyEventKind::Release {
+            return Effect::None;
+        }
+        let effect = if self.modal.is_some() {
+            self.handle_modal(key)
+        } else {
+            self.message = None;
+            match self.view().clone() {
+                View::Menu { .. } => self.handle_menu(key),
+                View::Search => self.handle_search(key),
+                View::Help { .. } | View::Diff { .. } => self.handle_text(key),
+            }
+        };
+        self.refresh();
+        effect
+    }
+
+    fn push(&mut self, v: View) {
+        self.stack.push(v);
+    }
+
+    /// Goes back one screen; the main menu stays.
+    pub fn back(&mut self) {
+        if self.stack.len() > 1 {
+            let gone = self.stack.pop();
+            if gone == Some(View::Search) {
+                self.search = None;
+            }
+        } else {
+            self.set_message(Level::Info, "This is the main menu: q quits");
+        }
+    }
+
+    fn global(&mut self, key: &KeyEvent) -> Option<Effect> {
+        if ctrl(key, 'c') {
+            return Some(self.quit());
+        }
+        if ctrl(key, 'r') {
+            self.redo_step();
+            return Some(Effect::None);
+        }
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return None;
+        }
+        match key.code {
+            KeyCode::Char('q') => Some(self.quit()),
+            KeyCode::Char('s') => {
+                self.save();
+                Some(Effect::None)
+            }
+            KeyCode::Char('S') => {
+                self.save_as_prompt();
+                Some(Effect::None)
+            }
+            KeyCode::Char('o') => {
+                if self.dirty() {
+                    self.modal = Some(Modal::Confirm(Confirm::Open));
+                } else {
+                    self.open_prompt();
+                }
+                Some(Effect::None)
+            }
+            KeyCode::Char('u') => {
+                self.undo_step();
+                Some(Effect::None)
+            }
+            KeyCode::Char('d') => {
+                self.show_diff();
+                Some(Effect::None)
+            }
+            KeyCode::Char('/') => {
+                self.open_search();
+                Some(Effect::None)
+            }
+            KeyCode::Char('?') => {
+                let subject = self.focused();
+                self.push(View::Help { subject, scroll: 0 });
+                Some(Effect::None)
+            }
+            _ => None,
+        }
+    }
+
+    fn quit(&mut self) -> Effect {
+        if self.dirty() {
+            self.modal = Some(Modal::Confirm(Confirm::Quit));
+            Effect::None
+        } else {
+            save::remove_recovery(self.profile.file.as_deref());
+            Effect::Quit
+        }
+    }
+
+    fn undo_step(&mut self) {
+        match self.undo.pop() {
+            Some(p) => {
+                let cur = self.profile.clone();
+                self.restore(p);
+                self.redo.push(cur);
+                self.set_message(
+                    Level::Info,
+                    format!("undone ({} more to undo)", self.undo.len()),
+                );
+            }
+            None => self.set_message(Level::Info, "nothing to undo"),
+        }
+    }
+
+    fn redo_step(&mut self) {
+        match self.redo.pop() {
+            Some(p) => {
+                let cur = self.profile.clone();
+                self.restore(p);
+                self.undo.push(cur);
+                self.set_message(
+                    Level::Info,
+                    format!("redone ({} more to redo)", self.redo.len()),
+                );
+            }
+            None => self.set_message(Level::Info, "nothing to redo"),
+        }
+    }
+
+    fn open_search(&mut self) {
+        if self.search.is_some() {
+            // Already on the stack: go back to it.
+            while !matches!(self.view(), View::Search) && self.stack.len() > 1 {
+                self.stack.pop();
+            }
+            if let Some(s) = self.search.as_mut() {
+                s.typing = true;
+            }
+            return;
+        }
+        self.search = Some(Search::new(Index::build(&self.profile, &self.catalog)));
+        self.push(View::Search);
+    }
+
+    fn show_diff(&mut self) {
+        let changes = match resolve(&self.saved, &self.catalog) {
+            Ok(sp) => {
+                let se = estimate(&sp, &self.catalog);
+                let mut d = diff(&sp, &se, &self.plan, &self.estimate);
+                if se.total_bytes == self.estimate.total_bytes && d.iter().all(|c| c.area == "size")
+                {
+                    d.clear();
+                }
+                d
+            }
+            Err(e) => vec![Change {
+                area: "profile".into(),
+                text: format!("the saved profile no longer resolves: {}", first_error(&e)),
+            }],
+        };
+        self.push(View::Diff { changes, scroll: 0 });
+    }
+
+    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+        let len = self.items.len();
+        if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
+            && len > 0
+        {
+            *cursor = to(*cursor, len).min(len - 1);
+        }
+    }
+
+    fn handle_menu(&mut self, key: KeyEvent) -> Effect {
+        if let Some(e) = self.global(&key) {
+            return e;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            match key.code {
+                KeyCode::Char('n') => self.move_cursor(|c, _| c + 1),
+                KeyCode::Char('p') => self.move_cursor(|c, _| c.saturating_sub(1)),
+                KeyCode::Char('f') => self.move_cursor(|c, _| c + 10),
+                KeyCode::Char('b') => self.move_cursor(|c, _| c.saturating_sub(10)),
+                _ => {}
+            }
+            return Effect::None;
+        }
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.move_cursor(|c, _| c + 1),
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                self.move_cursor(|c, _| c.saturating_sub(1))
+            }
+            KeyCode::PageDown => self.move_cursor(|c, _| c + 10),
+            KeyCode::PageUp => self.move_cursor(|c, _| c.saturating_sub(10)),
+            KeyCode::Home | KeyCode::Char('g') => self.move_cursor(|_, _| 0),
+            KeyCode::End | KeyCode::Char('G') => self.move_cursor(|_, len| len),
+            KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') | KeyCode::Backspace => self.back(),
+            KeyCode::Right | KeyCode::Char('l') => {
+                if let Some(ItemKind::Submenu(m)) = self.current_item().map(|i| i.kind.clone()) {
+                    self.push(View::Menu { id: m, cursor: 0 });
+                }
+            }
+            KeyCode::Enter | KeyCode::Char(' ') => self.activate(),
+            KeyCode::Char('y') => {
+                if matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::Off | Marker::RadioOff)
+                ) {
+                    self.activate();
+                }
+            }
+            KeyCode::Char('n') => {
+                if matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::On | Marker::Forced)
+                ) {
+                    self.activate();
+                }
+            }
+            KeyCode::Char('x') | KeyCode::Delete => {
+                if let Some(ItemKind::KOption(name)) = self.current_item().map(|i| i.kind.clone()) {
+                    let mut p = self.profile.clone();
+                    p.kernel.options.retain(|(k, _)| *k != name);
+                    if let Err(e) = self.apply(p, Some(format!("removed {name}"))) {
+                        self.set_message(Level::Error, e);
+                    }
+                }
+            }
+            KeyCode::Char('a') => {
+                if matches!(
+                    self.view(),
+                    View::Menu {
+                        id: MenuId::Options,
+                        ..
+                    }
+                ) {
+                    self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
+                }
+            }
+            _ => {}
+        }
+        Effect::None
+    }
+
+    /// Enter or Space on the highlighted line.
+    fn activate(&mut self) {
+        let Some(item) = self.current_item().cloned() else {
+            return;
+        };
+        match &item.kind {
+            ItemKind::Submenu(m) => self.push(View::Menu {
+                id: m.clone(),
+                cursor: 0,
+            }),
+            ItemKind::Field(f) => {
+                let kind = match f {
+                    Field::Name => PromptKind::Name,
+                    Field::Description => PromptKind::Description,
+                    Field::KernelSource => PromptKind::KernelPath,
+                    Field::Cmdline => PromptKind::Cmdline,
+                    Field::Hostname => PromptKind::Hostname,
+                    Field::Budget => PromptKind::Budget,
+                };
+                let text = match (f, &self.profile.kernel.source) {
+                    (Field::KernelSource, KernelSource::Path(p)) => p.display().to_string(),
+                    (Field::KernelSource, _) => String::new(),
+                    _ => item.value.clone().unwrap_or_default(),
+                };
+                self.modal = Some(Modal::Prompt(Prompt::new(kind, text)));
+            }
+            ItemKind::KOption(name) => {
+                let v = self
+                    .profile
+                    .kernel
+                    .options
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                self.modal = Some(Modal::Prompt(Prompt::new(
+                    PromptKind::OptionValue(name.clone()),
+                    v,
+                )));
+            }
+            ItemKind::AddOption => {
+                self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
+            }
+            kind => {
+                if matches!(item.marker, Marker::RadioOn) {
+                    return;
+                }
+                match self.change_for(kind) {
+                    Some(Ok((p, note))) => {
+                        if let Err(e) = self.apply(p, note) {
+                            self.set_message(Level::Error, e);
+                        }
+                    }
+                    Some(Err(why)) => self.set_message(Level::Error, why),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn jump_to_result(&mut self, n: usize) {
+        let target = self
+            .search
+            .as_ref()
+            .and_then(|s| s.results.get(n))
+            .and_then(|i| self.search.as_ref().and_then(|s| s.index.entries.get(*i)))
+            .and_then(|e| e.target.clone());
+        if let Some(s) = self.search.as_mut() {
+            s.selected = n.min(s.results.len().saturating_sub(1));
+            s.typing = false;
+        }
+        if let Some((menu, kind)) = target {
+            let lines = items(&menu, &self.profile, &self.plan, &self.catalog);
+            let cursor = lines.iter().position(|i| i.kind == kind).unwrap_or(0);
+            self.push(View::Menu { id: menu, cursor });
+        }
+    }
+
+    fn handle_search(&mut self, key: KeyEvent) -> Effect {
+        let Some(s) = self.search.as_mut() else {
+            self.back();
+            return Effect::None;
+        };
+        let len = s.results.len();
+        // Keys common to both modes.
+        match key.code {
+            KeyCode::Esc | KeyCode::Left => {
+                self.back();
+                return Effect::None;
+            }
+            KeyCode::Down => {
+                s.selected = (s.selected + 1).min(len.saturating_sub(1));
+                return Effect::None;
+            }
+            KeyCode::Up => {
+                s.selected = s.selected.saturating_sub(1);
+                return Effect::None;
+            }
+            KeyCode::PageDown => {
+                s.selected = (s.selected + 10).min(len.saturating_sub(1));
+                return Effect::None;
+            }
+            KeyCode::PageUp => {
+                s.selected = s.selected.saturating_sub(10);
+                return Effect::None;
+            }
+            KeyCode::Tab | KeyCode::BackTab => {
+                s.typing = !s.typing;
+                return Effect::None;
+            }
+            KeyCode::Enter => {
+                let n = s.selected;
+                self.jump_to_result(n);
+                return Effect::None;
+            }
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.quit();
+            }
+            _ => {}
+        }
+        if s.typing {
+            match key.code {
+                KeyCode::Backspace => {
+                    if s.query.is_empty() {
+                        self.back();
+                    } else {
+                        let mut q = s.query.clone();
+                        q.pop();
+                        s.set_query(&q);
+                    }
+                }
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    s.set_query("")
+                }
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL)
+                        && !c.is_control()
+                        && s.query.len() < 200 =>
+                {
+                    let q = format!("{}{c}", s.query);
+                    s.set_query(&q);
+                }
+                _ => {}
+            }
+            return Effect::None;
+        }
+        match key.code {
+            KeyCode::Char('j') => s.selected = (s.selected + 1).min(len.saturating_sub(1)),
+            KeyCode::Char('k') => s.selected = s.selected.saturating_sub(1),
+            KeyCode::Char('h') | KeyCode::Backspace => self.back(),
+            KeyCode::Char('l') | KeyCode::Right => {
+                let n = s.selected;
+                self.jump_to_result(n);
+            }
+            KeyCode::Char(d @ '1'..='9') => {
+                // Like mconf: the digits label the first nine results.
+                let n = d as usize - '1' as usize;
+                if n < len {
+                    self.jump_to_result(n);
+                }
+            }
+            KeyCode::Char('/') => s.typing = true,
+            _ => {
+                if let Some(e) = self.global(&key) {
+                    return e;
+                }
+            }
+        }
+        Effect::None
+    }
+
+    fn handle_text(&mut self, key: KeyEvent) -> Effect {
+        let scroll = match self.stack.last_mut() {
+            Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => scroll,
+            _ => return Effect::None,
+        };
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1).min(500),
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10).min(500),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+            KeyCode::Esc
+            | KeyCode::Left
+            | KeyCode::Char('h')
+            | KeyCode::Backspace
+            | KeyCode::Enter => self.back(),
+            KeyCode::Char('?') if matches!(self.view(), View::Help { .. }) => self.back(),
+            KeyCode::Char('d') if matches!(self.view(), View::Diff { .. }) => self.back(),
+            _ => {
+                if let Some(e) = self.global(&key) {
+                    return e;
+                }
+            }
+        }
+        Effect::None
+    }
+
+    fn handle_modal(&mut self, key: KeyEvent) -> Effect {
+        match self.modal.take() {
+            Some(Modal::Confirm(c)) => self.handle_confirm(c, key),
+            Some(Modal::Prompt(mut p)) => {
+                match p.handle(key) {
+                    PromptOutcome::Editing => self.modal = Some(Modal::Prompt(p)),
+                    PromptOutcome::Cancel => {
+                        self.quit_after_save = false;
+                    }
+                    PromptOutcome::Submit => {
+                        if let Err(e) = self.submit(&p) {
+                            p.error = Some(e);
+                            self.modal = Some(Modal::Prompt(p));
+                        } else if self.quit_after_save && !self.dirty() {
+                            return Effect::Quit;
+                        }
+                    }
+                }
+                Effect::None
+            }
+            None => Effect::None,
+        }
+    }
+
+    fn handle_confirm(&mut self, c: Confirm, key: KeyEvent) -> Effect {
+        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+        let no = matches!(
+            key.code,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Left
+        ) || ctrl(&key, 'c');
+        match c {
+            Confirm::Quit if yes => return Effect::Quit,
+            Confirm::Quit if key.code == KeyCode::Char('s') => {
+                self.quit_after_save = true;
+                self.save();
+                if !self.dirty() {
+                    return Effect::Quit;
+                }
+            }
+            Confirm::Recover(path) if yes => self.recover(&path),
+            Confirm::Recover(path) if no => {
+                let _ = std::fs::remove_file(&path);
+                self.set_message(Level::Info, format!("discarded {}", path.display()));
+            }
+            Confirm::Open if yes => self.open_prompt(),
+            Confirm::Overwrite(path) if yes => self.save_to(&path),
+            _ if no => {}
+            c => self.modal = Some(Modal::Confirm(c)),
+        }
+        Effect::None
+    }
+
+    fn recover(&mut self, path: &Path) {
+        match Profile::load(path) {
+            Ok(mut p) => {
+                p.file = self.profile.file.clone();
+                if !p.name.is_empty() && p.name.starts_with('.') {
+                    p.name = self.profile.name.clone();
+                }
+                match self.apply(p, None) {
+                    Ok(()) => self.set_message(
+                        Level::Ok,
+                        format!("recovered unsaved changes from {}", path.display()),
+                    ),
+                    Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
+                }
+            }
+            Err(e) => self.set_message(
+                Level::Error,
+                format!("cannot recover {}: {}", path.display(), first_error(&e)),
+            ),
+        }
+    }
+
+    fn save_as_prompt(&mut self) {
+        let text = self
+            .profile
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::SaveAs, text)));
+    }
+
+    fn open_prompt(&mut self) {
+        self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::Open, "")));
+    }
+
+    /// Saves to the profile's file, or asks for one.
+    pub fn save(&mut self) {
+        match self.profile.file.clone() {
+            Some(f) => self.save_to(&f),
+            None => self.save_as_prompt(),
+        }
+    }
+
+    /// Saves to `path` and makes it the profile's file.
+    pub fn save_to(&mut self, path: &Path) {
+        let mut p = self.profile.clone();
+        let first = p.file.is_none();
+        p.file = Some(path.to_path_buf());
+        if first
+            && let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().to_lowercase())
+            && valid_profile_name(&stem)
+            && p.name == self.saved.name
+        {
+            p.name = stem;
+        }
+        match save::save_profile(&p, path, self.saved_text.as_deref()) {
+            Ok(text) => {
+                if self.profile.file.as_deref() != Some(path) {
+                    save::remove_recovery(self.profile.file.as_deref());
+                }
+                save::remove_recovery(Some(path));
+                self.profile = p;
+                self.saved = self.profile.clone();
+                self.saved_text = Some(text);
+                self.set_message(Level::Ok, format!("saved {}", path.display()));
+            }
+            Err(e) => self.set_message(Level::Error, format!("not saved: {e:#}")),
+        }
+    }
+
+    fn submit(&mut self, prompt: &Prompt) -> Result<(), String> {
+        let text = prompt.text.trim().to_string();
+        let mut p = self.profile.clone();
+        match &prompt.kind {
+            PromptKind::Cmdline => {
+                if text.is_empty() {
+                    p.image.cmdline = None;
+                } else if let Some(why) = cmdline_problem(&text) {
+                    return Err(format!("the command line {why}"));
+                } else {
+                    p.image.cmdline = Some(text);
+                }
+            }
+            PromptKind::Hostname => {
+                if !valid_hostname(&text) {
+                    return Err(
+                        "1-63 letters, digits and `-`, not starting or ending with `-`".into(),
+                    );
+                }
+                p.image.hostname = text;
+            }
+            PromptKind::Budget => {
+                if text.is_empty() {
+                    p.image.budget = None;
+                } else {
+                    match parse_size(&text) {
+                        Some(b) if b > 0 => p.image.budget = Some(b),
+                        _ => {
+                            return Err(
+                                "expected a size such as 2 MiB, 512 KiB or a number of bytes"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
+            }
+            PromptKind::Name => {
+                if !valid_profile_name(&text) {
+                    return Err("1-64 lowercase letters, digits, `-`, `_`, `.`".into());
+                }
+                p.name = text;
+            }
+            PromptKind::Description => {
+                if text.chars().count() > 200 {
+                    return Err("at most 200 characters".into());
+                }
+                p.description = text;
+            }
+            PromptKind::KernelPath => {
+                if !text.starts_with('/') {
+                    return Err(
+                        "give an absolute path (edit the file for a git or tarball source)".into(),
+                    );
+                }
+                p.kernel.source = KernelSource::Path(PathBuf::from(&text));
+            }
+            PromptKind::OptionValue(name) => {
+                option_value_problem(&text)?;
+                if let Some(o) = p.kernel.options.iter_mut().find(|(k, _)| k == name) {
+                    o.1 = text;
+                }
+            }
+            PromptKind::NewOption => {
+                let (k, v) = text.split_once('=').ok_or_else(|| {
+                    "write CONFIG_NAME=value (value y, n, a number or text)".to_string()
+                })?;
+                let k = k.trim();
+                let k = if k.starts_with("CONFIG_") {
+                    k.to_string()
+                } else {
+                    format!("CONFIG_{k}")
+                };
+                if k.len() <= 7
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(
+                        "an option name is CONFIG_ and upper-case letters, digits, `_`".into(),
+                    );
+                }
+                let v = v.trim().to_string();
+                option_value_problem(&v)?;
+                match p.kernel.options.iter_mut().find(|(n, _)| *n == k) {
+                    Some(o) => o.1 = v,
+                    None => p.kernel.options.push((k, v)),
+                }
+            }
+            PromptKind::SaveAs => {
+                if text.is_empty() {
+                    return Err("give a file name".into());
+                }
+                let path = expand_home(&text);
+                if path.is_dir() {
+                    return Err(format!("{} is a directory", path.display()));
+                }
+                if path.exists() && self.profile.file.as_deref() != Some(path.as_path()) {
+                    self.modal = Some(Modal::Confirm(Confirm::Overwrite(path)));
+                    return Ok(());
+                }
+                self.save_to(&path);
+                return match &self.message {
+                    Some(Message {
+                        level: Level::Error,
+                        text,
+                    }) => Err(text.clone()),
+                    _ => Ok(()),
+                };
+            }
+            PromptKind::Open => {
+                let path = expand_home(&text);
+                let loaded = Profile::load(&path).map_err(|e| first_error(&e))?;
+                let base = std::fs::read_to_string(&path).ok();
+                let look = self.look.clone();
+                let catalog = self.catalog.clone();
+                let app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
+                *self = app;
+                self.set_message(Level::Ok, format!("opened {}", path.display()));
+                return Ok(());
+            }
+        }
+        self.apply(p, None)
+    }
+}
+
+fn option_value_problem(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("give a value: y, n (not set), m, a number or text".into());
+    }
+    if v.chars().any(char::is_control) || v.len() > 256 {
+        return Err("a value is one line of at most 256 characters".into());
+    }
+    Ok(())
+}
+
+fn expand_home(s: &str) -> PathBuf {
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(h)) => PathBuf::from(h).join(rest),
+        _ => PathBuf::from(s),
+    }
+}

@@ -1,0 +1,1021 @@
+//! Painting: a pure function of the [`App`] state onto a ratatui frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::app::{App, Confirm, Delta, Level, Modal, View};
+use super::menu::{Field, Item, ItemKind, Marker, MenuId, home_of, universe};
+use crate::model::catalog::Source;
+use crate::model::profile::{human, human_delta};
+
+/// Smallest terminal width drawn normally.
+pub const MIN_W: u16 = 80;
+/// Smallest terminal height drawn normally.
+pub const MIN_H: u16 = 24;
+
+/// Paints the whole screen.
+pub fn draw(app: &App, f: &mut Frame) {
+    let area = f.area();
+    let th = &app.look.theme;
+    if area.width < MIN_W || area.height < MIN_H {
+        too_small(app, f, area);
+        return;
+    }
+    f.render_widget(Block::new().style(th.screen_style()), area);
+    let header = Rect::new(area.x, area.y, area.width, 1);
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 3);
+    let msg = Rect::new(area.x, area.y + area.height - 2, area.width, 1);
+    let hints = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
+    let panel_w = if area.width >= 110 { 38 } else { 30 };
+    let left = Rect::new(body.x, body.y, body.width - panel_w, body.height);
+    let right = Rect::new(body.x + body.width - panel_w, body.y, panel_w, body.height);
+
+    draw_header(app, f, header);
+    match app.view() {
+        View::Menu { id, cursor } => draw_menu(app, f, left, id, *cursor),
+        View::Search => draw_search(app, f, left),
+        View::Help { subject, scroll } => {
+            let (title, lines) = help_lines(app, subject.as_ref());
+            draw_text(app, f, left, &title, lines, *scroll);
+        }
+        View::Diff { changes, scroll } => {
+            let title = match &app.saved.file {
+                Some(p) if app.saved_text.is_some() => format!("Changes since {}", p.display()),
+                _ => "Changes since the start".to_string(),
+            };
+            let mut lines: Vec<Line> = Vec::new();
+            if changes.is_empty() {
+                lines.push(Line::from("No changes since the last save."));
+            }
+            for c in changes {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:<9}", c.area), th.fg(th.accent)),
+                    Span::raw(app.look.glyphs.text(c.text.clone())),
+                ]));
+            }
+            draw_text(app, f, left, &title, lines, *scroll);
+        }
+    }
+    draw_size(app, f, right);
+    draw_message(app, f, msg);
+    draw_hints(app, f, hints);
+    if let Some(m) = &app.modal {
+        draw_modal(app, f, body, m);
+    }
+}
+
+fn too_small(app: &App, f: &mut Frame, area: Rect) {
+    let text = format!(
+        "terminal too small: need {MIN_W}x{MIN_H}, have {}x{}",
+        area.width, area.height
+    );
+    let mut lines = vec![Line::from(text)];
+    if area.height > 3 {
+        lines.push(Line::from(""));
+        lines.push(Line::from("Enlarge the window, or press q to quit."));
+    }
+    let top = area.height.saturating_sub(lines.len() as u16 + 1) / 2;
+    let inner = Rect::new(area.x, area.y + top, area.width, area.height - top);
+    f.render_widget(Block::new().style(app.look.theme.screen_style()), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .centered()
+            .style(app.look.theme.screen_style()),
+        inner,
+    );
+}
+
+fn block<'a>(app: &App, title: String) -> Block<'a> {
+    let th = &app.look.theme;
+    Block::bordered()
+        .border_set(app.look.glyphs.border)
+        .border_style(th.border_style())
+        .style(th.base())
+        .title(Span::styled(
+            format!(" {} ", app.look.glyphs.text(title)),
+            th.title_style(),
+        ))
+}
+
+fn draw_header(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.look.theme;
+    let file = match &app.profile.file {
+        Some(p) => p.display().to_string(),
+        None => "not saved yet".to_string(),
+    };
+    let mut spans = vec![
+        Span::styled(" stali ", th.title_style().add_modifier(Modifier::REVERSED)),
+        Span::styled(format!(" {} ", app.profile.name), th.title_style()),
+        Span::raw(format!("({file})")),
+    ];
+    if app.dirty() {
+        spans.push(Span::styled(" [modified]", th.fg(th.warn)));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(th.screen_style()),
+        area,
+    );
+}
+
+/// First line shown for a list of `len` lines with `cursor` highlighted in `height` rows:
+/// whole pages, so moving within a page redraws only two lines.
+pub fn page_offset(cursor: usize, len: usize, height: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    let page = cursor / height * height;
+    page.min(len - height)
+}
+
+fn truncate(s: &str, w: usize, ell: &str) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    let keep = w.saturating_sub(1);
+    let mut out: String = s.chars().take(keep).collect();
+    if w > 0 {
+        out.push_str(ell);
+    }
+    out
+}
+
+fn item_line<'a>(app: &App, it: &Item, name_w: usize, width: usize, selected: bool) -> Line<'a> {
+    let th = &app.look.theme;
+    let g = &app.look.glyphs;
+    let plain = |s: String| Span::raw(s);
+    let dim = |s: String| {
+        if selected {
+            Span::raw(s)
+        } else {
+            Span::styled(s, th.dim_style())
+        }
+    };
+    // A pointer as well as the highlight: visible without colour and in plain-text captures.
+    let pointer = if selected { ">" } else { " " };
+    let mut spans = vec![plain(format!("{pointer}{} ", it.marker.text()))];
+    match &it.kind {
+        ItemKind::Submenu(_) => {
+            spans.push(plain(it.label.clone()));
+            spans.push(plain("  --->".into()));
+        }
+        ItemKind::Field(_) => {
+            let v = truncate(it.value.as_deref().unwrap_or(""), 30, g.ellipsis);
+            spans.push(plain(format!("({v}) ")));
+            spans.push(plain(it.label.clone()));
+        }
+        _ => {
+            spans.push(plain(format!("{:<name_w$} ", it.label)));
+            if it.untested {
+                spans.push(if selected {
+                    Span::raw("(untested) ")
+                } else {
+                    Span::styled("(untested) ", th.fg(th.warn))
+                });
+            }
+            spans.push(dim(it.detail.clone()));
+        }
+    }
+    // Cut to the width, then pad so the highlight fills the line.
+    let mut used = 0usize;
+    let mut out = Vec::new();
+    for s in spans {
+        let text = g.text(s.content.to_string());
+        let n = text.chars().count();
+        if used + n > width {
+            let room = width.saturating_sub(used);
+            out.push(Span::styled(truncate(&text, room, g.ellipsis), s.style));
+            used = width;
+            break;
+        }
+        used += n;
+        out.push(Span::styled(text, s.style));
+    }
+    if used < width {
+        out.push(Span::raw(" ".repeat(width - used)));
+    }
+    let line = Line::from(out);
+    if selected {
+        line.style(th.selected())
+    } else {
+        line
+    }
+}
+
+fn draw_menu(app: &App, f: &mut Frame, area: Rect, id: &MenuId, cursor: usize) {
+    let g = &app.look.glyphs;
+    let h = area.height.saturating_sub(2) as usize;
+    let w = area.width.saturating_sub(2) as usize;
+    let off = page_offset(cursor, app.items.len(), h);
+    let mut b = block(app, id.path());
+    if off > 0 {
+        b = b.title_top(Line::from(format!(" {} more ", g.more_up)).right_aligned());
+    }
+    if off + h < app.items.len() {
+        b = b.title_bottom(Line::from(format!(" {} more ", g.more_down)).right_aligned());
+    }
+    let name_w = app
+        .items
+        .iter()
+        .filter(|i| !matches!(i.kind, ItemKind::Submenu(_) | ItemKind::Field(_)))
+        .map(|i| i.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let lines: Vec<Line> = app
+        .items
+        .iter()
+        .enumerate()
+        .skip(off)
+        .take(h)
+        .map(|(i, it)| item_line(app, it, name_w, w, i == cursor))
+        .collect();
+    let lines = if lines.is_empty() {
+        vec![Line::from(" (empty)")]
+    } else {
+        lines
+    };
+    f.render_widget(Paragraph::new(lines).block(b), area);
+}
+
+fn draw_search(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.look.theme;
+    let g = &app.look.glyphs;
+    let Some(s) = &app.search else { return };
+    let title = format!("Search: {} of {}", s.results.len(), s.index.len());
+    let inner = Rect::new(
+        area.x + 1,
+        area.y + 1,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    f.render_widget(block(app, title), area);
+    let w = inner.width as usize;
+    let q = truncate(&s.query, w.saturating_sub(4), g.ellipsis);
+    let qline = Line::from(vec![
+        Span::styled(" / ", th.fg(th.accent)),
+        Span::styled(
+            q.clone(),
+            if s.typing {
+                th.base().add_modifier(Modifier::BOLD)
+            } else {
+                th.base()
+            },
+        ),
+    ]);
+    f.render_widget(
+        Paragraph::new(qline),
+        Rect::new(inner.x, inner.y, inner.width, 1),
+    );
+    if s.typing && app.modal.is_none() {
+        let x = inner.x + 3 + q.chars().count() as u16;
+        f.set_cursor_position(Position::new(
+            x.min(inner.right().saturating_sub(1)),
+            inner.y,
+        ));
+    }
+    let help = if s.results.is_empty() {
+        "no match: fewer letters, or other words"
+    } else if s.typing {
+        "Enter: jump to the highlighted one; Tab: pick 1-9"
+    } else {
+        "1-9 or Enter jump there; / edits the query"
+    };
+    f.render_widget(
+        Paragraph::new(Span::styled(format!(" {help}"), th.dim_style())),
+        Rect::new(inner.x, inner.y + 1, inner.width, 1),
+    );
+    let list = Rect::new(
+        inner.x,
+        inner.y + 2,
+        inner.width,
+        inner.height.saturating_sub(2),
+    );
+    let h = list.height as usize;
+    let off = page_offset(s.selected, s.results.len(), h);
+    let shown: Vec<usize> = s.results.iter().skip(off).take(h).copied().collect();
+    let name_w = shown
+        .iter()
+        .filter_map(|i| s.index.entries.get(*i))
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(22);
+    let loc_w = shown
+        .iter()
+        .filter_map(|i| s.index.entries.get(*i))
+        .map(|e| e.location.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(26);
+    let mut lines = Vec::new();
+    for (row, i) in shown.iter().enumerate() {
+        let Some(e) = s.index.entries.get(*i) else {
+            continue;
+        };
+        let n = off + row;
+        let selected = n == s.selected;
+        let num = if n < 9 {
+            format!("{}", n + 1)
+        } else {
+            " ".into()
+        };
+        let marker = match &e.target {
+            Some((_, ItemKind::Tool(t))) => super::menu::tool_marker(t, &app.profile, &app.plan),
+            Some((_, ItemKind::Fragment(fr))) => {
+                super::menu::fragment_marker(fr, &app.profile, &app.plan)
+            }
+            Some((_, ItemKind::Hardware(hw))) if *hw == app.profile.hardware => Marker::RadioOn,
+            Some((_, ItemKind::Hardware(_))) => Marker::RadioOff,
+            _ => Marker::Blank,
+        };
+        let pointer = if selected { ">" } else { " " };
+        let text = format!(
+            "{pointer}{num} {} {:<name_w$}  {:<loc_w$}  ",
+            marker.text(),
+            truncate(&e.name, name_w, g.ellipsis),
+            truncate(&e.location, loc_w, g.ellipsis)
+        );
+        let used = text.chars().count();
+        let rest = truncate(&e.description, w.saturating_sub(used), g.ellipsis);
+        let pad = w.saturating_sub(used + rest.chars().count());
+        let line = if selected {
+            Line::from(g.text(format!("{text}{rest}{}", " ".repeat(pad)))).style(th.selected())
+        } else {
+            Line::from(vec![
+                Span::raw(g.text(text)),
+                Span::styled(g.text(rest), th.dim_style()),
+            ])
+        };
+        lines.push(line);
+    }
+    f.render_widget(Paragraph::new(lines), list);
+}
+
+fn draw_text(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    scroll: u16,
+) {
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let spans: Vec<Span> = l
+                .spans
+                .into_iter()
+                .map(|s| Span::styled(app.look.glyphs.text(s.content.into_owned()), s.style))
+                .collect();
+            Line::from(spans).style(l.style)
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block(app, title.to_string()).padding(ratatui::widgets::Padding::horizontal(1)))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}
+
+fn kv(th: &super::theme::Theme, k: &str, v: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{k:<11}"), th.fg(th.accent)),
+        Span::raw(v),
+    ])
+}
+
+/// The title and text of the help screen about `subject`.
+pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'static>>) {
+    let th = &app.look.theme;
+    let c = &app.catalog;
+    let mut v: Vec<Line<'static>> = Vec::new();
+    let para = |v: &mut Vec<Line<'static>>, text: &str| {
+        for l in text.trim().lines() {
+            v.push(Line::from(l.trim_end().to_string()));
+        }
+    };
+    let title;
+    match subject {
+        Some(ItemKind::Tool(name)) => {
+            title = format!("Help: {name}");
+            let all = universe(&app.profile, c);
+            let Some(t) = all.iter().find(|t| &t.name == name) else {
+                return (title, vec![Line::from("unknown tool")]);
+            };
+            v.push(Line::styled(
+                format!("{} - {}", t.name, t.description),
+                th.title_style(),
+            ));
+            if let Some(u) = &t.untested {
+                v.push(Line::styled(
+                    format!("Untested recipe: {u}"),
+                    th.fg(th.warn),
+                ));
+            }
+            v.push(Line::from(""));
+            para(&mut v, &t.long);
+            v.push(Line::from(""));
+            v.push(kv(th, "Upstream", t.source.url().to_string()));
+            v.push(kv(
+                th,
+                "Pinned",
+                match &t.source {
+                    Source::Git { rev, .. } => format!("commit {rev}"),
+                    Source::Tarball { sha256, .. } => format!("sha256 {sha256}"),
+                },
+            ));
+            v.push(kv(th, "License", t.license.clone()));
+            let in_image = app
+                .estimate
+                .component(name)
+                .map(|c| format!(", {} in the image", human(c.bytes)));
+            v.push(kv(
+                th,
+                "Size",
+                format!(
+                    "{} installed{}",
+                    human(t.size),
+                    in_image.unwrap_or_default()
+                ),
+            ));
+            v.push(kv(th, "", t.size_source.clone()));
+            let list = |x: &[String]| {
+                if x.is_empty() {
+                    "none".to_string()
+                } else {
+                    x.join(", ")
+                }
+            };
+            v.push(kv(th, "Depends on", list(&t.depends)));
+            let rev: Vec<String> = all
+                .iter()
+                .filter(|o| o.depends.iter().any(|d| d == name))
+                .map(|o| o.name.clone())
+                .collect();
+            v.push(kv(th, "Needed by", list(&rev)));
+            if !t.provides.is_empty() {
+                v.push(kv(th, "Provides", t.provides.join(", ")));
+            }
+            if !t.conflicts.is_empty() {
+                v.push(kv(th, "Conflicts", t.conflicts.join(", ")));
+            }
+            let state = match app.plan.tool(name) {
+                Some(p) if p.selected => "chosen".to_string(),
+                Some(p) => format!("pulled in by {}", p.required_by.join(", ")),
+                None => "not in the image".to_string(),
+            };
+            v.push(kv(th, "State", state));
+            v.push(kv(
+                th,
+                "Menu",
+                home_of(&ItemKind::Tool(name.clone()), &app.profile, c).path(),
+            ));
+        }
+        Some(ItemKind::Hardware(name)) => {
+            title = format!("Help: {name}");
+            if let Some(h) = c.hardware(name) {
+                v.push(Line::styled(
+                    format!("{} - {}", h.name, h.description),
+                    th.title_style(),
+                ));
+                v.push(Line::from(""));
+                para(&mut v, &h.long);
+                v.push(Line::from(""));
+                v.push(kv(th, "Arch", format!("{} ({})", h.arch, h.triple)));
+                v.push(kv(th, "Console", h.console.clone()));
+                v.push(kv(th, "Boot", h.boot.as_str().to_string()));
+                v.push(kv(th, "Fragments", h.fragments.join(", ")));
+            }
+        }
+        Some(ItemKind::Base(name)) => {
+            title = format!("Help: {name}");
+            if let Some(b) = c.base(name) {
+                v.push(Line::styled(
+                    format!("{} - {}", b.name, b.description),
+                    th.title_style(),
+                ));
+                v.push(Line::from(""));
+                v.push(kv(th, "Size", format!("{} (xz bzImage)", human(b.size))));
+                v.push(kv(th, "", b.size_source.clone()));
+            }
+        }
+        Some(ItemKind::Fragment(name)) => {
+            title = format!("Help: fragment {name}");
+            if let Some(fr) = c.fragment(name) {
+                v.push(Line::styled(
+                    format!("{} - {}", fr.name, fr.title),
+                    th.title_style(),
+                ));
+                v.push(Line::from(""));
+                para(&mut v, &fr.description);
+                v.push(Line::from(""));
+                v.push(kv(
+                    th,
+                    "Size",
+                    format!("{} on the kernel", human_delta(fr.size)),
+                ));
+                v.push(kv(th, "", fr.size_source.clone()));
+                v.push(kv(
+                    th,
+                    "Depends on",
+                    if fr.depends.is_empty() {
+                        "none".into()
+                    } else {
+                        fr.depends.join(", ")
+                    },
+                ));
+                let state = match app
+                    .plan
+                    .kernel
+                    .fragments
+                    .iter()
+                    .find(|p| p.fragment.name == *name)
+                {
+                    Some(p) => format!("in the kernel ({})", p.reason),
+                    None => "not used".into(),
+                };
+                v.push(kv(th, "State", state));
+                v.push(kv(th, "Options", String::new()));
+                for (k, val) in &fr.options {
+                    let s = if val == "n" {
+                        format!("# {k} is not set")
+                    } else {
+                        format!("{k}={val}")
+                    };
+                    v.push(Line::from(format!("  {s}")));
+                }
+            }
+        }
+        Some(ItemKind::KOption(name)) => {
+            title = format!("Help: {name}");
+            let val = app
+                .profile
+                .kernel
+                .options
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            v.push(Line::styled(
+                format!("{name} = {}", val.unwrap_or_default()),
+                th.title_style(),
+            ));
+            v.push(Line::from(""));
+            para(
+                &mut v,
+                "An extra kernel option of this profile, applied after the fragments (the last value wins).\nValue `n` writes `# CONFIG_X is not set`. Enter edits the value, x removes the option.\nThe size estimate does not count single options.",
+            );
+            for fr in &c.fragments {
+                if let Some((_, fv)) = fr.options.iter().find(|(k, _)| k == name) {
+                    v.push(Line::from(format!("Fragment {} sets it to {fv}.", fr.name)));
+                }
+            }
+        }
+        Some(ItemKind::AddOption) => {
+            title = "Help: extra options".into();
+            para(
+                &mut v,
+                "Adds a kernel option, written CONFIG_NAME=value (y, n, m, a number or text).",
+            );
+        }
+        Some(ItemKind::Boot(_)) | Some(ItemKind::Submenu(MenuId::Boot)) => {
+            title = "Help: boot mode".into();
+            para(
+                &mut v,
+                "bios: legacy BIOS through isolinux.\nuefi: UEFI through the kernel's own EFI stub (adds the efi fragment).\nhybrid: both in one image; holds two copies of the kernel.\ndefault: what the hardware target uses.\n\nProfile key: image.boot",
+            );
+        }
+        Some(ItemKind::Compression(_)) | Some(ItemKind::Submenu(MenuId::Compression)) => {
+            title = "Help: compression".into();
+            para(
+                &mut v,
+                "How the kernel and the initramfs are compressed.\ngzip: fastest to unpack, largest. xz: smallest. zstd: fast and small.\n\nProfile key: image.compression",
+            );
+        }
+        Some(ItemKind::Field(fld)) => {
+            title = format!("Help: {}", fld.label());
+            let text = match fld {
+                Field::Name => {
+                    "The profile's name: used in the ready banner (\"stali: NAME ready\") and file names. 1-64 lowercase letters, digits, -, _, ."
+                }
+                Field::Description => "One line saying what this image is for.",
+                Field::KernelSource => {
+                    "Where the kernel source comes from. The menu edits a local path (a tree or a tarball such as Debian's /usr/src/linux-source-6.1.tar.xz); edit the file for a git or tarball source."
+                }
+                Field::Cmdline => {
+                    "The kernel command line, built into the kernel. Empty means console=<the hardware's console>. Letters, digits, spaces and =,.:/_-+@% only."
+                }
+                Field::Hostname => {
+                    "The host name of the booted system: 1-63 letters, digits and -."
+                }
+                Field::Budget => {
+                    "A size budget for the image, such as 2 MiB. The size panel shows a bar against it, red when over; `stali size` warns. Empty for none."
+                }
+            };
+            para(&mut v, text);
+            v.push(Line::from(""));
+            v.push(kv(th, "Profile key", fld.key().to_string()));
+            v.push(kv(th, "Value", fld.value(&app.profile, &app.plan)));
+        }
+        Some(ItemKind::Submenu(m)) => {
+            title = format!("Help: {}", m.title());
+            let text = match m {
+                MenuId::Hardware => {
+                    "The machine the image is for: it decides the kernel fragments, the console and the default boot mode."
+                }
+                MenuId::Tools => {
+                    "The programs in the image, by category. [*] you chose it, -*- a chosen tool needs it, [ ] not in the image. Tools that provide the same thing (sh, init) exclude each other."
+                }
+                MenuId::Category(_) => {
+                    "Space toggles a tool. Its dependencies come with it (-*-); a tool another one needs cannot be removed."
+                }
+                MenuId::Kernel => {
+                    "Kernel source, base configuration, fragments and single options."
+                }
+                MenuId::Base => "The kbuild target the configuration starts from.",
+                MenuId::Fragments => {
+                    "Groups of kernel options. [*] chosen in the profile, -*- needed by the hardware, the boot mode or another fragment."
+                }
+                MenuId::Options => "Single kernel options, applied last.",
+                MenuId::Image => {
+                    "How the image boots, how it is compressed, the command line, the host name and the size budget."
+                }
+                _ => "",
+            };
+            para(&mut v, text);
+        }
+        None => {
+            title = "Help".into();
+            para(
+                &mut v,
+                "stali menu composes a Stali image and saves it as a profile.\n\nMove with the arrows or j/k, enter a submenu with Enter, Right or l, go back with Esc, Left or h. Space toggles or chooses. / searches everything; ? shows help about the highlighted line.\n\ns saves, S saves as, o opens another profile, u undoes, Ctrl-r redoes, d shows the changes since the last save, q quits.",
+            );
+        }
+    }
+    (title, v)
+}
+
+fn draw_size(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.look.theme;
+    let g = &app.look.glyphs;
+    let e = &app.estimate;
+    let inner_w = area.width.saturating_sub(4) as usize;
+    let row = |k: &str, v: String, bold: bool| {
+        let pad = inner_w.saturating_sub(k.chars().count() + v.chars().count());
+        let st = if bold {
+            th.base().add_modifier(Modifier::BOLD)
+        } else {
+            th.base()
+        };
+        Line::from(vec![
+            Span::styled(format!("{k}{}", " ".repeat(pad)), st),
+            Span::styled(v, st),
+        ])
+    };
+    let mut v = vec![
+        row("Image", human(e.total_bytes), true),
+        row("  kernel", human(e.kernel_bytes), false),
+        row("  userland", human(e.userland_bytes), false),
+        row("  boot", human(e.boot_bytes), false),
+        row("  overhead", human(e.overhead_bytes), false),
+        Line::from(""),
+    ];
+    match e.budget_bytes {
+        Some(b) => {
+            v.push(row("Budget", human(b), false));
+            let over = e.over_budget();
+            let bar_w = inner_w.saturating_sub(5);
+            let filled = ((e.total_bytes as f64 / b.max(1) as f64) * bar_w as f64).round() as usize;
+            let filled = filled.min(bar_w);
+            let pct = (e.total_bytes as f64 * 100.0 / b.max(1) as f64).round() as u64;
+            let color = if over { th.bar_over } else { th.bar };
+            let style = if th.mono {
+                Style::new()
+            } else {
+                Style::new().fg(color)
+            };
+            v.push(Line::from(vec![
+                Span::styled(g.bar_full.repeat(filled), style),
+                Span::styled(g.bar_empty.repeat(bar_w - filled), th.dim_style()),
+                Span::styled(
+                    format!("{pct:>4}%"),
+                    if over { th.fg(th.error) } else { th.base() },
+                ),
+            ]));
+            if over {
+                v.push(Line::styled(
+                    format!("OVER by {}", human(e.total_bytes - b)),
+                    th.fg(th.error).add_modifier(Modifier::BOLD),
+                ));
+            } else {
+                v.push(Line::styled(
+                    format!("{} left", human(b - e.total_bytes)),
+                    th.dim_style(),
+                ));
+            }
+        }
+        None => v.push(Line::styled("no budget set", th.dim_style())),
+    }
+    v.push(Line::from(""));
+    if let Some(k) = app.focused() {
+        let (name, verb) = match &k {
+            ItemKind::Tool(n) => {
+                let m = super::menu::tool_marker(n, &app.profile, &app.plan);
+                (
+                    n.clone(),
+                    if m == Marker::Off {
+                        "adding it"
+                    } else {
+                        "removing it"
+                    },
+                )
+            }
+            ItemKind::Fragment(n) => {
+                let m = super::menu::fragment_marker(n, &app.profile, &app.plan);
+                (
+                    n.clone(),
+                    if m == Marker::Off {
+                        "adding it"
+                    } else {
+                        "removing it"
+                    },
+                )
+            }
+            ItemKind::Hardware(n) | ItemKind::Base(n) => (n.clone(), "choosing it"),
+            ItemKind::Boot(b) => (
+                b.map(|b| b.as_str()).unwrap_or("default").to_string(),
+                "choosing it",
+            ),
+            ItemKind::Compression(c) => (c.as_str().to_string(), "choosing it"),
+            _ => (String::new(), ""),
+        };
+        match &app.delta {
+            Delta::None => {}
+            Delta::Current => {
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
+                v.push(Line::from("the current choice"));
+            }
+            Delta::Bytes { delta, total } => {
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
+                v.push(Line::from(format!("{verb}:")));
+                let over = e.budget_bytes.is_some_and(|b| *total > b);
+                let arrow = if g.ascii { "->" } else { "→" };
+                v.push(Line::from(vec![
+                    Span::styled(
+                        g.text(human_delta(*delta)),
+                        th.fg(th.accent).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(
+                        format!(" {arrow} {}", human(*total)),
+                        if over { th.fg(th.error) } else { th.base() },
+                    ),
+                ]));
+            }
+            Delta::Refused(why) => {
+                v.push(Line::styled(
+                    truncate(&name, inner_w, g.ellipsis),
+                    th.title_style(),
+                ));
+                v.push(Line::styled(g.text(why.clone()), th.fg(th.error)));
+            }
+        }
+        if !matches!(app.delta, Delta::None) {
+            v.push(Line::from(""));
+        }
+    }
+    for w in &app.plan.warnings {
+        v.push(Line::styled(
+            format!("! {}", g.text(w.message.clone())),
+            th.fg(th.warn),
+        ));
+    }
+    let b = block(app, "Size estimate".into()).padding(ratatui::widgets::Padding::horizontal(1));
+    f.render_widget(Paragraph::new(v).wrap(Wrap { trim: false }).block(b), area);
+}
+
+fn draw_message(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.look.theme;
+    let Some(m) = &app.message else {
+        f.render_widget(Paragraph::new("").style(th.screen_style()), area);
+        return;
+    };
+    let style = match m.level {
+        Level::Info => th.screen_style(),
+        Level::Ok => th.screen_style().patch(th.fg(th.ok)),
+        Level::Warn => th.screen_style().patch(th.fg(th.warn)),
+        Level::Error => th
+            .screen_style()
+            .patch(th.fg(th.error))
+            .add_modifier(Modifier::BOLD),
+    };
+    let text = truncate(
+        &app.look.glyphs.text(m.text.clone()),
+        area.width.saturating_sub(1) as usize,
+        app.look.glyphs.ellipsis,
+    );
+    f.render_widget(Paragraph::new(format!(" {text}")).style(style), area);
+}
+
+/// The key hints for the current screen, most important first.
+pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    let mut h: Vec<(&str, &str)> = Vec::new();
+    match &app.modal {
+        Some(Modal::Prompt(_)) => {
+            return vec![("Enter", "accept"), ("Esc", "cancel"), ("Ctrl-u", "clear")];
+        }
+        Some(Modal::Confirm(c)) => return c.answers().to_vec(),
+        None => {}
+    }
+    let common = |h: &mut Vec<(&'static str, &'static str)>| {
+        h.push(("/", "search"));
+        h.push(("?", "help"));
+        h.push(("s", "save"));
+        if !app.undo.is_empty() {
+            h.push(("u", "undo"));
+        }
+        if !app.redo.is_empty() {
+            h.push(("^r", "redo"));
+        }
+        h.push(("d", "diff"));
+        h.push(("q", "quit"));
+    };
+    match app.view() {
+        View::Menu { id, .. } => {
+            match app.current_item().map(|i| (&i.kind, i.marker)) {
+                Some((ItemKind::Submenu(_), _)) => h.push(("Enter", "open")),
+                Some((ItemKind::Field(_), _)) => h.push(("Enter", "edit")),
+                Some((ItemKind::KOption(_), _)) => {
+                    h.push(("Enter", "edit"));
+                    h.push(("x", "remove"));
+                }
+                Some((ItemKind::AddOption, _)) => h.push(("Enter", "add")),
+                Some((_, Marker::RadioOff)) => h.push(("Space", "choose")),
+                Some((_, Marker::RadioOn)) => {}
+                Some(_) => h.push(("Space", "toggle")),
+                None => {}
+            }
+            if *id == MenuId::Options
+                && !matches!(
+                    app.current_item().map(|i| &i.kind),
+                    Some(ItemKind::AddOption)
+                )
+            {
+                h.push(("a", "add"));
+            }
+            if *id != MenuId::Main {
+                h.push(("Esc/h", "back"));
+            }
+            common(&mut h);
+        }
+        View::Search => {
+            let typing = app.search.as_ref().is_some_and(|s| s.typing);
+            if typing {
+                h.extend([
+                    ("Enter", "jump"),
+                    ("Up/Down", "move"),
+                    ("Tab", "pick 1-9"),
+                    ("Esc", "back"),
+                ]);
+            } else {
+                h.extend([
+                    ("1-9", "jump"),
+                    ("Enter", "jump"),
+                    ("j/k", "move"),
+                    ("/", "edit query"),
+                    ("Esc/h", "back"),
+                ]);
+                common(&mut h);
+            }
+        }
+        View::Help { .. } | View::Diff { .. } => {
+            h.extend([("j/k", "scroll"), ("Esc/h", "back")]);
+            common(&mut h);
+        }
+    }
+    let mut seen = Vec::new();
+    h.retain(|(k, _)| {
+        if seen.contains(k) {
+            false
+        } else {
+            seen.push(*k);
+            true
+        }
+    });
+    h
+}
+
+fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.look.theme;
+    let key_style = if th.mono {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        th.selected()
+    };
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    for (k, a) in hints(app) {
+        let n = k.len() + a.len() + 3;
+        if used + n > area.width as usize {
+            break;
+        }
+        used += n;
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(k.to_string(), key_style));
+        spans.push(Span::styled(format!(" {a} "), th.screen_style()));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(th.screen_style()),
+        area,
+    );
+}
+
+fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
+    let th = &app.look.theme;
+    let w = body.width.saturating_sub(8).min(72);
+    let x = body.x + (body.width.saturating_sub(w)) / 2;
+    match m {
+        Modal::Prompt(p) => {
+            let h = 5;
+            let y = body.y + body.height.saturating_sub(h) / 2;
+            let area = Rect::new(x, y, w, h);
+            f.render_widget(Clear, area);
+            f.render_widget(block(app, p.kind.title()), area);
+            let inner_w = w.saturating_sub(4) as usize;
+            // Scroll the text so the cursor stays visible.
+            let chars: Vec<char> = p.text.chars().collect();
+            let start = p.cursor.saturating_sub(inner_w.saturating_sub(1));
+            let shown: String = chars.iter().skip(start).take(inner_w).collect();
+            let input = Rect::new(x + 2, y + 1, w.saturating_sub(4), 1);
+            f.render_widget(
+                Paragraph::new(shown).style(th.base().add_modifier(Modifier::UNDERLINED)),
+                input,
+            );
+            f.set_cursor_position(Position::new(x + 2 + (p.cursor - start) as u16, y + 1));
+            let (text, style) = match &p.error {
+                Some(e) => (e.clone(), th.fg(th.error)),
+                None => (prompt_hint(&p.kind).to_string(), th.dim_style()),
+            };
+            f.render_widget(
+                Paragraph::new(app.look.glyphs.text(text))
+                    .style(style)
+                    .wrap(Wrap { trim: true }),
+                Rect::new(x + 2, y + 2, w.saturating_sub(4), 2),
+            );
+        }
+        Modal::Confirm(c) => {
+            let h = 6;
+            let y = body.y + body.height.saturating_sub(h) / 2;
+            let area = Rect::new(x, y, w, h);
+            f.render_widget(Clear, area);
+            let title = match c {
+                Confirm::Quit => "Quit",
+                Confirm::Recover(_) => "Recover",
+                Confirm::Open => "Open",
+                Confirm::Overwrite(_) => "Overwrite",
+            };
+            let mut answers = Vec::new();
+            for (k, a) in c.answers() {
+                answers.push(Span::styled(format!(" {k} "), th.selected()));
+                answers.push(Span::raw(format!(" {a}  ")));
+            }
+            let lines = vec![
+                Line::from(c.question()),
+                Line::from(""),
+                Line::from(answers),
+            ];
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(block(app, title.into())),
+                area,
+            );
+        }
+    }
+}
+
+fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
+    use super::prompt::PromptKind as P;
+    match k {
+        P::Cmdline => "e.g. console=ttyS0 quiet; empty for the hardware's console",
+        P::Hostname => "letters, digits and -",
+        P::Budget => "e.g. 2 MiB, 512 KiB, 1500000",
+        P::Name => "lowercase letters, digits, -, _, .",
+        P::Description => "one line",
+        P::KernelPath => "a kernel tree or tarball on this machine",
+        P::OptionValue(_) => "y, n (not set), m, a number or text",
+        P::NewOption => "e.g. CONFIG_PRINTK_TIME=y",
+        P::SaveAs => "a path; relative to the current folder",
+        P::Open => "a profile file",
+    }
+}

@@ -1,0 +1,283 @@
+//! Fuzzy search over tools, hardware, fragments, kernel options and settings (nucleo-matcher).
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32String};
+
+use super::menu::{Field, ItemKind, MenuId, home_of, universe};
+use crate::model::{Catalog, Profile};
+
+/// One thing that can be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Name shown first (`dropbear`, `CONFIG_SERIAL_8250`).
+    pub name: String,
+    /// One line of description.
+    pub description: String,
+    /// Where it lives (`Tools > network`).
+    pub location: String,
+    /// Where Enter jumps: the menu and the item to highlight.
+    pub target: Option<(MenuId, ItemKind)>,
+}
+
+/// Entries with their haystacks prepared for matching.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    /// The entries.
+    pub entries: Vec<Entry>,
+    haystacks: Vec<Utf32String>,
+    name_len: Vec<u16>,
+}
+
+impl Index {
+    /// An index over `entries`, matching on name and description.
+    pub fn new(entries: Vec<Entry>) -> Index {
+        let haystacks = entries
+            .iter()
+            .map(|e| Utf32String::from(format!("{} {}", e.name, e.description).as_str()))
+            .collect();
+        let name_len = entries
+            .iter()
+            .map(|e| e.name.len().min(u16::MAX as usize) as u16)
+            .collect();
+        Index {
+            entries,
+            haystacks,
+            name_len,
+        }
+    }
+
+    /// Everything in the catalog and the profile that search can find.
+    pub fn build(profile: &Profile, catalog: &Catalog) -> Index {
+        let mut v = Vec::new();
+        let mut push = |name: String, description: String, kind: ItemKind| {
+            let menu = home_of(&kind, profile, catalog);
+            v.push(Entry {
+                name,
+                description,
+                location: menu.path(),
+                target: Some((menu, kind)),
+            });
+        };
+        for t in universe(profile, catalog) {
+            let desc = match &t.untested {
+                Some(_) => format!("{} (untested)", t.description),
+                None => t.description.clone(),
+            };
+            push(t.name.clone(), desc, ItemKind::Tool(t.name.clone()));
+        }
+        for h in &catalog.hardware {
+            push(
+                h.name.clone(),
+                h.description.clone(),
+                ItemKind::Hardware(h.name.clone()),
+            );
+        }
+        for b in &catalog.bases {
+            push(
+                b.name.clone(),
+                b.description.clone(),
+                ItemKind::Base(b.name.clone()),
+            );
+        }
+        for f in &catalog.fragments {
+            push(
+                f.name.clone(),
+                format!("{}: {}", f.title, f.description),
+                ItemKind::Fragment(f.name.clone()),
+            );
+        }
+        for f in &catalog.fragments {
+            for (k, val) in &f.options {
+                let set = if val == "n" {
+                    "is not set".to_string()
+                } else {
+                    format!("={val}")
+                };
+                let menu = MenuId::Fragments;
+                v.push(Entry {
+                    name: k.clone(),
+                    description: format!("{set} in fragment {}", f.name),
+                    location: format!("{} > {}", menu.path(), f.name),
+                    target: Some((menu, ItemKind::Fragment(f.name.clone()))),
+                });
+            }
+        }
+        for (k, val) in &profile.kernel.options {
+            let mut push2 = |name: String, d: String| {
+                v.push(Entry {
+                    name,
+                    description: d,
+                    location: MenuId::Options.path(),
+                    target: Some((MenuId::Options, ItemKind::KOption(k.clone()))),
+                })
+            };
+            push2(k.clone(), format!("={val} in this profile"));
+        }
+        for f in [
+            Field::Name,
+            Field::Description,
+            Field::KernelSource,
+            Field::Cmdline,
+            Field::Hostname,
+            Field::Budget,
+        ] {
+            let kind = ItemKind::Field(f);
+            let menu = home_of(&kind, profile, catalog);
+            v.push(Entry {
+                name: f.label().to_string(),
+                description: f.key().to_string(),
+                location: menu.path(),
+                target: Some((menu, kind)),
+            });
+        }
+        for (m, d) in [
+            (MenuId::Boot, "image.boot: bios, uefi or hybrid"),
+            (MenuId::Compression, "image.compression: gzip, xz or zstd"),
+            (MenuId::Options, "kernel.options: single CONFIG_ settings"),
+        ] {
+            let kind = ItemKind::Submenu(m.clone());
+            let parent = m.parent().unwrap_or(MenuId::Main);
+            v.push(Entry {
+                name: m.title(),
+                description: d.to_string(),
+                location: parent.path(),
+                target: Some((parent, kind)),
+            });
+        }
+        Index::new(v)
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A search in progress: the query and its ranked results.
+pub struct Search {
+    /// What it searches.
+    pub index: Index,
+    /// The query.
+    pub query: String,
+    /// Indexes into `index.entries`, best first.
+    pub results: Vec<usize>,
+    /// The highlighted result.
+    pub selected: usize,
+    /// Whether keys go to the query (else they move through the results).
+    pub typing: bool,
+    matcher: Matcher,
+    last_query: String,
+    last_hits: Vec<usize>,
+}
+
+impl std::fmt::Debug for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Search")
+            .field("query", &self.query)
+            .field("results", &self.results.len())
+            .field("selected", &self.selected)
+            .finish()
+    }
+}
+
+impl Search {
+    /// A new search over `index`, showing everything.
+    pub fn new(index: Index) -> Search {
+        let mut s = Search {
+            index,
+            query: String::new(),
+            results: Vec::new(),
+            selected: 0,
+            typing: true,
+            matcher: Matcher::new(Config::DEFAULT),
+            last_query: String::new(),
+            last_hits: Vec::new(),
+        };
+        s.run();
+        s
+    }
+
+    /// Sets the query and ranks the entries again.
+    pub fn set_query(&mut self, q: &str) {
+        self.query = q.to_string();
+        self.run();
+    }
+
+    /// Ranks the entries for the current query. When the query only grew by plain
+    /// characters, only the previous matches are scored again.
+    pub fn run(&mut self) {
+        self.selected = 0;
+        let q = self.query.trim();
+        if q.is_empty() {
+            self.results = (0..self.index.len()).collect();
+            self.last_query.clear();
+            self.last_hits = self.results.clone();
+            return;
+        }
+        let plain = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == ' ')
+        };
+        let narrow =
+            !self.last_query.is_empty() && q.starts_with(self.last_query.as_str()) && plain(q);
+        let pattern = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
+        let candidates: Vec<usize> = if narrow {
+            std::mem::take(&mut self.last_hits)
+        } else {
+            (0..self.index.len()).collect()
+        };
+        // One u64 per hit orders best score first, then shorter names, then catalog order.
+        let mut keys: Vec<u64> = Vec::with_capacity(candidates.len());
+        let mut hits: Vec<usize> = Vec::with_capacity(candidates.len());
+        for i in candidates {
+            if let Some(s) = pattern.score(self.index.haystacks[i].slice(..), &mut self.matcher) {
+                let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
+                let len = u64::from(self.index.name_len[i]);
+                keys.push(score << 48 | len << 32 | i as u64);
+                hits.push(i);
+            }
+        }
+        self.last_hits = hits;
+        self.last_query = q.to_string();
+        keys.sort_unstable();
+        self.results = keys
+            .into_iter()
+            .map(|k| (k & 0xffff_ffff) as usize)
+            .collect();
+    }
+
+    /// The highlighted entry.
+    pub fn current(&self) -> Option<&Entry> {
+        self.results
+            .get(self.selected)
+            .and_then(|i| self.index.entries.get(*i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_dropbear_first() {
+        let c = Catalog::embedded();
+        let p = Profile::default();
+        let mut s = Search::new(Index::build(&p, &c));
+        s.set_query("drop");
+        let e = s.current().expect("a result");
+        assert_eq!(e.name, "dropbear");
+        assert_eq!(e.location, "Tools > network");
+        s.set_query("dropb");
+        assert_eq!(s.current().map(|e| e.name.as_str()), Some("dropbear"));
+        s.set_query("serial_8250");
+        assert!(
+            s.current()
+                .is_some_and(|e| e.name.starts_with("CONFIG_SERIAL_8250"))
+        );
+    }
+}

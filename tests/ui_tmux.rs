@@ -1,0 +1,288 @@
+//! The configurator in a real terminal: tmux runs it, `send-keys` types, `capture-pane` reads.
+//! tmux must be installed; without it these tests fail (they never skip).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use stali::model::profile::human;
+use stali::model::{Catalog, Profile, estimate, resolve};
+
+struct Tmux {
+    sock: String,
+    conf: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn new(tag: &str) -> Tmux {
+        match Command::new("tmux").arg("-V").output() {
+            Ok(o) if o.status.success() => {}
+            _ => panic!(
+                "tmux is not installed or does not run: these tests need it (apt-get install tmux)"
+            ),
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("tmux.conf");
+        std::fs::write(&conf, "set -g status off\nset -g escape-time 0\n").expect("conf");
+        std::fs::create_dir(dir.path().join("config")).expect("config dir");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
+        std::fs::copy(src, dir.path().join("minimal.toml")).expect("copy profile");
+        Tmux {
+            sock: format!("stali-test-{tag}-{}", std::process::id()),
+            conf,
+            dir,
+        }
+    }
+
+    fn profile(&self) -> PathBuf {
+        self.dir.path().join("minimal.toml")
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.sock, "-f"])
+            .arg(&self.conf)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Starts a session running `command` (through sh) in an 80x24 window.
+    fn start(&self, command: &str) {
+        let env = format!(
+            "env STALI_CONFIG_DIR={} TERM=xterm-256color NO_COLOR= LANG=C.UTF-8 {command}",
+            self.dir.path().join("config").display()
+        );
+        let o = self.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "t", &env]);
+        assert!(
+            o.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        let o = self.tmux(&args);
+        assert!(
+            o.status.success(),
+            "send-keys: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn literal(&self, text: &str) {
+        self.keys(&["-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn image_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains("│ Image"))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn search_add_save_quit_in_a_real_terminal() {
+    let t = Tmux::new("edit");
+    let path = t.profile();
+    let original = std::fs::read_to_string(&path).expect("profile");
+    let c = Catalog::embedded();
+    let mut p = Profile::load(&path).expect("loads");
+    let before = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
+    p.select.push("dropbear".into());
+    let after = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
+
+    t.start(&format!(
+        "sh -c '{} menu {}; echo STALI-EXITED=$?; exec sleep 600'",
+        env!("CARGO_BIN_EXE_stali"),
+        path.display()
+    ));
+    let s = t.wait_for("the main menu", |s| {
+        s.contains("Main menu") && s.contains("Image")
+    });
+    assert!(image_line(&s).contains(&before), "before: {before}\n{s}");
+    t.keys(&["/"]);
+    t.wait_for("the search", |s| s.contains("Search:"));
+    t.literal("drop");
+    t.wait_for("dropbear in the results", |s| {
+        s.contains("dropbear") && s.contains("/ drop")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the network menu", |s| s.contains("Tools > network"));
+    t.keys(&["Space"]);
+    let s = t.wait_for("dropbear chosen", |s| s.contains("[*] dropbear"));
+    if before != after {
+        assert!(image_line(&s).contains(&after), "after: {after}\n{s}");
+    }
+    assert_ne!(image_line(&s), "", "{s}");
+    t.keys(&["s"]);
+    t.wait_for("saved", |s| s.contains("saved "));
+    t.keys(&["q"]);
+    let s = t.wait_for("the shell again", |s| s.contains("STALI-EXITED=0"));
+    assert!(!s.contains("Main menu"), "{s}");
+    let alt = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "left the alternate screen"
+    );
+
+    let saved = std::fs::read_to_string(&path).expect("saved");
+    let back = Profile::load(&path).expect("valid");
+    assert!(back.select.contains(&"dropbear".to_string()), "{saved}");
+    for line in original.lines().filter(|l| l.contains('#')) {
+        let comment = &line[line.find('#').unwrap_or(0)..];
+        assert!(saved.contains(comment), "lost {comment:?}:\n{saved}");
+    }
+}
+
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A zombie has exited; only its parent has not reaped it yet.
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn hangup_keeps_unsaved_changes_and_exits_quickly() {
+    let t = Tmux::new("hup");
+    let path = t.profile();
+    t.start(&format!(
+        "{} menu {}",
+        env!("CARGO_BIN_EXE_stali"),
+        path.display()
+    ));
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    let pid: u32 =
+        String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
+            .trim()
+            .parse()
+            .expect("pane pid");
+    t.keys(&["/"]);
+    t.literal("dropbear");
+    t.keys(&["Enter"]);
+    t.wait_for("the network menu", |s| s.contains("Tools > network"));
+    t.keys(&["Space"]);
+    t.wait_for("an unsaved change", |s| s.contains("[modified]"));
+    // The terminal goes away: tmux hangs up on the process.
+    let o = t.tmux(&["kill-session", "-t", "t"]);
+    assert!(o.status.success());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "stali (pid {pid}) still running 2 s after the hangup"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
+    let text = std::fs::read_to_string(&rec)
+        .unwrap_or_else(|e| panic!("no recovery file {}: {e}", rec.display()));
+    let p = Profile::parse(&text, None).expect("recovery file is a valid profile");
+    assert!(p.select.contains(&"dropbear".to_string()));
+    assert!(
+        !std::fs::read_to_string(&path)
+            .expect("profile")
+            .contains("dropbear"),
+        "the profile itself is untouched"
+    );
+}
+
+#[test]
+fn sigterm_mid_edit_also_keeps_the_changes_and_the_next_run_offers_them() {
+    let t = Tmux::new("term");
+    let path = t.profile();
+    let bin = env!("CARGO_BIN_EXE_stali");
+    t.start(&format!(
+        "sh -c '{bin} menu {p}; echo STALI-EXITED=$?; exec sleep 600'",
+        p = path.display()
+    ));
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    t.keys(&["j", "j", "j", "Enter", "j", "Enter", "Space"]);
+    t.wait_for("an unsaved change", |s| s.contains("[modified]"));
+    // The pane runs sh, and sh runs stali.
+    let sh = String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
+        .trim()
+        .to_string();
+    let pid = Command::new("pgrep")
+        .args(["-P", &sh])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&pid.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(!pid.is_empty(), "stali's pid");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let s = t.wait_for("the shell again", |s| s.contains("STALI-EXITED="));
+    assert!(s.contains("STALI-EXITED=143"), "{s}");
+    let alt = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
+    assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
+    assert!(rec.exists(), "recovery file");
+    // The next session offers the changes back.
+    let o = t.tmux(&[
+        "respawn-pane",
+        "-k",
+        "-t",
+        "t",
+        &format!(
+            "env STALI_CONFIG_DIR={} {bin} menu {}",
+            t.dir.path().join("config").display(),
+            path.display()
+        ),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    t.wait_for("the recovery question", |s| s.contains("Recover them?"));
+    t.keys(&["y"]);
+    t.wait_for("recovered", |s| {
+        s.contains("recovered unsaved changes") && s.contains("[modified]")
+    });
+}
