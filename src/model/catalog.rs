@@ -279,6 +279,14 @@ pub const EMBEDDED_FRAGMENTS: &[(&str, &str)] = &[
         include_str!("../../kernel-fragments/virtio.config"),
     ),
     (
+        "virtio-net",
+        include_str!("../../kernel-fragments/virtio-net.config"),
+    ),
+    (
+        "vt-console",
+        include_str!("../../kernel-fragments/vt-console.config"),
+    ),
+    (
         "pc-storage",
         include_str!("../../kernel-fragments/pc-storage.config"),
     ),

@@ -25,6 +25,9 @@ use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
 pub const PIPELINE_VERSION: &str = "stali-pipeline-1";
 
+/// Bump when the ISO layout or xorriso options change.
+pub const ISO_LAYOUT: &str = "iso-2: no cylinder alignment, no padding";
+
 /// `SOURCE_DATE_EPOCH` when the environment sets none: 2016-01-01, the year of stali.
 pub const DEFAULT_EPOCH: u64 = 1_451_606_400;
 
@@ -271,6 +274,7 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     let iso_sha_input = cache::sha256_file(&bzimage)?;
     let mut ikey = Key::new("iso");
     ikey.add(PIPELINE_VERSION)
+        .add(ISO_LAYOUT)
         .add(&iso_sha_input)
         .add(plan.image.boot.as_str())
         .add(volume_label(&plan.name))
@@ -703,10 +707,6 @@ pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> 
         (comp.into(), "y".into()),
         ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
         ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
-        (
-            "CONFIG_DEFAULT_HOSTNAME".into(),
-            kconfig_value(&plan.image.hostname),
-        ),
     ]
 }
 
@@ -735,9 +735,8 @@ fn build_kernel(
         .add(&plan.kernel.base)
         .add(versions.get("gcc").map(String::as_str).unwrap_or(""))
         .add(opts.epoch.to_string());
-    for f in &plan.kernel.fragments {
-        key.add(&f.fragment.text);
-    }
+    // Fragments count through the options they request (in `requested` below), not
+    // their text: a header comment or a measured size changes no kernel.
     for (k, v) in &requested {
         key.add(k).add(v);
     }

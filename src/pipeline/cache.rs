@@ -85,6 +85,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
         .context("cannot write temporary file")?;
+    readable(tmp.as_file())?;
     tmp.as_file()
         .sync_all()
         .context("cannot sync temporary file")?;
@@ -92,6 +93,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
+}
+
+/// Gives a finished output the usual `rw-r--r--` (temporary files start as `rw-------`).
+fn readable(f: &fs::File) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(fs::Permissions::from_mode(0o644)).context("cannot set permissions")
 }
 
 /// Copies `from` to `to` atomically (temporary file in `to`'s folder, fsync, rename).
@@ -107,6 +114,7 @@ pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
         fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
     std::io::copy(&mut src, tmp.as_file_mut())
         .with_context(|| format!("cannot copy {}", from.display()))?;
+    readable(tmp.as_file())?;
     tmp.as_file().sync_all().context("cannot sync")?;
     tmp.persist(to)
         .map_err(|e| e.error)

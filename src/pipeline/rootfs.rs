@@ -62,6 +62,7 @@ pub fn rc_init(plan: &Plan, root: &Path) -> String {
         s.push_str("mount -t devtmpfs dev /dev\n");
         s.push_str("mount -t tmpfs tmp /tmp\n");
     }
+    s.push_str("read -r h </etc/hostname && echo \"$h\" >/proc/sys/kernel/hostname 2>/dev/null\n");
     if exists_any(root, &["bin/smdev", "sbin/smdev", "usr/bin/smdev"]).is_some() {
         s.push_str("smdev -s\n");
     }
