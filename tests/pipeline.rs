@@ -560,11 +560,28 @@ fn sigterm_stops_the_build_and_the_next_run_resumes() {
         "depends = [\"hello\"]",
     );
     let prof = work.path().join("interrupted.toml");
-    std::fs::write(&prof, profile(&f, "interrupted", &["fixture-init", "hello", "slow"], "CONFIG_PRINTK_TIME = \"y\"", &slow)).expect("write");
+    std::fs::write(
+        &prof,
+        profile(
+            &f,
+            "interrupted",
+            &["fixture-init", "hello", "slow"],
+            "CONFIG_PRINTK_TIME = \"y\"",
+            &slow,
+        ),
+    )
+    .expect("write");
     let out = work.path().join("out/interrupted.iso");
     let c = cache("main");
     let mut child = Command::new(env!("CARGO_BIN_EXE_stali"))
-        .args(["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache", c.to_str().expect("utf-8")])
+        .args([
+            "build",
+            prof.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--cache",
+            c.to_str().expect("utf-8"),
+        ])
         .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -574,34 +591,81 @@ fn sigterm_stops_the_build_and_the_next_run_resumes() {
     let log = c.join("logs/interrupted/slow.log");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("sleep 31337")) {
-        assert!(std::time::Instant::now() < deadline, "the slow step never started");
-        assert!(child.try_wait().expect("wait").is_none(), "the build ended before the slow step");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow step never started"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the build ended before the slow step"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(std::time::Instant::now() < deadline, "stali did not stop within 10 s of SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stali did not stop within 10 s of SIGTERM"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(!status.success());
     assert!(!out.exists(), "an ISO appeared after SIGTERM");
-    let pgrep = Command::new("pgrep").args(["-f", "sleep 31337"]).output().expect("pgrep");
-    assert!(pgrep.stdout.is_empty(), "the recipe's child outlived the build: {}", text(&pgrep.stdout));
+    let pgrep = Command::new("pgrep")
+        .args(["-f", "sleep 31337"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        pgrep.stdout.is_empty(),
+        "the recipe's child outlived the build: {}",
+        text(&pgrep.stdout)
+    );
     let pkgs: Vec<String> = std::fs::read_dir(c.join("pkg"))
         .expect("pkg dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!pkgs.iter().any(|p| p.starts_with("slow-")), "a half-built package is in the cache: {pkgs:?}");
+    assert!(
+        !pkgs.iter().any(|p| p.starts_with("slow-")),
+        "a half-built package is in the cache: {pkgs:?}"
+    );
 
     // The next run, without the slow tool, reuses what was built and finishes.
-    std::fs::write(&prof, profile(&f, "interrupted", &["fixture-init", "hello"], "CONFIG_PRINTK_TIME = \"y\"", "")).expect("write");
-    let o = stali(&["build", prof.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--cache", c.to_str().expect("utf-8")]);
+    std::fs::write(
+        &prof,
+        profile(
+            &f,
+            "interrupted",
+            &["fixture-init", "hello"],
+            "CONFIG_PRINTK_TIME = \"y\"",
+            "",
+        ),
+    )
+    .expect("write");
+    let o = stali(&[
+        "build",
+        prof.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--cache",
+        c.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("fixture-init: cached") && text(&o.stderr).contains("hello: cached"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("fixture-init: cached")
+            && text(&o.stderr).contains("hello: cached"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(out.is_file());
 }

@@ -358,6 +358,21 @@ fn validate_output(out: &Path) -> Result<()> {
     Ok(())
 }
 
+fn fetch_tarball(
+    url: &str,
+    sha256: &str,
+    cache_root: &Path,
+    fopts: &super::fetch::FetchOpts,
+) -> Result<PathBuf> {
+    super::fetch::fetch_tarball(
+        url,
+        sha256,
+        cache_root,
+        fopts.mirror.as_deref(),
+        fopts.offline,
+    )
+}
+
 /// Fetches one source and returns a fresh-enough checkout folder (never modified by builds).
 fn fetch_source(
     name: &str,
@@ -369,13 +384,7 @@ fn fetch_source(
     match src {
         Source::Git { url, rev } => super::fetch::fetch_git(url, rev, cache_root, fopts),
         Source::Tarball { url, sha256 } => {
-            let file = super::fetch::fetch_tarball(
-                url,
-                sha256,
-                cache_root,
-                fopts.mirror.as_deref(),
-                fopts.offline,
-            )?;
+            let file = fetch_tarball(url, sha256, cache_root, fopts)?;
             let dir = cache_root
                 .join("src")
                 .join(format!("{name}-{}", &sha256[..16]));
@@ -422,14 +431,8 @@ fn kernel_source(
             super::kernel::KernelSource::Path(p.clone())
         }
         KernelSource::Tarball { url, sha256 } => {
-            let file = super::fetch::fetch_tarball(
-                url,
-                sha256,
-                cache_root,
-                fopts.mirror.as_deref(),
-                fopts.offline,
-            )
-            .context("fetching the kernel tarball")?;
+            let file = fetch_tarball(url, sha256, cache_root, fopts)
+                .context("fetching the kernel tarball")?;
             super::kernel::KernelSource::Path(file)
         }
         KernelSource::Git { url, rev } => {

@@ -74,8 +74,10 @@ pub fn default_root() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/stali"))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `path` atomically: `fill` writes a temporary file beside it, which is made
+/// `rw-r--r--`, synced and renamed into place; on error nothing appears at `path`.
+pub fn persist_atomic(path: &Path, fill: impl FnOnce(&mut fs::File) -> Result<()>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -83,43 +85,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .context("cannot write temporary file")?;
-    readable(tmp.as_file())?;
-    tmp.as_file()
-        .sync_all()
-        .context("cannot sync temporary file")?;
+    fill(tmp.as_file_mut())?;
+    let f = tmp.as_file();
+    f.set_permissions(fs::Permissions::from_mode(0o644))
+        .context("cannot set permissions")?;
+    f.sync_all().context("cannot sync temporary file")?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }
 
-/// Gives a finished output the usual `rw-r--r--` (temporary files start as `rw-------`).
-fn readable(f: &fs::File) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(fs::Permissions::from_mode(0o644)).context("cannot set permissions")
+/// Writes `bytes` to `path` atomically (see [`persist_atomic`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    persist_atomic(path, |f| {
+        f.write_all(bytes).context("cannot write temporary file")
+    })
 }
 
-/// Copies `from` to `to` atomically (temporary file in `to`'s folder, fsync, rename).
+/// Copies `from` to `to` atomically (see [`persist_atomic`]).
 pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let dir = to
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let mut src =
         fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    std::io::copy(&mut src, tmp.as_file_mut())
-        .with_context(|| format!("cannot copy {}", from.display()))?;
-    readable(tmp.as_file())?;
-    tmp.as_file().sync_all().context("cannot sync")?;
-    tmp.persist(to)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename into {}", to.display()))?;
-    Ok(())
+    persist_atomic(to, |f| {
+        std::io::copy(&mut src, f)
+            .map(|_| ())
+            .with_context(|| format!("cannot copy {}", from.display()))
+    })
 }
 
 /// Replaces folder `to` by folder `from` (same file system): the cache never shows a

@@ -271,17 +271,8 @@ pub fn write_newc_if_changed(
     if fs::read(out).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(&bytes)
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(out)
-        .with_context(|| format!("renaming cpio archive into {}", out.display()))?;
+    super::cache::write_atomic(out, &bytes)
+        .with_context(|| format!("writing the cpio archive {}", out.display()))?;
     Ok(true)
 }
 
