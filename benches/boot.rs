@@ -16,10 +16,19 @@ fn main() {
         println!("boot bench: set STALI_BENCH_ISOS to ISO paths built by `stali build`");
         return;
     };
-    let runs: usize = std::env::var("STALI_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("STALI_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     for iso in list.split_whitespace().map(PathBuf::from) {
-        let Some(expect) = std::env::var("STALI_BENCH_EXPECT").ok().or_else(|| banner_for(&iso)) else {
-            println!("{}: no build-report.json beside it; set STALI_BENCH_EXPECT", iso.display());
+        let Some(expect) = std::env::var("STALI_BENCH_EXPECT")
+            .ok()
+            .or_else(|| banner_for(&iso))
+        else {
+            println!(
+                "{}: no build-report.json beside it; set STALI_BENCH_EXPECT",
+                iso.display()
+            );
             continue;
         };
         let size = std::fs::metadata(&iso).map(|m| m.len()).unwrap_or(0);
