@@ -273,16 +273,15 @@ pub fn write_iso(spec: &IsoSpec, out: &Path) -> Result<()> {
         &spec.volume_label,
         "--set_all_file_dates",
         &format!("={}", spec.epoch),
-        // No padding to whole 1 MiB "cylinders" (the isohybrid default) and none of the
-        // 300 KiB tail that protects Linux reading a CD's last file: the kernel and its
-        // initramfs are loaded by the firmware or isolinux, Linux never reads this disc.
-        "-partition_cyl_align",
-        "off",
-        "-no-pad",
     ]
     .map(String::from)
     .to_vec();
     argv.extend(boot_args);
+    // No padding to whole 1 MiB "cylinders" (the isohybrid default) and none of the
+    // 300 KiB tail that protects Linux reading a CD's last file: the kernel and its
+    // initramfs are loaded by the firmware or isolinux, Linux never reads this disc.
+    // These must come after -isohybrid-mbr, which turns the alignment back on.
+    argv.extend(["-partition_cyl_align", "off", "-no-pad"].map(String::from));
     argv.push(arg(&tree));
     run_logged(
         &Step::new(argv, &log)
