@@ -165,6 +165,14 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             }
             fs::copy(&src, &dst)
                 .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+            // Keep the modification time: make compares them, and a release tarball's
+            // generated files (configure, Makefile.in) must stay newer than their inputs.
+            if let Ok(mtime) = fs::symlink_metadata(&src).and_then(|m| m.modified()) {
+                // futimens needs ownership, not write permission: read-only files work.
+                fs::File::open(&dst)
+                    .and_then(|f| f.set_modified(mtime))
+                    .with_context(|| format!("cannot set the time of {}", dst.display()))?;
+            }
         }
     }
     Ok(())
@@ -246,5 +254,12 @@ mod tests {
         );
         assert_eq!(tree_size(&d.path().join("b")).expect("size"), 5);
         assert_eq!(files_below(&d.path().join("b")).expect("files").len(), 2);
+        let old = fs::metadata(a.join("bin/box"))
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        let new = fs::metadata(d.path().join("b/bin/box"))
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert_eq!(old, new, "copies keep modification times");
     }
 }
