@@ -230,6 +230,11 @@ pub struct SizeModel {
     pub efi_overhead: u64,
     /// ISO 9660 + hybrid overhead (system area, descriptors, padding).
     pub iso_overhead: u64,
+    /// Installed userland size at which `ratio` was measured.
+    pub ratio_reference: u64,
+    /// How the ratio falls as the userland grows past the reference (static binaries share
+    /// libc code, which one compressor dictionary deduplicates): ratio * (raw/ref)^-exponent.
+    pub ratio_exponent: f64,
     /// Where these figures come from.
     pub source: String,
 }
@@ -843,6 +848,8 @@ fn read_hardware_file(
                 "isolinux",
                 "efi_overhead",
                 "iso_overhead",
+                "ratio_reference",
+                "ratio_exponent",
                 "source",
             ],
         );
@@ -876,6 +883,14 @@ fn read_hardware_file(
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
             iso_overhead: int(&mut r, "iso_overhead"),
+            ratio_reference: int(&mut r, "ratio_reference").max(1),
+            ratio_exponent: t
+                .get("ratio_exponent")
+                .and_then(|(v, _)| match v.get_ref() {
+                    toml::de::DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+                    _ => None,
+                })
+                .unwrap_or(0.0),
             source: r
                 .string(&t, "source")
                 .map(|s| s.into_inner())

@@ -93,6 +93,15 @@ fn ratio(m: &SizeModel, table: &std::collections::BTreeMap<String, f64>, key: &s
     table.get(key).copied().unwrap_or(1.0)
 }
 
+/// The compression ratio for a userland of `raw` installed bytes: the measured ratio up to
+/// the reference size, falling as a power law beyond it.
+pub fn userland_ratio(m: &SizeModel, base: f64, raw: u64) -> f64 {
+    if raw <= m.ratio_reference || m.ratio_exponent <= 0.0 {
+        return base;
+    }
+    base * (raw as f64 / m.ratio_reference as f64).powf(-m.ratio_exponent)
+}
+
 fn scaled(bytes: i64, factor: f64) -> i64 {
     (bytes as f64 * factor).round() as i64
 }
@@ -106,7 +115,8 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let m = &catalog.model;
     let comp = plan.image.compression.as_str();
     let kfactor = ratio(m, &m.kernel_factor, comp);
-    let uratio = ratio(m, &m.ratio, comp);
+    let raw_total: u64 = plan.tools.iter().map(|t| t.def.size).sum::<u64>() + m.skeleton;
+    let uratio = userland_ratio(m, ratio(m, &m.ratio, comp), raw_total);
     let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() {
         2
     } else {
