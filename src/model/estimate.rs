@@ -257,9 +257,19 @@ mod tests {
         let zlibs = two.components.iter().filter(|c| c.name == "zlib").count();
         assert_eq!(zlibs, 1);
         assert_eq!(
-            one.component("zlib").map(|c| c.bytes),
-            two.component("zlib").map(|c| c.bytes)
+            one.component("zlib").and_then(|c| c.raw_bytes),
+            two.component("zlib").and_then(|c| c.raw_bytes)
         );
+    }
+
+    #[test]
+    fn a_bigger_userland_compresses_better() {
+        let c = Catalog::embedded();
+        let m = &c.model;
+        let small = userland_ratio(m, 0.37, m.ratio_reference);
+        let big = userland_ratio(m, 0.37, m.ratio_reference * 10);
+        assert_eq!(small, 0.37);
+        assert!(big < small && big > 0.1, "{big}");
     }
 
     #[test]
