@@ -191,11 +191,13 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         });
     }
     if plan.image.boot.uefi() {
-        boot += m.efi_overhead;
+        // The FAT image is sized to the kernel plus 2% and a fixed part.
+        let efi = m.efi_overhead + kernel_file / 50;
+        boot += efi;
         components.push(Component {
             name: "efi-image".into(),
             kind: Kind::Boot,
-            bytes: m.efi_overhead,
+            bytes: efi,
             raw_bytes: None,
             source: m.source.clone(),
         });

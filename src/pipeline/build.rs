@@ -26,7 +26,7 @@ use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 pub const PIPELINE_VERSION: &str = "stali-pipeline-1";
 
 /// Bump when the ISO layout or xorriso options change.
-pub const ISO_LAYOUT: &str = "iso-3: no cylinder alignment, no padding";
+pub const ISO_LAYOUT: &str = "iso-4: no cylinder alignment, no padding, FAT sized to 2% + 64 KiB";
 
 /// `SOURCE_DATE_EPOCH` when the environment sets none: 2016-01-01, the year of stali.
 pub const DEFAULT_EPOCH: u64 = 1_451_606_400;

@@ -119,9 +119,9 @@ fn make_efi_image(kernel: &Path, efi_dir: &Path, img: &Path, epoch: u64, log: &P
     let size = fs::metadata(&efi)
         .with_context(|| format!("reading {}", efi.display()))?
         .len();
-    // FAT overhead (boot sector, two FATs, root dir, two subdirs) plus 10% slack,
-    // in KiB, rounded up to a multiple of 64 KiB.
-    let kib = (size / 1024 + 1) * 11 / 10 + 128;
+    // FAT overhead (boot sector, two FATs, root dir, two subdirs, cluster slack) is
+    // well under 2% + 64 KiB for one file; rounded up to a multiple of 64 KiB.
+    let kib = (size / 1024 + 1) * 102 / 100 + 64;
     let kib = kib.div_ceil(64) * 64;
     if let Some(p) = img.parent() {
         fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
