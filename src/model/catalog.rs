@@ -98,6 +98,8 @@ pub struct ToolDef {
     pub size: u64,
     /// Where the size figure comes from (`measured: ...` or `estimate: ...`).
     pub size_source: String,
+    /// Measured bytes of its installed tree compressed alone with xz, when known.
+    pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
     /// Where this entry came from.
@@ -230,11 +232,9 @@ pub struct SizeModel {
     pub efi_overhead: u64,
     /// ISO 9660 + hybrid overhead (system area, descriptors, padding).
     pub iso_overhead: u64,
-    /// Installed userland size at which `ratio` was measured.
-    pub ratio_reference: u64,
-    /// How the ratio falls as the userland grows past the reference (static binaries share
-    /// libc code, which one compressor dictionary deduplicates): ratio * (raw/ref)^-exponent.
-    pub ratio_exponent: f64,
+    /// Fraction of the tools' separately compressed sizes that one compressor stream over
+    /// all of them needs (static binaries share libc code, which its dictionary dedups).
+    pub shared_code: f64,
     /// Where these figures come from.
     pub source: String,
 }
@@ -350,6 +350,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "conflicts",
     "size",
     "size_source",
+    "compressed",
     "untested",
 ];
 
@@ -561,6 +562,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
             "a size over 1 TiB is not plausible",
         );
     }
+    let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
@@ -582,6 +584,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         conflicts,
         size,
         size_source,
+        compressed,
         untested,
         origin,
     })
@@ -848,8 +851,7 @@ fn read_hardware_file(
                 "isolinux",
                 "efi_overhead",
                 "iso_overhead",
-                "ratio_reference",
-                "ratio_exponent",
+                "shared_code",
                 "source",
             ],
         );
@@ -883,14 +885,13 @@ fn read_hardware_file(
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
             iso_overhead: int(&mut r, "iso_overhead"),
-            ratio_reference: int(&mut r, "ratio_reference").max(1),
-            ratio_exponent: t
-                .get("ratio_exponent")
+            shared_code: t
+                .get("shared_code")
                 .and_then(|(v, _)| match v.get_ref() {
                     toml::de::DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
                     _ => None,
                 })
-                .unwrap_or(0.0),
+                .unwrap_or(1.0),
             source: r
                 .string(&t, "source")
                 .map(|s| s.into_inner())

@@ -93,13 +93,18 @@ fn ratio(m: &SizeModel, table: &std::collections::BTreeMap<String, f64>, key: &s
     table.get(key).copied().unwrap_or(1.0)
 }
 
-/// The compression ratio for a userland of `raw` installed bytes: the measured ratio up to
-/// the reference size, falling as a power law beyond it.
-pub fn userland_ratio(m: &SizeModel, base: f64, raw: u64) -> f64 {
-    if raw <= m.ratio_reference || m.ratio_exponent <= 0.0 {
-        return base;
+/// Bytes a tool adds to the compressed initramfs: its measured compressed size scaled to
+/// the profile's compressor and shared across tools, else its installed size times the
+/// compressor's ratio (libraries, tools defined in a profile).
+pub fn compressed_bytes(m: &SizeModel, tool: &super::catalog::ToolDef, comp: &str) -> u64 {
+    let r = ratio(m, &m.ratio, comp);
+    match tool.compressed {
+        Some(c) => {
+            let vs_xz = r / ratio(m, &m.ratio, "xz");
+            (c as f64 * vs_xz * m.shared_code).round() as u64
+        }
+        None => (tool.size as f64 * r).round() as u64,
     }
-    base * (raw as f64 / m.ratio_reference as f64).powf(-m.ratio_exponent)
 }
 
 fn scaled(bytes: i64, factor: f64) -> i64 {
@@ -115,8 +120,7 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let m = &catalog.model;
     let comp = plan.image.compression.as_str();
     let kfactor = ratio(m, &m.kernel_factor, comp);
-    let raw_total: u64 = plan.tools.iter().map(|t| t.def.size).sum::<u64>() + m.skeleton;
-    let uratio = userland_ratio(m, ratio(m, &m.ratio, comp), raw_total);
+    let uratio = ratio(m, &m.ratio, comp);
     let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() {
         2
     } else {
@@ -152,7 +156,7 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let mut userland_raw = 0u64;
     let mut userland_one = 0u64;
     for t in &plan.tools {
-        let c = (t.def.size as f64 * uratio).round() as u64;
+        let c = compressed_bytes(m, &t.def, comp);
         userland_raw += t.def.size;
         userland_one += c;
         components.push(Component {
@@ -265,13 +269,15 @@ mod tests {
     }
 
     #[test]
-    fn a_bigger_userland_compresses_better() {
+    fn measured_compressed_sizes_are_used_and_shared() {
         let c = Catalog::embedded();
-        let m = &c.model;
-        let small = userland_ratio(m, 0.37, m.ratio_reference);
-        let big = userland_ratio(m, 0.37, m.ratio_reference * 10);
-        assert_eq!(small, 0.37);
-        assert!(big < small && big > 0.1, "{big}");
+        let sbase = c.tool("sbase").expect("sbase");
+        let own = sbase
+            .compressed
+            .expect("sbase has a measured compressed size");
+        let xz = compressed_bytes(&c.model, sbase, "xz");
+        assert!(xz < own && xz > own / 2, "{xz} vs {own}");
+        assert!(compressed_bytes(&c.model, sbase, "gzip") > xz);
     }
 
     #[test]

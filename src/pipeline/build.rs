@@ -513,7 +513,6 @@ fn build_packages(
             ))
             .add(tckey)
             .add(headers.display().to_string())
-            .add(tc.jobs.to_string())
             .add(epoch.to_string());
         for d in library_closure(plan, t) {
             k.add(keys.get(&d).map(String::as_str).unwrap_or(""));

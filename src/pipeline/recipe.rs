@@ -155,6 +155,7 @@ mod tests {
             conflicts: vec![],
             size: 0,
             size_source: String::new(),
+            compressed: None,
             untested: None,
             origin: Origin::Profile,
         }
