@@ -456,7 +456,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
         s.push_str("Tools (name, category, installed size, description):\n");
         for cat in crate::model::catalog::CATEGORIES {
             for t in c.tools.iter().filter(|t| &t.category == cat) {
-                let size = if t.size_is_estimate() {
+                let size = if t.is_library() && t.size == 0 {
+                    "linked".to_string()
+                } else if t.size_is_estimate() {
                     format!("~{}", human(t.size))
                 } else {
                     human(t.size)
@@ -472,7 +474,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 s.push('\n');
             }
         }
-        s.push_str("  (~ marks an estimated size; the rest were measured)\n");
+        s.push_str("  (~ marks an estimated size; the rest were measured. A library is linked into the programs that use it and adds nothing of its own)\n");
     }
     if want(ListWhat::Hardware) {
         s.push_str("Hardware:\n");

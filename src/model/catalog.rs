@@ -27,6 +27,8 @@ pub enum Source {
         url: String,
         /// Pinned commit.
         rev: String,
+        /// Paths of the tree left out of the checkout (test data the build never reads).
+        exclude: Vec<String>,
     },
     /// A release tarball checked by its sha256.
     Tarball {
@@ -340,6 +342,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "rev",
     "tarball",
     "sha256",
+    "exclude",
     "license",
     "build",
     "make_flags",
@@ -383,6 +386,15 @@ pub fn valid_name(s: &str) -> bool {
 /// Whether `s` is exactly 40 lowercase or uppercase hex digits.
 pub fn is_commit(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `p` is an acceptable path to leave out of a git checkout: relative,
+/// `/`-separated, no empty, `.` or `..` parts, no control characters or backslashes.
+pub fn valid_exclude(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 1024
+        && !p.chars().any(|c| c.is_control() || c == '\\')
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Whether `s` is exactly 64 hex digits.
@@ -456,14 +468,34 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         (Some(url), Some(rev), None, None) => {
             check_url(r, &url, &format!("{}.git", t.path));
             check_pin(r, &rev, &format!("{}.rev", t.path), PinKind::Commit);
+            let mut exclude = Vec::new();
+            for x in r.strings(t, "exclude").unwrap_or_default() {
+                if valid_exclude(x.get_ref()) {
+                    exclude.push(x.into_inner());
+                } else {
+                    r.error(
+                        &x.span(),
+                        &format!("{}.exclude", t.path),
+                        "an excluded path is relative and `/`-separated, without `.`, `..` or empty parts (e.g. \"tests/data\")",
+                    );
+                }
+            }
             Some(Source::Git {
                 url: url.into_inner(),
                 rev: rev.into_inner().to_ascii_lowercase(),
+                exclude,
             })
         }
         (None, None, Some(url), Some(sha)) => {
             check_url(r, &url, &format!("{}.tarball", t.path));
             check_pin(r, &sha, &format!("{}.sha256", t.path), PinKind::Sha256);
+            if let Some(x) = r.strings(t, "exclude").and_then(|v| v.into_iter().next()) {
+                r.error(
+                    &x.span(),
+                    &format!("{}.exclude", t.path),
+                    "`exclude` applies to git sources only",
+                );
+            }
             Some(Source::Tarball {
                 url: url.into_inner(),
                 sha256: sha.into_inner().to_ascii_lowercase(),

@@ -179,7 +179,7 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         kind: Kind::Skeleton,
         bytes: skel * copies,
         raw_bytes: Some(m.skeleton),
-        source: "estimate: /etc files, directories, device nodes, cpio headers".into(),
+        source: "measured: newc cpio of the skeleton alone (/etc files, folders, /dev/console), about 3.2 KB for the shipped profiles".into(),
     });
 
     let kernel_file = kernel_one + userland_one;

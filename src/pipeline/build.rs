@@ -382,7 +382,9 @@ fn fetch_source(
     logs: &Path,
 ) -> Result<PathBuf> {
     match src {
-        Source::Git { url, rev } => super::fetch::fetch_git(url, rev, cache_root, fopts),
+        Source::Git { url, rev, exclude } => {
+            super::fetch::fetch_git(url, rev, exclude, cache_root, fopts)
+        }
         Source::Tarball { url, sha256 } => {
             let file = fetch_tarball(url, sha256, cache_root, fopts)?;
             let dir = cache_root
@@ -436,7 +438,7 @@ fn kernel_source(
             super::kernel::KernelSource::Path(file)
         }
         KernelSource::Git { url, rev } => {
-            let dir = super::fetch::fetch_git(url, rev, cache_root, fopts)
+            let dir = super::fetch::fetch_git(url, rev, &[], cache_root, fopts)
                 .context("fetching the kernel")?;
             super::kernel::KernelSource::Path(dir)
         }
@@ -507,6 +509,10 @@ fn build_packages(
         k.add(PIPELINE_VERSION)
             .add(&t.def.name)
             .add(t.def.source.pin())
+            .add(match &t.def.source {
+                Source::Git { exclude, .. } => exclude.join("\n"),
+                Source::Tarball { .. } => String::new(),
+            })
             .add(format!(
                 "{:?}|{:?}|{:?}|{:?}",
                 t.def.build, t.def.make_flags, t.def.configure_flags, t.def.env

@@ -151,15 +151,41 @@ fn with_retries(
 
 /// Fetches commit `rev` (40 hex digits) of the git repository at `url` and
 /// returns a clean checkout of it at `cache_dir/src/<name>-<rev>`.
-pub fn fetch_git(url: &str, rev: &str, cache_dir: &Path, opts: &FetchOpts) -> Result<PathBuf> {
+///
+/// Paths listed in `exclude` (relative, `/`-separated; a directory excludes
+/// everything under it) are left out of the checkout and need not exist in
+/// the source at all, so a mirror without large test files still serves.
+/// Submodules (gitlinks) are not fetched: their folders are left empty, as
+/// `git clone` without `--recurse-submodules` leaves them.
+pub fn fetch_git(
+    url: &str,
+    rev: &str,
+    exclude: &[String],
+    cache_dir: &Path,
+    opts: &FetchOpts,
+) -> Result<PathBuf> {
     if rev.len() != 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("git revision {rev:?} for {url} must be a full 40-digit commit id");
+    }
+    for x in exclude {
+        if !crate::model::catalog::valid_exclude(x) {
+            bail!(
+                "excluded path {x:?} for {url} must be relative, `/`-separated, without `.` or `..`"
+            );
+        }
     }
     let rev = rev.to_ascii_lowercase();
     let oid = git2::Oid::from_str(&rev).with_context(|| format!("parsing commit id {rev}"))?;
     let name = url_name(url);
     let src_root = cache_dir.join("src");
-    let dest = src_root.join(format!("{name}-{rev}"));
+    let dest = if exclude.is_empty() {
+        src_root.join(format!("{name}-{rev}"))
+    } else {
+        src_root.join(format!(
+            "{name}-{rev}-x{}",
+            &short_hash(&exclude.join("\n"))[..8]
+        ))
+    };
     if dest.is_dir() {
         return Ok(dest);
     }
@@ -175,75 +201,8 @@ pub fn fetch_git(url: &str, rev: &str, cache_dir: &Path, opts: &FetchOpts) -> Re
         }
     };
 
-    if repo.find_commit(oid).is_err() {
-        let mirrored = mirror_for(opts.mirror.as_deref(), url);
-        let source = match &mirrored {
-            Some(p) => p.display().to_string(),
-            None => url.to_string(),
-        };
-        // Anonymous remotes apply `url.<base>.insteadOf` from the git config.
-        let mut remote = repo
-            .remote_anonymous(&source)
-            .with_context(|| format!("setting up remote {source}"))?;
-        let effective = remote.url().unwrap_or(&source).to_string();
-        let local = is_local_url(&effective);
-        if opts.offline && !local {
-            let looked = match &opts.mirror {
-                Some(m) => format!(
-                    "; no mirror copy at {} or {}.git",
-                    m.join(&name).display(),
-                    m.join(&name).display()
-                ),
-                None => String::new(),
-            };
-            bail!(
-                "offline: cannot fetch {url} (commit {rev}): it is not in the cache {}{looked}",
-                repo_path.display()
-            );
-        }
-        // 1) Just the commit, shallow.
-        let shallow = with_retries(opts, &effective, local, || {
-            let mut fo = git2::FetchOptions::new();
-            fo.depth(1);
-            fo.download_tags(git2::AutotagOption::None);
-            remote.fetch(&[rev.as_str()], Some(&mut fo), None)
-        });
-        if let Err(e) = &shallow
-            && !local
-            && is_transient(e)
-        {
-            bail!(
-                "network error fetching {effective} (gave up after {} retries): {}",
-                opts.retry_delays.len(),
-                e.message()
-            );
-        }
-        let have = repo.find_commit(oid).is_ok();
-        if shallow.is_err() || !have {
-            // 2) The server refused (or the transport cannot do it): fetch everything.
-            let mut remote = repo
-                .remote_anonymous(&source)
-                .with_context(|| format!("setting up remote {source}"))?;
-            with_retries(opts, &effective, local, || {
-                let mut fo = git2::FetchOptions::new();
-                fo.download_tags(git2::AutotagOption::All);
-                remote.fetch(
-                    &[
-                        "+refs/heads/*:refs/remotes/origin/*",
-                        "+refs/tags/*:refs/tags/*",
-                    ],
-                    Some(&mut fo),
-                    None,
-                )
-            })
-            .with_context(|| match &shallow {
-                Err(e) => format!(
-                    "fetching {effective} (a shallow fetch of {rev} failed first: {})",
-                    e.message()
-                ),
-                Ok(()) => format!("fetching all branches and tags of {effective}"),
-            })?;
-        }
+    if first_missing(&repo, oid, exclude).is_some() {
+        fetch_into(&repo, url, &rev, oid, exclude, opts, &repo_path)?;
     }
     let commit = repo.find_commit(oid).map_err(|_| {
         anyhow::anyhow!(
@@ -256,15 +215,23 @@ pub fn fetch_git(url: &str, rev: &str, cache_dir: &Path, opts: &FetchOpts) -> Re
             commit.id()
         );
     }
+    if let Some((path, id)) = first_missing(&repo, oid, exclude) {
+        bail!(
+            "{url} at {rev} lacks {path} (object {id}): the source is incomplete (a partial clone, or a snapshot without large files); if the build never reads it, the recipe can leave it out with exclude = [\"{path}\"]"
+        );
+    }
 
     fs::create_dir_all(&src_root).with_context(|| format!("creating {}", src_root.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".tmp-{name}-"))
         .tempdir_in(&src_root)
         .with_context(|| format!("creating a temporary directory in {}", src_root.display()))?;
-    let mut cb = git2::build::CheckoutBuilder::new();
-    cb.target_dir(tmp.path()).force().update_index(false);
-    repo.checkout_tree(commit.as_object(), Some(&mut cb))
+    let mtime = std::time::UNIX_EPOCH
+        + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
+    let tree = commit
+        .tree()
+        .with_context(|| format!("reading the tree of {rev}"))?;
+    write_tree(&repo, &tree, tmp.path(), "", exclude, mtime)
         .with_context(|| format!("checking out {rev} of {url} into {}", tmp.path().display()))?;
     let tmp_path = tmp.keep();
     if let Err(e) = fs::rename(&tmp_path, &dest) {
@@ -274,6 +241,279 @@ pub fn fetch_git(url: &str, rev: &str, cache_dir: &Path, opts: &FetchOpts) -> Re
         }
     }
     Ok(dest)
+}
+
+fn excluded(path: &str, exclude: &[String]) -> bool {
+    exclude.iter().any(|x| {
+        path == x
+            || (path.len() > x.len()
+                && path.starts_with(x.as_str())
+                && path.as_bytes()[x.len()] == b'/')
+    })
+}
+
+fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// The first object the checkout of `oid` needs that `repo` lacks, as (path, id).
+fn first_missing(
+    repo: &git2::Repository,
+    oid: git2::Oid,
+    exclude: &[String],
+) -> Option<(String, git2::Oid)> {
+    let Ok(commit) = repo.find_commit(oid) else {
+        return Some(("the commit".into(), oid));
+    };
+    let Ok(odb) = repo.odb() else {
+        return Some(("the commit".into(), oid));
+    };
+    let mut stack = vec![(String::new(), commit.tree_id())];
+    while let Some((prefix, id)) = stack.pop() {
+        let Ok(tree) = repo.find_tree(id) else {
+            let shown = if prefix.is_empty() {
+                "/".into()
+            } else {
+                prefix
+            };
+            return Some((shown, id));
+        };
+        for e in tree.iter() {
+            let path = join_path(&prefix, &String::from_utf8_lossy(e.name_bytes()));
+            if excluded(&path, exclude) {
+                continue;
+            }
+            match e.kind() {
+                Some(git2::ObjectType::Tree) => stack.push((path, e.id())),
+                Some(git2::ObjectType::Blob) if !odb.exists(e.id()) => return Some((path, e.id())),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// Gets commit `oid` into the cache repository: copied object by object from a
+/// local repository, or fetched over the network (shallow first).
+fn fetch_into(
+    repo: &git2::Repository,
+    url: &str,
+    rev: &str,
+    oid: git2::Oid,
+    exclude: &[String],
+    opts: &FetchOpts,
+    repo_path: &Path,
+) -> Result<()> {
+    let name = url_name(url);
+    let mirrored = mirror_for(opts.mirror.as_deref(), url);
+    let source = match &mirrored {
+        Some(p) => p.display().to_string(),
+        None => url.to_string(),
+    };
+    // Anonymous remotes apply `url.<base>.insteadOf` from the git config.
+    let mut remote = repo
+        .remote_anonymous(&source)
+        .with_context(|| format!("setting up remote {source}"))?;
+    let effective = remote.url().unwrap_or(&source).to_string();
+    if is_local_url(&effective) {
+        // Local: copy just what the commit needs. Git's local transport would
+        // walk every ref, and one broken ref anywhere in the source would fail
+        // the whole fetch.
+        let path = effective.strip_prefix("file://").unwrap_or(&effective);
+        let src = git2::Repository::open(path)
+            .with_context(|| format!("opening the git repository {path} (for {url})"))?;
+        return copy_commit(&src, repo, oid, exclude).with_context(|| {
+            format!(
+                "copying commit {rev} from {path} into {}",
+                repo_path.display()
+            )
+        });
+    }
+    if opts.offline {
+        let looked = match &opts.mirror {
+            Some(m) => format!(
+                "; no mirror copy at {} or {}.git",
+                m.join(&name).display(),
+                m.join(&name).display()
+            ),
+            None => String::new(),
+        };
+        bail!(
+            "offline: cannot fetch {url} (commit {rev}): it is not in the cache {}{looked}",
+            repo_path.display()
+        );
+    }
+    // 1) Just the commit, shallow.
+    let shallow = with_retries(opts, &effective, false, || {
+        let mut fo = git2::FetchOptions::new();
+        fo.depth(1);
+        fo.download_tags(git2::AutotagOption::None);
+        remote.fetch(&[rev], Some(&mut fo), None)
+    });
+    if let Err(e) = &shallow
+        && is_transient(e)
+    {
+        bail!(
+            "network error fetching {effective} (gave up after {} retries): {}",
+            opts.retry_delays.len(),
+            e.message()
+        );
+    }
+    if shallow.is_err() || repo.find_commit(oid).is_err() {
+        // 2) The server refused (or the transport cannot do it): fetch everything.
+        let mut remote = repo
+            .remote_anonymous(&source)
+            .with_context(|| format!("setting up remote {source}"))?;
+        with_retries(opts, &effective, false, || {
+            let mut fo = git2::FetchOptions::new();
+            fo.download_tags(git2::AutotagOption::All);
+            remote.fetch(
+                &[
+                    "+refs/heads/*:refs/remotes/origin/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+                Some(&mut fo),
+                None,
+            )
+        })
+        .with_context(|| match &shallow {
+            Err(e) => format!(
+                "fetching {effective} (a shallow fetch of {rev} failed first: {})",
+                e.message()
+            ),
+            Ok(()) => format!("fetching all branches and tags of {effective}"),
+        })?;
+    }
+    Ok(())
+}
+
+/// Copies commit `oid`, its tree and every blob not under `exclude` from `src`
+/// to `dst`, children before parents, so a commit present in `dst` means its
+/// checkout is complete. History (parents) is not copied.
+fn copy_commit(
+    src: &git2::Repository,
+    dst: &git2::Repository,
+    oid: git2::Oid,
+    exclude: &[String],
+) -> Result<()> {
+    let sodb = src.odb().context("opening the source object database")?;
+    let dodb = dst.odb().context("opening the cache object database")?;
+    let commit = src
+        .find_commit(oid)
+        .map_err(|_| anyhow::anyhow!("commit {oid} is not in {}", src.path().display()))?;
+    let copy = |id: git2::Oid, path: &str| -> Result<()> {
+        if dodb.exists(id) {
+            return Ok(());
+        }
+        let obj = sodb.read(id).map_err(|_| {
+            anyhow::anyhow!(
+                "{} lacks {path} (object {id}) of commit {oid}: the source is incomplete (a partial clone, or a snapshot without large files); if the build never reads it, the recipe can leave it out with exclude = [\"{path}\"]",
+                src.path().display()
+            )
+        })?;
+        dodb.write(obj.kind(), obj.data())
+            .with_context(|| format!("writing object {id}"))?;
+        Ok(())
+    };
+    fn walk(
+        src: &git2::Repository,
+        id: git2::Oid,
+        prefix: &str,
+        exclude: &[String],
+        copy: &dyn Fn(git2::Oid, &str) -> Result<()>,
+    ) -> Result<()> {
+        let shown = if prefix.is_empty() { "/" } else { prefix };
+        let tree = src
+            .find_tree(id)
+            .map_err(|_| anyhow::anyhow!("the source lacks the folder {shown} (tree {id})"))?;
+        for e in tree.iter() {
+            let path = join_path(prefix, &String::from_utf8_lossy(e.name_bytes()));
+            if excluded(&path, exclude) {
+                continue;
+            }
+            match e.kind() {
+                Some(git2::ObjectType::Tree) => walk(src, e.id(), &path, exclude, copy)?,
+                Some(git2::ObjectType::Blob) => copy(e.id(), &path)?,
+                // Gitlinks (submodules) point into another repository.
+                _ => {}
+            }
+        }
+        copy(id, shown)
+    }
+    walk(src, commit.tree_id(), "", exclude, &copy)?;
+    copy(oid, "the commit")
+}
+
+/// Writes `tree` into `dir` (which exists) the way `git archive` would: raw
+/// blob contents, modes 644/755, symbolic links, every mtime the commit time,
+/// gitlinks as empty folders; paths under `exclude` are skipped.
+fn write_tree(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    dir: &Path,
+    prefix: &str,
+    exclude: &[String],
+    mtime: std::time::SystemTime,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for e in tree.iter() {
+        let raw = e.name_bytes();
+        let name = std::str::from_utf8(raw)
+            .map_err(|_| anyhow::anyhow!("a file name in {prefix:?} is not UTF-8"))?;
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') || name == ".git" {
+            bail!("refusing to check out the entry {name:?} in {prefix:?}");
+        }
+        let path = join_path(prefix, name);
+        if excluded(&path, exclude) {
+            continue;
+        }
+        let target = dir.join(name);
+        match (e.kind(), e.filemode()) {
+            (Some(git2::ObjectType::Tree), _) => {
+                fs::create_dir(&target)
+                    .with_context(|| format!("creating {}", target.display()))?;
+                let sub = repo
+                    .find_tree(e.id())
+                    .with_context(|| format!("reading the folder {path}"))?;
+                write_tree(repo, &sub, &target, &path, exclude, mtime)?;
+            }
+            (Some(git2::ObjectType::Blob), mode) => {
+                let blob = repo
+                    .find_blob(e.id())
+                    .with_context(|| format!("reading {path}"))?;
+                if mode == 0o120000 {
+                    let link = std::str::from_utf8(blob.content())
+                        .map_err(|_| anyhow::anyhow!("the link target of {path} is not UTF-8"))?;
+                    std::os::unix::fs::symlink(link, &target)
+                        .with_context(|| format!("linking {}", target.display()))?;
+                    continue;
+                }
+                // create_new: a crafted tree naming a file twice must not write
+                // through a symbolic link it made first.
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&target)
+                    .with_context(|| format!("creating {}", target.display()))?;
+                f.write_all(blob.content())
+                    .with_context(|| format!("writing {}", target.display()))?;
+                let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                f.set_permissions(fs::Permissions::from_mode(perm))
+                    .with_context(|| format!("setting the mode of {}", target.display()))?;
+                f.set_modified(mtime)
+                    .with_context(|| format!("setting the mtime of {}", target.display()))?;
+            }
+            // A gitlink: the submodule's folder, empty.
+            _ => {
+                fs::create_dir(&target).with_context(|| format!("creating {}", target.display()))?
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: from a `file://`
@@ -415,12 +655,8 @@ mod tests {
         let (repo, first, head) = make_repo(&d.path().join("proj"));
         let url = format!("file://{}", repo.display());
         let cache = d.path().join("cache");
-        let out = fetch_git(&url, &first, &cache, &quiet()).expect("fetch first");
+        let out = fetch_git(&url, &first, &[], &cache, &quiet()).expect("fetch first");
         assert_eq!(out, cache.join("src").join(format!("proj-{first}")));
-        eprintln!(
-            "[info] shallow fetch by id over file:// used: {}",
-            cache_repo_path(&cache, &url).join("shallow").exists()
-        );
         assert_eq!(
             fs::read_to_string(out.join("file.txt")).expect("read"),
             "one\n"
@@ -430,7 +666,7 @@ mod tests {
             "0\n"
         );
         assert!(!out.join(".git").exists());
-        let out2 = fetch_git(&url, &head, &cache, &quiet()).expect("fetch head");
+        let out2 = fetch_git(&url, &head, &[], &cache, &quiet()).expect("fetch head");
         assert_eq!(
             fs::read_to_string(out2.join("file.txt")).expect("read"),
             "two\n"
@@ -451,7 +687,225 @@ mod tests {
             offline: true,
             ..quiet()
         };
-        fetch_git(&url, &head, &cache, &offline).expect("offline from cache");
+        fetch_git(&url, &head, &[], &cache, &offline).expect("offline from cache");
+    }
+
+    /// Commits the files under `dir` (a non-bare repo) plus `extra` tree
+    /// entries (name, id, mode) at its top; returns the commit id.
+    fn commit_all(dir: &Path, extra: &[(&str, git2::Oid, i32)]) -> git2::Oid {
+        let repo = git2::Repository::open(dir).expect("open");
+        let sig =
+            git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0))
+                .expect("sig");
+        let mut idx = repo.index().expect("index");
+        idx.add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        let base = repo
+            .find_tree(idx.write_tree().expect("tree"))
+            .expect("tree");
+        let mut tb = repo.treebuilder(Some(&base)).expect("treebuilder");
+        for (name, id, mode) in extra {
+            tb.insert(name, *id, *mode).expect("insert");
+        }
+        let tree = repo.find_tree(tb.write().expect("write")).expect("tree");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &parents)
+            .expect("commit")
+    }
+
+    /// Deletes the loose object `id` from the repository at `dir`.
+    fn drop_object(dir: &Path, id: git2::Oid) {
+        let hex = id.to_string();
+        let path = dir.join(".git/objects").join(&hex[..2]).join(&hex[2..]);
+        fs::remove_file(&path).expect("remove loose object");
+    }
+
+    #[test]
+    fn broken_ref_elsewhere_does_not_matter() {
+        // A mirror in which some other branch points at a missing commit
+        // (a real case: a snapshot of curl). Git's local transport walks every
+        // ref and fails; copying only the pinned commit does not.
+        let d = tempfile::tempdir().expect("tempdir");
+        let (repo, first, _) = make_repo(&d.path().join("mirror/proj"));
+        let r = git2::Repository::open(&repo).expect("open");
+        let head = r.head().expect("head").peel_to_commit().expect("commit");
+        let sig = head.author();
+        let side = r
+            .commit(
+                Some("refs/heads/side"),
+                &sig,
+                &sig,
+                "side",
+                &head.tree().expect("tree"),
+                &[&head],
+            )
+            .expect("side commit");
+        drop_object(&repo, side);
+        let broken = git2::Repository::init_bare(d.path().join("probe")).expect("probe");
+        let all = broken
+            .remote_anonymous(&repo.display().to_string())
+            .expect("remote")
+            .fetch(&["+refs/heads/*:refs/remotes/o/*"], None, None);
+        assert!(all.is_err(), "the fixture must break a fetch of all refs");
+
+        let opts = FetchOpts {
+            mirror: Some(d.path().join("mirror")),
+            offline: true,
+            ..quiet()
+        };
+        let out = fetch_git(
+            "https://example.invalid/proj",
+            &first,
+            &[],
+            &d.path().join("c"),
+            &opts,
+        )
+        .expect("pinned commit from a mirror with a broken ref");
+        assert_eq!(
+            fs::read_to_string(out.join("file.txt")).expect("read"),
+            "one\n"
+        );
+    }
+
+    #[test]
+    fn checkout_keeps_modes_links_and_leaves_submodules_empty() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("vis");
+        git2::Repository::init(&dir).expect("init");
+        fs::write(dir.join("configure"), "#!/bin/sh\n").expect("write");
+        fs::set_permissions(dir.join("configure"), fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        fs::write(dir.join("main.c"), "int main(void){return 0;}\n").expect("write");
+        std::os::unix::fs::symlink("main.c", dir.join("link.c")).expect("symlink");
+        let sub = git2::Oid::from_str(&"ab".repeat(20)).expect("oid");
+        let c = commit_all(&dir, &[("test", sub, 0o160000)]).to_string();
+        let out = fetch_git(
+            &format!("file://{}", dir.display()),
+            &c,
+            &[],
+            &d.path().join("c"),
+            &quiet(),
+        )
+        .expect("checkout with a gitlink");
+        let mode = |p: &str| {
+            fs::metadata(out.join(p))
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("configure"), 0o755);
+        assert_eq!(mode("main.c"), 0o644);
+        assert_eq!(
+            fs::read_link(out.join("link.c")).expect("readlink"),
+            PathBuf::from("main.c")
+        );
+        assert!(out.join("test").is_dir());
+        assert_eq!(fs::read_dir(out.join("test")).expect("ls").count(), 0);
+        // Every file carries the commit time, as `git archive` gives it.
+        let mtime = fs::metadata(out.join("main.c"))
+            .and_then(|m| m.modified())
+            .expect("mtime")
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("epoch")
+            .as_secs();
+        assert_eq!(mtime, 1_600_000_000);
+    }
+
+    #[test]
+    fn a_crafted_tree_cannot_write_through_its_own_link() {
+        // A tree naming `x` twice: first a link to a file outside, then a file.
+        let d = tempfile::tempdir().expect("tempdir");
+        let victim = d.path().join("victim");
+        fs::write(&victim, "safe\n").expect("write");
+        let dir = d.path().join("evil");
+        let repo = git2::Repository::init(&dir).expect("init");
+        let link = repo
+            .blob(victim.display().to_string().as_bytes())
+            .expect("blob");
+        let data = repo.blob(b"owned\n").expect("blob");
+        let mut raw = Vec::new();
+        for (mode, id) in [("120000", link), ("100644", data)] {
+            raw.extend_from_slice(format!("{mode} x\0").as_bytes());
+            raw.extend_from_slice(id.as_bytes());
+        }
+        let tree_id = repo
+            .odb()
+            .expect("odb")
+            .write(git2::ObjectType::Tree, &raw)
+            .expect("tree");
+        let tree = repo.find_tree(tree_id).expect("tree");
+        let sig = git2::Signature::now("t", "t@example.invalid").expect("sig");
+        let c = repo
+            .commit(Some("HEAD"), &sig, &sig, "evil", &tree, &[])
+            .expect("commit");
+        let r = fetch_git(
+            &format!("file://{}", dir.display()),
+            &c.to_string(),
+            &[],
+            &d.path().join("c"),
+            &quiet(),
+        );
+        assert!(r.is_err(), "a tree with a duplicate name must be refused");
+        assert_eq!(fs::read_to_string(&victim).expect("read"), "safe\n");
+    }
+
+    #[test]
+    fn missing_blobs_are_named_and_can_be_excluded() {
+        // A snapshot without large files (expat's testdata/largefiles).
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("mirror/libexpat");
+        git2::Repository::init(&dir).expect("init");
+        fs::create_dir_all(dir.join("testdata/largefiles")).expect("mkdir");
+        fs::write(dir.join("testdata/largefiles/big.xml"), "<big/>\n").expect("write");
+        fs::write(dir.join("testdata/small.xml"), "<s/>\n").expect("write");
+        fs::write(dir.join("xmlparse.c"), "/* parser */\n").expect("write");
+        let c = commit_all(&dir, &[]).to_string();
+        let r = git2::Repository::open(&dir).expect("open");
+        let big = r
+            .revparse_single(&format!("{c}:testdata/largefiles/big.xml"))
+            .expect("blob")
+            .id();
+        drop_object(&dir, big);
+        let url = "https://github.com/libexpat/libexpat";
+        let opts = FetchOpts {
+            mirror: Some(d.path().join("mirror")),
+            offline: true,
+            ..quiet()
+        };
+        let cache = d.path().join("c");
+        let e = format!(
+            "{:#}",
+            fetch_git(url, &c, &[], &cache, &opts).expect_err("blob missing")
+        );
+        assert!(
+            e.contains("testdata/largefiles/big.xml")
+                && e.contains(&big.to_string())
+                && e.contains("exclude = [\"testdata/largefiles/big.xml\"]"),
+            "{e}"
+        );
+        assert!(!cache.join("src").join(format!("libexpat-{c}")).exists());
+
+        let exclude = vec!["testdata/largefiles".to_string()];
+        let out = fetch_git(url, &c, &exclude, &cache, &opts).expect("excluded");
+        assert!(out.ends_with(format!(
+            "libexpat-{c}-x{}",
+            &short_hash("testdata/largefiles")[..8]
+        )));
+        assert!(out.join("xmlparse.c").is_file());
+        assert!(out.join("testdata/small.xml").is_file());
+        assert!(!out.join("testdata/largefiles").exists());
+        // A name that merely starts like an excluded folder is kept.
+        assert!(!excluded("testdata/largefiles2/x", &exclude));
+        assert!(excluded("testdata/largefiles/x", &exclude));
+
+        let e = format!(
+            "{:#}",
+            fetch_git(url, &c, &["../etc".to_string()], &cache, &opts).expect_err("bad")
+        );
+        assert!(e.contains("must be relative"), "{e}");
     }
 
     #[test]
@@ -462,12 +916,12 @@ mod tests {
         let bad = "0123456789abcdef0123456789abcdef01234567";
         let e = format!(
             "{:#}",
-            fetch_git(&url, bad, &d.path().join("c"), &quiet()).expect_err("bad rev")
+            fetch_git(&url, bad, &[], &d.path().join("c"), &quiet()).expect_err("bad rev")
         );
         assert!(e.contains(bad) && e.contains("is not in"), "{e}");
         let e = format!(
             "{:#}",
-            fetch_git(&url, "main", &d.path().join("c"), &quiet()).expect_err("short rev")
+            fetch_git(&url, "main", &[], &d.path().join("c"), &quiet()).expect_err("short rev")
         );
         assert!(e.contains("40-digit"), "{e}");
     }
@@ -483,7 +937,7 @@ mod tests {
             offline: true,
             ..quiet()
         };
-        let out = fetch_git(url, &first, &d.path().join("c"), &opts).expect("from mirror");
+        let out = fetch_git(url, &first, &[], &d.path().join("c"), &opts).expect("from mirror");
         assert_eq!(
             fs::read_to_string(out.join("file.txt")).expect("read"),
             "one\n"
@@ -495,6 +949,7 @@ mod tests {
             fetch_git(
                 "https://git.example.invalid/ubase",
                 &first,
+                &[],
                 &d.path().join("c"),
                 &opts
             )
@@ -527,7 +982,7 @@ mod tests {
             offline: true,
             ..quiet()
         };
-        let out = fetch_git(url, &first, &cache, &opts).expect("rewritten to file://");
+        let out = fetch_git(url, &first, &[], &cache, &opts).expect("rewritten to file://");
         assert_eq!(
             fs::read_to_string(out.join("file.txt")).expect("read"),
             "one\n"
@@ -550,6 +1005,7 @@ mod tests {
         let e = fetch_git(
             "http://127.0.0.1:9/nothing.git",
             &"1".repeat(40),
+            &[],
             &d.path().join("c"),
             &opts,
         )

@@ -144,6 +144,7 @@ mod tests {
             source: Source::Git {
                 url: "file:///x".into(),
                 rev: "0".repeat(40),
+                exclude: Vec::new(),
             },
             license: "MIT".into(),
             build,

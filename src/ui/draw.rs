@@ -435,15 +435,16 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
                 .estimate
                 .component(name)
                 .map(|c| format!(", {} in the image", human(c.bytes)));
-            v.push(kv(
-                th,
-                "Size",
+            let size = if t.is_library() && t.size == 0 {
+                "nothing of its own: linked into the programs that use it".to_string()
+            } else {
                 format!(
                     "{} installed{}",
                     human(t.size),
                     in_image.unwrap_or_default()
-                ),
-            ));
+                )
+            };
+            v.push(kv(th, "Size", size));
             v.push(kv(th, "", t.size_source.clone()));
             let list = |x: &[String]| {
                 if x.is_empty() {
