@@ -331,12 +331,67 @@ fn fixture_profile_builds_boots_and_reproduces() {
         text(&o.stderr)
     );
 
-    // Same profile, other cache and output path: the same bytes.
-    let out2 = work.path().join("two/other-name.iso");
-    let c2 = cache("second");
+    // One kernel option less, same cache: the kernel starts from the objects of the first
+    // build and kbuild recompiles only what CONFIG_PRINTK_TIME touches. Other kernel folders
+    // (from earlier runs) go first, so this really configures a new kernel each run.
+    let first_kernel = bz
+        .ancestors()
+        .nth(5)
+        .expect("kernel folder of the first build")
+        .to_path_buf();
+    for e in std::fs::read_dir(c1.join("kernel"))
+        .expect("kernel cache")
+        .flatten()
+    {
+        if e.path() != first_kernel {
+            std::fs::remove_dir_all(e.path()).expect("remove an older kernel folder");
+        }
+    }
+    let prof_b = work.path().join("e2e-b.toml");
+    std::fs::write(
+        &prof_b,
+        profile(&f, "e2e", &["fixture-init", "hello", "greet"], "", ""),
+    )
+    .expect("write profile b");
+    let pb = prof_b.to_str().expect("utf-8");
+    let out1b = work.path().join("one-b/e2e.iso");
     let o = stali(&[
         "build",
-        p,
+        pb,
+        "-o",
+        out1b.to_str().expect("utf-8"),
+        "--cache",
+        c1.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let donor = first_kernel
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        text(&o.stdout).contains(&format!("start from the objects of kernel {donor}")),
+        "{}",
+        text(&o.stdout)
+    );
+    let klog = std::fs::read_to_string(c1.join("logs/e2e/kernel-build.log")).expect("kernel log");
+    let compiled = klog.lines().filter(|l| l.starts_with("  CC ")).count();
+    assert!(
+        compiled > 0 && compiled < 60,
+        "expected a few files recompiled, got {compiled}"
+    );
+
+    // That profile again, other cache and output path, its kernel built from nothing:
+    // the same bytes.
+    let out2 = work.path().join("two/other-name.iso");
+    let c2 = cache("second");
+    match std::fs::remove_dir_all(c2.join("kernel")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("clearing {c2:?}: {e}"),
+        _ => {}
+    }
+    let o = stali(&[
+        "build",
+        pb,
         "-o",
         out2.to_str().expect("utf-8"),
         "--cache",
@@ -345,8 +400,8 @@ fn fixture_profile_builds_boots_and_reproduces() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         sha256(&std::fs::read(&out2).expect("iso 2")),
-        sha256(&iso_bytes),
-        "two builds differ"
+        sha256(&std::fs::read(&out1b).expect("iso 1b")),
+        "a kernel built from another configuration's objects differs from one built from nothing"
     );
 
     // An image whose init is missing is a failed boot (a kernel panic), not a hang.

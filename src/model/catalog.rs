@@ -96,7 +96,7 @@ pub struct ToolDef {
     pub provides: Vec<String>,
     /// Tools it cannot be installed with.
     pub conflicts: Vec<String>,
-    /// Installed bytes in the image (for a library: what it adds, counted once).
+    /// Installed bytes in the image (0 for a static library: its code is in the programs).
     pub size: u64,
     /// Where the size figure comes from (`measured: ...` or `estimate: ...`).
     pub size_source: String,

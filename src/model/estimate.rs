@@ -22,7 +22,7 @@ pub enum Kind {
     Fragment,
     /// A program.
     Tool,
-    /// A library (counted once).
+    /// A library (in the sysroot only; its code is counted in the programs that link it).
     Library,
     /// Generated files in the root filesystem.
     Skeleton,

@@ -753,15 +753,32 @@ fn build_kernel(
         key.add(k).add(v);
     }
     let kdir = cache_root.join("kernel").join(key.short());
+    // Where this configuration's objects are kept between builds.
     let obj = kdir.join("obj");
-    let cpio_path = obj.join("stali-initramfs.cpio");
+    // kbuild (objtool above all) records absolute paths, so every configuration of one
+    // lineage (source, base, compiler) is built at one path: its objects are moved there
+    // for the build and back afterwards, under a lock.
+    let lineage = format!(
+        "{kident}\n{}\n{}",
+        plan.kernel.base,
+        versions.get("gcc").map(String::as_str).unwrap_or("")
+    );
+    let wdir = cache_root
+        .join("kbuild")
+        .join(&cache::sha256_bytes(lineage.as_bytes())[..16]);
+    fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
+    let _lock = lock_file(&wdir.join("lock"))?;
+    let work = wdir.join("obj");
+    let cpio_path = work.join("stali-initramfs.cpio");
     let configured = kdir.join("configured");
     let mut options = requested.clone();
     for (k, v) in pipeline_options(plan, &cpio_path) {
         options.retain(|(n, _)| n != &k);
         options.push((k, v));
     }
-    if !configured.exists() {
+    fs::create_dir_all(&kdir).with_context(|| format!("creating {}", kdir.display()))?;
+    let mut parked = Parked::take(&work, &obj, &wdir, &key.short(), &cache_root.join("kernel"))?;
+    if !parked.had_objects {
         progress.stage(
             "kernel",
             &format!(
@@ -770,8 +787,20 @@ fn build_kernel(
                 plan.kernel.fragments.len()
             ),
         );
-        cache::remove_dir(&obj)?;
-        fs::create_dir_all(&obj)?;
+        let _ = fs::remove_file(&configured);
+        // Another configuration of the same source, base and compiler already built: start
+        // from its objects, so kbuild recompiles only what the changed options touch.
+        if let Some(donor) = kernel_donor(&cache_root.join("kernel"), &kdir, &lineage) {
+            progress.stage(
+                "kernel",
+                &format!(
+                    "start from the objects of kernel {}",
+                    donor.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            );
+            cache::copy_tree(&donor.join("obj"), &work)
+                .with_context(|| format!("copying {}", donor.join("obj").display()))?;
+        }
         let req = super::kernel::KernelConfigRequest {
             base: plan.kernel.base.clone(),
             fragments: plan
@@ -782,16 +811,16 @@ fn build_kernel(
                 .collect(),
             options: options.clone(),
         };
-        super::kernel::configure(ksrc, &obj, &req, &logs.join("kernel-config.log"))
+        super::kernel::configure(ksrc, &work, &req, &logs.join("kernel-config.log"))
             .context("configuring the kernel")?;
+        fs::write(kdir.join("lineage"), &lineage)?;
         fs::write(&configured, "")?;
         rebuilt.push("kernel config".into());
     }
     let cpio_sha = cache::sha256_bytes(cpio);
     let built_record = kdir.join("built-with");
-    let bz = obj.join("arch/x86/boot/bzImage");
-    let up_to_date =
-        bz.exists() && fs::read_to_string(&built_record).ok().as_deref() == Some(cpio_sha.as_str());
+    let up_to_date = work.join("arch/x86/boot/bzImage").exists()
+        && fs::read_to_string(&built_record).ok().as_deref() == Some(cpio_sha.as_str());
     if !up_to_date {
         progress.stage("kernel", "build bzImage");
         if fs::read(&cpio_path).ok().as_deref() != Some(cpio) {
@@ -800,7 +829,7 @@ fn build_kernel(
         let _ = fs::remove_file(&built_record);
         super::kernel::build(
             ksrc,
-            &obj,
+            &work,
             opts.jobs,
             opts.epoch,
             &logs.join("kernel-build.log"),
@@ -809,8 +838,110 @@ fn build_kernel(
         fs::write(&built_record, &cpio_sha)?;
         rebuilt.push("kernel".into());
     }
+    parked.put_back()?;
+    let bz = obj.join("arch/x86/boot/bzImage");
     let config = fs::read_to_string(obj.join(".config")).context("reading the kernel .config")?;
     Ok((bz, config))
+}
+
+/// Holds an exclusive lock on `path` (created if needed) until dropped.
+fn lock_file(path: &Path) -> Result<fs::File> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(f)
+}
+
+/// One configuration's kbuild objects moved into the lineage's work folder; they go back
+/// to their own folder by `put_back`, or on drop when the build fails.
+struct Parked {
+    work: PathBuf,
+    home: PathBuf,
+    done: bool,
+    /// Whether the configuration had objects of its own (else the work folder starts empty).
+    had_objects: bool,
+}
+
+impl Parked {
+    /// Empties `work` (returning what a killed run left there to its owner) and moves `home`
+    /// into it when that configuration was configured before.
+    fn take(work: &Path, home: &Path, wdir: &Path, key: &str, kernels: &Path) -> Result<Parked> {
+        let owner_file = wdir.join("owner");
+        if work.exists() {
+            let owner = fs::read_to_string(&owner_file).unwrap_or_default();
+            let back = kernels.join(owner.trim()).join("obj");
+            let valid = !owner.trim().is_empty()
+                && owner.trim().bytes().all(|b| b.is_ascii_hexdigit())
+                && back.parent().is_some_and(Path::is_dir)
+                && !back.exists();
+            if !(valid && fs::rename(work, &back).is_ok()) {
+                cache::remove_dir(work)?;
+            }
+        }
+        let configured = home.parent().map(|k| k.join("configured"));
+        let had_objects = home.is_dir() && configured.as_deref().is_some_and(Path::exists);
+        if had_objects {
+            fs::rename(home, work)
+                .with_context(|| format!("moving {} to {}", home.display(), work.display()))?;
+        } else {
+            cache::remove_dir(home)?;
+            fs::create_dir_all(work).with_context(|| format!("creating {}", work.display()))?;
+        }
+        fs::write(&owner_file, key).with_context(|| format!("writing {}", owner_file.display()))?;
+        Ok(Parked {
+            work: work.to_path_buf(),
+            home: home.to_path_buf(),
+            done: false,
+            had_objects,
+        })
+    }
+
+    /// Moves the objects back to their own folder.
+    fn put_back(&mut self) -> Result<()> {
+        self.done = true;
+        fs::rename(&self.work, &self.home).with_context(|| {
+            format!(
+                "moving {} back to {}",
+                self.work.display(),
+                self.home.display()
+            )
+        })
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::rename(&self.work, &self.home);
+        }
+    }
+}
+
+/// The most recently built kernel folder under `kernels` (other than `this`) of the same
+/// lineage (source, base configuration, compiler), whose objects can seed a new configuration.
+fn kernel_donor(kernels: &Path, this: &Path, lineage: &str) -> Option<PathBuf> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in fs::read_dir(kernels).ok()?.flatten() {
+        let dir = e.path();
+        if dir == this
+            || !dir.join("obj").is_dir()
+            || fs::read_to_string(dir.join("lineage")).ok().as_deref() != Some(lineage)
+        {
+            continue;
+        }
+        let Ok(t) = fs::metadata(dir.join("built-with")).and_then(|m| m.modified()) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
+            best = Some((t, dir));
+        }
+    }
+    best.map(|(_, d)| d)
 }
 
 /// The estimate for a plan, recomputed (exposed for the report and tests).

@@ -284,7 +284,7 @@ pub fn table(r: &Report) -> String {
         "component", "estimated", "measured", "error"
     );
     for rec in &r.sizes {
-        let m = rec.measured.map(human).unwrap_or_else(|| "in users".into());
+        let m = rec.measured.map(human).unwrap_or_else(|| "linked".into());
         let e = rec
             .error_percent
             .map(|p| format!("{p:+.1}%"))
