@@ -777,7 +777,14 @@ fn build_kernel(
         options.push((k, v));
     }
     fs::create_dir_all(&kdir).with_context(|| format!("creating {}", kdir.display()))?;
-    let mut parked = Parked::take(&work, &obj, &wdir, &key.short(), &cache_root.join("kernel"))?;
+    let mut parked = Parked::take(
+        &work,
+        &obj,
+        &wdir,
+        &key.short(),
+        &cache_root.join("kernel"),
+        &lineage,
+    )?;
     if !parked.had_objects {
         progress.stage(
             "kernel",
@@ -870,7 +877,14 @@ struct Parked {
 impl Parked {
     /// Empties `work` (returning what a killed run left there to its owner) and moves `home`
     /// into it when that configuration was configured before.
-    fn take(work: &Path, home: &Path, wdir: &Path, key: &str, kernels: &Path) -> Result<Parked> {
+    fn take(
+        work: &Path,
+        home: &Path,
+        wdir: &Path,
+        key: &str,
+        kernels: &Path,
+        lineage: &str,
+    ) -> Result<Parked> {
         let owner_file = wdir.join("owner");
         if work.exists() {
             let owner = fs::read_to_string(&owner_file).unwrap_or_default();
@@ -883,8 +897,13 @@ impl Parked {
                 cache::remove_dir(work)?;
             }
         }
-        let configured = home.parent().map(|k| k.join("configured"));
-        let had_objects = home.is_dir() && configured.as_deref().is_some_and(Path::exists);
+        // Configured at the work path: its `lineage` was written after configuring there
+        // (a folder from an older stali points its initramfs elsewhere: configure again).
+        let had_objects = home.is_dir()
+            && home.parent().is_some_and(|k| {
+                k.join("configured").exists()
+                    && fs::read_to_string(k.join("lineage")).ok().as_deref() == Some(lineage)
+            });
         if had_objects {
             fs::rename(home, work)
                 .with_context(|| format!("moving {} to {}", home.display(), work.display()))?;
