@@ -383,6 +383,31 @@ fn fixture_profile_builds_boots_and_reproduces() {
         "expected a few files recompiled, got {compiled}"
     );
 
+    // A kernel folder left by an older stali (no `lineage` record) is configured again,
+    // starting from the newest objects (those of the build above), and really rebuilt: the
+    // first profile gives its first ISO again, bit for bit.
+    std::fs::remove_file(first_kernel.join("lineage")).expect("remove the lineage record");
+    let out1c = work.path().join("one-c/e2e.iso");
+    let o = stali(&[
+        "build",
+        p,
+        "-o",
+        out1c.to_str().expect("utf-8"),
+        "--cache",
+        c1.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("start from the objects of kernel"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        sha256(&std::fs::read(&out1c).expect("iso 1c")),
+        sha256(&iso_bytes),
+        "the first profile, its kernel rebuilt from the second one's objects, differs"
+    );
+
     // That profile again, other cache and output path, its kernel built from nothing:
     // the same bytes.
     let out2 = work.path().join("two/other-name.iso");

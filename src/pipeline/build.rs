@@ -794,7 +794,9 @@ fn build_kernel(
                 plan.kernel.fragments.len()
             ),
         );
+        // Neither record of an earlier configuration of this folder holds any more.
         let _ = fs::remove_file(&configured);
+        let _ = fs::remove_file(kdir.join("built-with"));
         // Another configuration of the same source, base and compiler already built: start
         // from its objects, so kbuild recompiles only what the changed options touch.
         if let Some(donor) = kernel_donor(&cache_root.join("kernel"), &kdir, &lineage) {
@@ -824,10 +826,18 @@ fn build_kernel(
         fs::write(&configured, "")?;
         rebuilt.push("kernel config".into());
     }
-    let cpio_sha = cache::sha256_bytes(cpio);
+    // What the bzImage was built from: this initramfs and this exact .config.
+    let record = || -> Result<String> {
+        let config = fs::read(work.join(".config")).context("reading the kernel .config")?;
+        Ok(format!(
+            "initramfs {}\nconfig {}",
+            cache::sha256_bytes(cpio),
+            cache::sha256_bytes(&config)
+        ))
+    };
     let built_record = kdir.join("built-with");
     let up_to_date = work.join("arch/x86/boot/bzImage").exists()
-        && fs::read_to_string(&built_record).ok().as_deref() == Some(cpio_sha.as_str());
+        && fs::read_to_string(&built_record).ok() == Some(record()?);
     if !up_to_date {
         progress.stage("kernel", "build bzImage");
         if fs::read(&cpio_path).ok().as_deref() != Some(cpio) {
@@ -842,7 +852,7 @@ fn build_kernel(
             &logs.join("kernel-build.log"),
         )
         .context("building the kernel")?;
-        fs::write(&built_record, &cpio_sha)?;
+        fs::write(&built_record, record()?)?;
         rebuilt.push("kernel".into());
     }
     parked.put_back()?;
