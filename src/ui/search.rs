@@ -158,6 +158,31 @@ impl Index {
     }
 }
 
+/// Candidate counts from which scoring is spread over threads.
+const PARALLEL_FROM: usize = 4096;
+
+/// Scores `candidates`, returning sort keys (best score first, then shorter names, then
+/// catalog order) and the matching indexes, both in candidate order.
+fn score(
+    candidates: &[usize],
+    haystacks: &[Utf32String],
+    name_len: &[u16],
+    pattern: &Pattern,
+    matcher: &mut Matcher,
+) -> (Vec<u64>, Vec<usize>) {
+    let mut keys = Vec::new();
+    let mut hits = Vec::new();
+    for &i in candidates {
+        if let Some(s) = pattern.score(haystacks[i].slice(..), matcher) {
+            let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
+            let len = u64::from(name_len[i]);
+            keys.push(score << 48 | len << 32 | i as u64);
+            hits.push(i);
+        }
+    }
+    (keys, hits)
+}
+
 /// A search in progress: the query and its ranked results.
 pub struct Search {
     /// What it searches.
@@ -170,7 +195,8 @@ pub struct Search {
     pub selected: usize,
     /// Whether keys go to the query (else they move through the results).
     pub typing: bool,
-    matcher: Matcher,
+    /// One matcher per scoring thread (a matcher holds scratch memory, not thread-safe).
+    matchers: Vec<Matcher>,
     last_query: String,
     last_hits: Vec<usize>,
 }
@@ -194,7 +220,11 @@ impl Search {
             results: Vec::new(),
             selected: 0,
             typing: true,
-            matcher: Matcher::new(Config::DEFAULT),
+            matchers: (0..std::thread::available_parallelism()
+                .map(|n| n.get().clamp(1, 4))
+                .unwrap_or(1))
+                .map(|_| Matcher::new(Config::DEFAULT))
+                .collect(),
             last_query: String::new(),
             last_hits: Vec::new(),
         };
@@ -231,16 +261,37 @@ impl Search {
         } else {
             (0..self.index.len()).collect()
         };
-        // One u64 per hit orders best score first, then shorter names, then catalog order.
+        // Large candidate sets (the first letters of a query over a big index) are scored on
+        // every core; the order of hits stays the candidates' order.
+        let threads = if candidates.len() >= PARALLEL_FROM {
+            self.matchers.len()
+        } else {
+            1
+        };
+        let chunk = candidates.len().div_ceil(threads).max(1);
+        let (haystacks, name_len, pattern) =
+            (&self.index.haystacks, &self.index.name_len, &pattern);
+        let parts: Vec<(Vec<u64>, Vec<usize>)> = if threads > 1 {
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = candidates
+                    .chunks(chunk)
+                    .zip(self.matchers.iter_mut())
+                    .map(|(c, m)| sc.spawn(move || score(c, haystacks, name_len, pattern, m)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        } else {
+            let m = &mut self.matchers[0];
+            vec![score(&candidates, haystacks, name_len, pattern, m)]
+        };
         let mut keys: Vec<u64> = Vec::with_capacity(candidates.len());
         let mut hits: Vec<usize> = Vec::with_capacity(candidates.len());
-        for i in candidates {
-            if let Some(s) = pattern.score(self.index.haystacks[i].slice(..), &mut self.matcher) {
-                let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
-                let len = u64::from(self.index.name_len[i]);
-                keys.push(score << 48 | len << 32 | i as u64);
-                hits.push(i);
-            }
+        for (k, h) in parts {
+            keys.extend(k);
+            hits.extend(h);
         }
         self.last_hits = hits;
         self.last_query = q.to_string();
@@ -262,6 +313,31 @@ impl Search {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_rank_exactly_like_one() {
+        let entries: Vec<Entry> = (0..10_000)
+            .map(|i| Entry {
+                name: format!("CONFIG_{}_{i}", ["SERIAL", "USB", "NET", "DRM"][i % 4]),
+                description: format!("option {i} of {}", ["serial", "usb"][i % 2]),
+                location: "Kernel".into(),
+                target: None,
+            })
+            .collect();
+        let mut one = Search::new(Index::new(entries.clone()));
+        one.matchers.truncate(1);
+        let mut many = Search::new(Index::new(entries));
+        many.matchers = (0..3).map(|_| Matcher::new(Config::DEFAULT)).collect();
+        for q in ["s", "se", "ser", "usb", "x", "sb 1"] {
+            one.set_query(q);
+            many.set_query(q);
+            assert_eq!(one.results, many.results, "query {q:?}");
+            assert!(
+                q == "x" || !one.results.is_empty(),
+                "query {q:?} finds something"
+            );
+        }
+    }
 
     #[test]
     fn finds_dropbear_first() {
