@@ -30,6 +30,18 @@ fn stali(args: &[&str]) -> Output {
         .expect("run stali")
 }
 
+/// Runs `stali build PROFILE -o OUT --cache CACHE`.
+fn build(profile: &Path, out: &Path, cache: &Path) -> Output {
+    stali(&[
+        "build",
+        profile.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--cache",
+        cache.to_str().expect("utf-8"),
+    ])
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -177,15 +189,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     .expect("write profile");
     let out1 = work.path().join("one/e2e.iso");
     let c1 = cache("main");
-    let p = prof.to_str().expect("utf-8");
-    let o = stali(&[
-        "build",
-        p,
-        "-o",
-        out1.to_str().expect("utf-8"),
-        "--cache",
-        c1.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof, &out1, &c1);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -295,14 +299,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     assert_eq!(elves, 3, "three fixture programs");
 
     // Nothing changed: nothing is rebuilt.
-    let o = stali(&[
-        "build",
-        p,
-        "-o",
-        out1.to_str().expect("utf-8"),
-        "--cache",
-        c1.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof, &out1, &c1);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stdout).contains("nothing changed"),
@@ -353,16 +350,8 @@ fn fixture_profile_builds_boots_and_reproduces() {
         profile(&f, "e2e", &["fixture-init", "hello", "greet"], "", ""),
     )
     .expect("write profile b");
-    let pb = prof_b.to_str().expect("utf-8");
     let out1b = work.path().join("one-b/e2e.iso");
-    let o = stali(&[
-        "build",
-        pb,
-        "-o",
-        out1b.to_str().expect("utf-8"),
-        "--cache",
-        c1.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof_b, &out1b, &c1);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let donor = first_kernel
         .file_name()
@@ -388,14 +377,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     // first profile gives its first ISO again, bit for bit.
     std::fs::remove_file(first_kernel.join("lineage")).expect("remove the lineage record");
     let out1c = work.path().join("one-c/e2e.iso");
-    let o = stali(&[
-        "build",
-        p,
-        "-o",
-        out1c.to_str().expect("utf-8"),
-        "--cache",
-        c1.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof, &out1c, &c1);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("start from the objects of kernel"),
@@ -416,14 +398,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("clearing {c2:?}: {e}"),
         _ => {}
     }
-    let o = stali(&[
-        "build",
-        pb,
-        "-o",
-        out2.to_str().expect("utf-8"),
-        "--cache",
-        c2.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof_b, &out2, &c2);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         sha256(&std::fs::read(&out2).expect("iso 2")),
@@ -445,14 +420,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     )
     .expect("write");
     let out3 = work.path().join("three/noinit.iso");
-    let o = stali(&[
-        "build",
-        noinit.to_str().expect("utf-8"),
-        "-o",
-        out3.to_str().expect("utf-8"),
-        "--cache",
-        c1.to_str().expect("utf-8"),
-    ]);
+    let o = build(&noinit, &out3, &c1);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("no selected tool provides init"),
@@ -476,14 +444,7 @@ fn build_fails(f: &Fixtures, name: &str, select: &[&str], options: &str, extra: 
     std::fs::write(&prof, profile(f, name, select, options, extra)).expect("write");
     let out = work.path().join("out/x.iso");
     let c = cache("main");
-    let o = stali(&[
-        "build",
-        prof.to_str().expect("utf-8"),
-        "-o",
-        out.to_str().expect("utf-8"),
-        "--cache",
-        c.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof, &out, &c);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{name} should fail:\n{err}");
     assert!(!out.exists(), "{name}: an ISO was left at the output path");
@@ -734,14 +695,7 @@ fn sigterm_stops_the_build_and_the_next_run_resumes() {
         ),
     )
     .expect("write");
-    let o = stali(&[
-        "build",
-        prof.to_str().expect("utf-8"),
-        "-o",
-        out.to_str().expect("utf-8"),
-        "--cache",
-        c.to_str().expect("utf-8"),
-    ]);
+    let o = build(&prof, &out, &c);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("fixture-init: cached")

@@ -456,7 +456,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
         s.push_str("Tools (name, category, installed size, description):\n");
         for cat in crate::model::catalog::CATEGORIES {
             for t in c.tools.iter().filter(|t| &t.category == cat) {
-                let size = if t.is_library() && t.size == 0 {
+                let size = if t.only_linked() {
                     "linked".to_string()
                 } else if t.size_is_estimate() {
                     format!("~{}", human(t.size))

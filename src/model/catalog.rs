@@ -114,6 +114,12 @@ impl ToolDef {
         self.category == "library"
     }
 
+    /// Whether it puts nothing of its own in the image (a static library: its code is in
+    /// the programs that link it).
+    pub fn only_linked(&self) -> bool {
+        self.is_library() && self.size == 0
+    }
+
     /// Whether the size figure is only an estimate.
     pub fn size_is_estimate(&self) -> bool {
         !self.size_source.starts_with("measured")

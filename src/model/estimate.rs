@@ -88,8 +88,7 @@ impl Estimate {
     }
 }
 
-fn ratio(m: &SizeModel, table: &std::collections::BTreeMap<String, f64>, key: &str) -> f64 {
-    let _ = m;
+fn ratio(table: &std::collections::BTreeMap<String, f64>, key: &str) -> f64 {
     table.get(key).copied().unwrap_or(1.0)
 }
 
@@ -97,10 +96,10 @@ fn ratio(m: &SizeModel, table: &std::collections::BTreeMap<String, f64>, key: &s
 /// the profile's compressor and shared across tools, else its installed size times the
 /// compressor's ratio (libraries, tools defined in a profile).
 pub fn compressed_bytes(m: &SizeModel, tool: &super::catalog::ToolDef, comp: &str) -> u64 {
-    let r = ratio(m, &m.ratio, comp);
+    let r = ratio(&m.ratio, comp);
     match tool.compressed {
         Some(c) => {
-            let vs_xz = r / ratio(m, &m.ratio, "xz");
+            let vs_xz = r / ratio(&m.ratio, "xz");
             (c as f64 * vs_xz * m.shared_code).round() as u64
         }
         None => (tool.size as f64 * r).round() as u64,
@@ -119,8 +118,8 @@ fn round_up(b: u64) -> u64 {
 pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let m = &catalog.model;
     let comp = plan.image.compression.as_str();
-    let kfactor = ratio(m, &m.kernel_factor, comp);
-    let uratio = ratio(m, &m.ratio, comp);
+    let kfactor = ratio(&m.kernel_factor, comp);
+    let uratio = ratio(&m.ratio, comp);
     let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() {
         2
     } else {

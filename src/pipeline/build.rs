@@ -737,11 +737,15 @@ fn build_kernel(
         .into_iter()
         .map(|(k, v)| (k, kconfig_value(&v)))
         .collect();
+    // The lineage (source, base, compiler): configurations of one lineage share objects.
+    let lineage = format!(
+        "{kident}\n{}\n{}",
+        plan.kernel.base,
+        versions.get("gcc").map(String::as_str).unwrap_or("")
+    );
     let mut key = Key::new("kernel");
     key.add(PIPELINE_VERSION)
-        .add(kident)
-        .add(&plan.kernel.base)
-        .add(versions.get("gcc").map(String::as_str).unwrap_or(""))
+        .add(&lineage)
         .add(opts.epoch.to_string());
     // Fragments count through the options they request (in `requested` below), not
     // their text: a header comment or a measured size changes no kernel.
@@ -756,13 +760,8 @@ fn build_kernel(
     // Where this configuration's objects are kept between builds.
     let obj = kdir.join("obj");
     // kbuild (objtool above all) records absolute paths, so every configuration of one
-    // lineage (source, base, compiler) is built at one path: its objects are moved there
-    // for the build and back afterwards, under a lock.
-    let lineage = format!(
-        "{kident}\n{}\n{}",
-        plan.kernel.base,
-        versions.get("gcc").map(String::as_str).unwrap_or("")
-    );
+    // lineage is built at one path: its objects are moved there for the build and back
+    // afterwards, under a lock.
     let wdir = cache_root
         .join("kbuild")
         .join(&cache::sha256_bytes(lineage.as_bytes())[..16]);
@@ -771,6 +770,7 @@ fn build_kernel(
     let work = wdir.join("obj");
     let cpio_path = work.join("stali-initramfs.cpio");
     let configured = kdir.join("configured");
+    let built_record = kdir.join("built-with");
     let mut options = requested.clone();
     for (k, v) in pipeline_options(plan, &cpio_path) {
         options.retain(|(n, _)| n != &k);
@@ -796,7 +796,7 @@ fn build_kernel(
         );
         // Neither record of an earlier configuration of this folder holds any more.
         let _ = fs::remove_file(&configured);
-        let _ = fs::remove_file(kdir.join("built-with"));
+        let _ = fs::remove_file(&built_record);
         // Another configuration of the same source, base and compiler already built: start
         // from its objects, so kbuild recompiles only what the changed options touch.
         if let Some(donor) = kernel_donor(&cache_root.join("kernel"), &kdir, &lineage) {
@@ -835,7 +835,6 @@ fn build_kernel(
             cache::sha256_bytes(&config)
         ))
     };
-    let built_record = kdir.join("built-with");
     let up_to_date = work.join("arch/x86/boot/bzImage").exists()
         && fs::read_to_string(&built_record).ok() == Some(record()?);
     if !up_to_date {

@@ -201,7 +201,7 @@ pub fn fetch_git(
         }
     };
 
-    if first_missing(&repo, oid, exclude).is_some() {
+    if check_complete(&repo, oid, exclude).is_err() {
         fetch_into(&repo, url, &rev, oid, exclude, opts, &repo_path)?;
     }
     let commit = repo.find_commit(oid).map_err(|_| {
@@ -215,11 +215,7 @@ pub fn fetch_git(
             commit.id()
         );
     }
-    if let Some((path, id)) = first_missing(&repo, oid, exclude) {
-        bail!(
-            "{url} at {rev} lacks {path} (object {id}): the source is incomplete (a partial clone, or a snapshot without large files); if the build never reads it, the recipe can leave it out with exclude = [\"{path}\"]"
-        );
-    }
+    check_complete(&repo, oid, exclude).with_context(|| format!("{url} at {rev}"))?;
 
     fs::create_dir_all(&src_root).with_context(|| format!("creating {}", src_root.display()))?;
     let tmp = tempfile::Builder::new()
@@ -260,41 +256,73 @@ fn join_path(prefix: &str, name: &str) -> String {
     }
 }
 
-/// The first object the checkout of `oid` needs that `repo` lacks, as (path, id).
-fn first_missing(
+/// A file (or folder) a checkout needs that a repository lacks.
+#[derive(Debug)]
+struct Incomplete {
+    path: String,
+    id: git2::Oid,
+}
+
+impl fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the source lacks {} (object {}): it is incomplete (a partial clone, or a snapshot without large files); if the build never reads it, the recipe can leave it out with exclude = [\"{}\"]",
+            self.path, self.id, self.path
+        )
+    }
+}
+
+impl std::error::Error for Incomplete {}
+
+/// Calls `visit` on every object the checkout of tree `id` needs in `repo` (paths under
+/// `exclude` and gitlinks skipped), children before the tree that holds them; a tree that
+/// `repo` lacks ends the walk as [`Incomplete`].
+fn walk_needed(
     repo: &git2::Repository,
-    oid: git2::Oid,
+    id: git2::Oid,
+    prefix: &str,
     exclude: &[String],
-) -> Option<(String, git2::Oid)> {
-    let Ok(commit) = repo.find_commit(oid) else {
-        return Some(("the commit".into(), oid));
-    };
-    let Ok(odb) = repo.odb() else {
-        return Some(("the commit".into(), oid));
-    };
-    let mut stack = vec![(String::new(), commit.tree_id())];
-    while let Some((prefix, id)) = stack.pop() {
-        let Ok(tree) = repo.find_tree(id) else {
-            let shown = if prefix.is_empty() {
-                "/".into()
-            } else {
-                prefix
-            };
-            return Some((shown, id));
-        };
-        for e in tree.iter() {
-            let path = join_path(&prefix, &String::from_utf8_lossy(e.name_bytes()));
-            if excluded(&path, exclude) {
-                continue;
-            }
-            match e.kind() {
-                Some(git2::ObjectType::Tree) => stack.push((path, e.id())),
-                Some(git2::ObjectType::Blob) if !odb.exists(e.id()) => return Some((path, e.id())),
-                _ => {}
-            }
+    visit: &mut dyn FnMut(git2::Oid, &str) -> Result<()>,
+) -> Result<()> {
+    let shown = if prefix.is_empty() { "/" } else { prefix };
+    let tree = repo.find_tree(id).map_err(|_| Incomplete {
+        path: shown.to_string(),
+        id,
+    })?;
+    for e in tree.iter() {
+        let path = join_path(prefix, &String::from_utf8_lossy(e.name_bytes()));
+        if excluded(&path, exclude) {
+            continue;
+        }
+        match e.kind() {
+            Some(git2::ObjectType::Tree) => walk_needed(repo, e.id(), &path, exclude, visit)?,
+            Some(git2::ObjectType::Blob) => visit(e.id(), &path)?,
+            // Gitlinks (submodules) point into another repository.
+            _ => {}
         }
     }
-    None
+    visit(id, shown)
+}
+
+/// Ok when `repo` holds commit `oid` and everything its checkout needs.
+fn check_complete(repo: &git2::Repository, oid: git2::Oid, exclude: &[String]) -> Result<()> {
+    let commit = repo.find_commit(oid).map_err(|_| Incomplete {
+        path: "the commit".into(),
+        id: oid,
+    })?;
+    let odb = repo.odb().context("opening the cache object database")?;
+    walk_needed(repo, commit.tree_id(), "", exclude, &mut |id, path| {
+        if odb.exists(id) {
+            Ok(())
+        } else {
+            Err(Incomplete {
+                path: path.to_string(),
+                id,
+            }
+            .into())
+        }
+    })
 }
 
 /// Gets commit `oid` into the cache repository: copied object by object from a
@@ -405,46 +433,19 @@ fn copy_commit(
     let commit = src
         .find_commit(oid)
         .map_err(|_| anyhow::anyhow!("commit {oid} is not in {}", src.path().display()))?;
-    let copy = |id: git2::Oid, path: &str| -> Result<()> {
+    let mut copy = |id: git2::Oid, path: &str| -> Result<()> {
         if dodb.exists(id) {
             return Ok(());
         }
-        let obj = sodb.read(id).map_err(|_| {
-            anyhow::anyhow!(
-                "{} lacks {path} (object {id}) of commit {oid}: the source is incomplete (a partial clone, or a snapshot without large files); if the build never reads it, the recipe can leave it out with exclude = [\"{path}\"]",
-                src.path().display()
-            )
+        let obj = sodb.read(id).map_err(|_| Incomplete {
+            path: path.to_string(),
+            id,
         })?;
         dodb.write(obj.kind(), obj.data())
             .with_context(|| format!("writing object {id}"))?;
         Ok(())
     };
-    fn walk(
-        src: &git2::Repository,
-        id: git2::Oid,
-        prefix: &str,
-        exclude: &[String],
-        copy: &dyn Fn(git2::Oid, &str) -> Result<()>,
-    ) -> Result<()> {
-        let shown = if prefix.is_empty() { "/" } else { prefix };
-        let tree = src
-            .find_tree(id)
-            .map_err(|_| anyhow::anyhow!("the source lacks the folder {shown} (tree {id})"))?;
-        for e in tree.iter() {
-            let path = join_path(prefix, &String::from_utf8_lossy(e.name_bytes()));
-            if excluded(&path, exclude) {
-                continue;
-            }
-            match e.kind() {
-                Some(git2::ObjectType::Tree) => walk(src, e.id(), &path, exclude, copy)?,
-                Some(git2::ObjectType::Blob) => copy(e.id(), &path)?,
-                // Gitlinks (submodules) point into another repository.
-                _ => {}
-            }
-        }
-        copy(id, shown)
-    }
-    walk(src, commit.tree_id(), "", exclude, &copy)?;
+    walk_needed(src, commit.tree_id(), "", exclude, &mut copy)?;
     copy(oid, "the commit")
 }
 

@@ -435,7 +435,7 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
                 .estimate
                 .component(name)
                 .map(|c| format!(", {} in the image", human(c.bytes)));
-            let size = if t.is_library() && t.size == 0 {
+            let size = if t.only_linked() {
                 "nothing of its own: linked into the programs that use it".to_string()
             } else {
                 format!(
