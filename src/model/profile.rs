@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::catalog::{
-    BootMode, Origin, PinKind, ToolDef, check_pin, check_url, is_commit, is_sha256, read_tool,
-    short,
+    BootMode, Origin, PinKind, ToolDef, UrlKind, check_pin, check_url, is_commit, is_sha256,
+    read_tool, short,
 };
 use super::diag::{Diagnostic, Invalid, suggestion};
 use super::walk::{Reader, TableNode};
@@ -468,7 +468,7 @@ impl Profile {
                 let path = r.string(&src, "path");
                 match (tarball, sha, git, rev, path) {
                     (Some(u), Some(s), None, None, None) => {
-                        check_url(&mut r, &u, "kernel.source.tarball");
+                        check_url(&mut r, &u, "kernel.source.tarball", UrlKind::Tarball);
                         check_pin(&mut r, &s, "kernel.source.sha256", PinKind::Sha256);
                         p.kernel.source = KernelSource::Tarball {
                             url: u.into_inner(),
@@ -476,7 +476,7 @@ impl Profile {
                         };
                     }
                     (None, None, Some(u), Some(v), None) => {
-                        check_url(&mut r, &u, "kernel.source.git");
+                        check_url(&mut r, &u, "kernel.source.git", UrlKind::Git);
                         check_pin(&mut r, &v, "kernel.source.rev", PinKind::Commit);
                         p.kernel.source = KernelSource::Git {
                             url: u.into_inner(),
