@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod host_common;
+
 fn stali(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stali"))
         .args(args)
@@ -299,5 +301,51 @@ fn mutated_profiles_never_panic() {
             "{}",
             text(&o.stderr)
         );
+    }
+}
+
+#[test]
+fn doctor_fails_naming_each_missing_program_and_its_package() {
+    // Everything the table names, but rsync (the kernel's headers_install) and ld.
+    let bin = host_common::doctor_path(&["rsync", "ld"]);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stali"))
+            .args(args)
+            .env("PATH", bin.path())
+            .output()
+            .expect("run stali")
+    };
+    let o = run(&["doctor"]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("MISSING  rsync"), "{out}");
+    assert!(out.contains("missing: ld"), "{out}");
+    assert!(out.contains("apt-get install -y binutils rsync"), "{out}");
+    assert!(
+        !out.contains("Everything the pipeline needs is here"),
+        "{out}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&run(&["doctor", "--json"]).stdout).expect("doctor json");
+    let missing: Vec<&str> = j["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert_eq!(missing, ["binutils", "rsync"]);
+    // With the full table on PATH the doctor is content.
+    let all = host_common::doctor_path(&[]);
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .arg("doctor")
+        .env("PATH", all.path())
+        .output()
+        .expect("run stali");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // The package list tests/run installs.
+    let o = stali(&["doctor", "--packages", "debian"]);
+    let pkgs = text(&o.stdout);
+    for p in ["rsync", "musl-tools", "xorriso", "linux-source-6.1"] {
+        assert!(pkgs.lines().any(|l| l == p), "{p} not in:\n{pkgs}");
     }
 }

@@ -526,3 +526,36 @@ fn git_sources_over_git_daemon_and_smart_http() {
         );
     }
 }
+
+#[test]
+fn git_instead_of_points_a_tarball_at_a_mirror() {
+    let data = Arc::new(fixture_tarball());
+    let d2 = data.clone();
+    let server = Server::start(move |req, _, s, _| serve_file(req, s, &d2));
+    let d = tempfile::tempdir().expect("tempdir");
+    let home = d.path().join("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::write(
+        home.join(".gitconfig"),
+        format!(
+            "[url \"{}\"]\n\tinsteadOf = https://ftp.example.invalid/pub/\n",
+            server.url("/mirror/")
+        ),
+    )
+    .expect("write .gitconfig");
+    let url = "https://ftp.example.invalid/pub/gnu/hello-1.0.tar.gz";
+    let p = profile(
+        d.path(),
+        &["hello"],
+        &tarball_tool("hello", url, &sha256(&data)),
+    );
+    let cache = d.path().join("cache");
+    let home_s = home.to_str().expect("utf-8");
+    let o = fetch(&p, &cache, &[("HOME", home_s), ("XDG_CONFIG_HOME", home_s)]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("insteadOf"), "{err}");
+    let paths: Vec<String> = server.seen().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/mirror/gnu/hello-1.0.tar.gz"]);
+    assert_eq!(downloads(&cache), ["hello-1.0.tar.gz"]);
+}

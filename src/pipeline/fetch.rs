@@ -525,6 +525,32 @@ fn write_tree(
     Ok(())
 }
 
+/// `url` rewritten by git's `url.<base>.insteadOf` settings (the longest matching prefix
+/// wins, as in git), so one git configuration points git and tarball sources at a mirror.
+pub fn instead_of(url: &str) -> String {
+    let Ok(config) = git2::Config::open_default() else {
+        return url.to_string();
+    };
+    let mut best: Option<(usize, String)> = None;
+    if let Ok(mut entries) = config.entries(Some(r"url\..*\.insteadof")) {
+        while let Some(Ok(e)) = entries.next() {
+            let (Ok(name), Ok(prefix)) = (e.name(), e.value()) else {
+                continue;
+            };
+            let Some(base) = name
+                .strip_prefix("url.")
+                .and_then(|n| n.get(..n.len().saturating_sub(".insteadof".len())))
+            else {
+                continue;
+            };
+            if url.starts_with(prefix) && best.as_ref().is_none_or(|(l, _)| prefix.len() > *l) {
+                best = Some((prefix.len(), format!("{base}{}", &url[prefix.len()..])));
+            }
+        }
+    }
+    best.map(|(_, u)| u).unwrap_or_else(|| url.to_string())
+}
+
 /// The file name a tarball URL is cached under (its last path component).
 pub fn tarball_name(url: &str) -> Result<String> {
     Ok(url
@@ -599,6 +625,12 @@ pub fn fetch_tarball(
     }
     if local.is_none() && !opts.offline {
         fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
+        let effective = instead_of(url);
+        if effective != url {
+            opts.note(&format!(
+                "{url}: from {effective} (url.insteadOf in the git configuration)"
+            ));
+        }
         let plain;
         let progress = match &opts.progress {
             Some(p) => p.as_ref(),
@@ -609,7 +641,7 @@ pub fn fetch_tarball(
         };
         super::download::download(
             &super::download::Download {
-                url,
+                url: &effective,
                 sha256: &want,
                 dest: &cached,
             },
