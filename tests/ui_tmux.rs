@@ -116,7 +116,7 @@ fn search_add_save_quit_in_a_real_terminal() {
     let path = t.profile();
     let original = std::fs::read_to_string(&path).expect("profile");
     let c = Catalog::embedded();
-    let mut p = Profile::load(&path).expect("loads");
+    let mut p = Profile::load(&path, &stali::model::Catalog::embedded()).expect("loads");
     let before = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
     p.select.push("dropbear".into());
     let after = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
@@ -157,7 +157,7 @@ fn search_add_save_quit_in_a_real_terminal() {
     );
 
     let saved = std::fs::read_to_string(&path).expect("saved");
-    let back = Profile::load(&path).expect("valid");
+    let back = Profile::load(&path, &stali::model::Catalog::embedded()).expect("valid");
     assert!(back.select.contains(&"dropbear".to_string()), "{saved}");
     for line in original.lines().filter(|l| l.contains('#')) {
         let comment = &line[line.find('#').unwrap_or(0)..];
@@ -214,7 +214,8 @@ fn hangup_keeps_unsaved_changes_and_exits_quickly() {
         .join(".minimal.toml.stali-recover");
     let text = std::fs::read_to_string(&rec)
         .unwrap_or_else(|e| panic!("no recovery file {}: {e}", rec.display()));
-    let p = Profile::parse(&text, None).expect("recovery file is a valid profile");
+    let p = Profile::parse(&text, None, &stali::model::Catalog::embedded())
+        .expect("recovery file is a valid profile");
     assert!(p.select.contains(&"dropbear".to_string()));
     assert!(
         !std::fs::read_to_string(&path)

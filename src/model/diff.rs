@@ -189,11 +189,12 @@ mod tests {
     #[test]
     fn adding_dropbear_shows_zlib_and_a_growth() {
         let c = Catalog::embedded();
-        let a = resolve(&Profile::parse("format = 1\n", None).expect("a"), &c).expect("a");
+        let a = resolve(&Profile::parse("format = 1\n", None, &c).expect("a"), &c).expect("a");
         let b = resolve(
             &Profile::parse(
                 "format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"sbase\", \"dropbear\"]\n",
                 None,
+                &c,
             )
             .expect("b"),
             &c,

@@ -12,7 +12,7 @@ use super::search::{Index, Search};
 use super::theme::Look;
 use crate::model::diff::{Change, diff};
 use crate::model::plan::EXCLUSIVE;
-use crate::model::profile::{cmdline_problem, parse_size, valid_hostname, valid_profile_name};
+use crate::model::profile::{BUDGET_HELP, parse_size};
 use crate::model::{Catalog, Estimate, KernelSource, Plan, Profile, estimate, resolve};
 
 /// What the terminal loop should do after a key.
@@ -974,7 +974,7 @@ impl App {
     }
 
     fn recover(&mut self, path: &Path) {
-        match Profile::load(path) {
+        match Profile::load(path, &self.catalog) {
             Ok(mut p) => {
                 p.file = self.profile.file.clone();
                 if !p.name.is_empty() && p.name.starts_with('.') {
@@ -1022,12 +1022,8 @@ impl App {
         let mut p = self.profile.clone();
         let first = p.file.is_none();
         p.file = Some(path.to_path_buf());
-        if first
-            && let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().to_lowercase())
-            && valid_profile_name(&stem)
-            && p.name == self.saved.name
-        {
-            p.name = stem;
+        if first && p.name == self.saved.name {
+            p.name = Profile::default_name(Some(path));
         }
         match save::save_profile(&p, path, self.saved_text.as_deref()) {
             Ok(text) => {
@@ -1044,64 +1040,20 @@ impl App {
         }
     }
 
+    /// Applies a prompt's text. The profile's rules are not checked here: `apply` resolves
+    /// the edited profile, which runs the same `validate` as `stali check`.
     fn submit(&mut self, prompt: &Prompt) -> Result<(), String> {
         let text = prompt.text.trim().to_string();
         let mut p = self.profile.clone();
         match &prompt.kind {
-            PromptKind::Cmdline => {
-                if text.is_empty() {
-                    p.image.cmdline = None;
-                } else if let Some(why) = cmdline_problem(&text) {
-                    return Err(format!("the command line {why}"));
-                } else {
-                    p.image.cmdline = Some(text);
-                }
-            }
-            PromptKind::Hostname => {
-                if !valid_hostname(&text) {
-                    return Err(
-                        "1-63 letters, digits and `-`, not starting or ending with `-`".into(),
-                    );
-                }
-                p.image.hostname = text;
-            }
-            PromptKind::Budget => {
-                if text.is_empty() {
-                    p.image.budget = None;
-                } else {
-                    match parse_size(&text) {
-                        Some(b) if b > 0 => p.image.budget = Some(b),
-                        _ => {
-                            return Err(
-                                "expected a size such as 2 MiB, 512 KiB or a number of bytes"
-                                    .into(),
-                            );
-                        }
-                    }
-                }
-            }
-            PromptKind::Name => {
-                if !valid_profile_name(&text) {
-                    return Err("1-64 lowercase letters, digits, `-`, `_`, `.`".into());
-                }
-                p.name = text;
-            }
-            PromptKind::Description => {
-                if text.chars().count() > 200 {
-                    return Err("at most 200 characters".into());
-                }
-                p.description = text;
-            }
-            PromptKind::KernelPath => {
-                if !text.starts_with('/') {
-                    return Err(
-                        "give an absolute path (edit the file for a git or tarball source)".into(),
-                    );
-                }
-                p.kernel.source = KernelSource::Path(PathBuf::from(&text));
-            }
+            PromptKind::Cmdline => p.image.cmdline = (!text.is_empty()).then_some(text),
+            PromptKind::Hostname => p.image.hostname = text,
+            PromptKind::Budget if text.is_empty() => p.image.budget = None,
+            PromptKind::Budget => p.image.budget = Some(parse_size(&text).ok_or(BUDGET_HELP)?),
+            PromptKind::Name => p.name = text,
+            PromptKind::Description => p.description = text,
+            PromptKind::KernelPath => p.kernel.source = KernelSource::Path(PathBuf::from(&text)),
             PromptKind::OptionValue(name) => {
-                option_value_problem(&text)?;
                 if let Some(o) = p.kernel.options.iter_mut().find(|(k, _)| k == name) {
                     o.1 = text;
                 }
@@ -1116,17 +1068,7 @@ impl App {
                 } else {
                     format!("CONFIG_{k}")
                 };
-                if k.len() <= 7
-                    || !k
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-                {
-                    return Err(
-                        "an option name is CONFIG_ and upper-case letters, digits, `_`".into(),
-                    );
-                }
                 let v = v.trim().to_string();
-                option_value_problem(&v)?;
                 match p.kernel.options.iter_mut().find(|(n, _)| *n == k) {
                     Some(o) => o.1 = v,
                     None => p.kernel.options.push((k, v)),
@@ -1155,7 +1097,7 @@ impl App {
             }
             PromptKind::Open => {
                 let path = expand_home(&text);
-                let loaded = Profile::load(&path).map_err(|e| first_error(&e))?;
+                let loaded = Profile::load(&path, &self.catalog).map_err(|e| first_error(&e))?;
                 let base = std::fs::read_to_string(&path).ok();
                 let look = self.look.clone();
                 let catalog = self.catalog.clone();
@@ -1167,16 +1109,6 @@ impl App {
         }
         self.apply(p, None)
     }
-}
-
-fn option_value_problem(v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        return Err("give a value: y, n (not set), m, a number or text".into());
-    }
-    if v.chars().any(char::is_control) || v.len() > 256 {
-        return Err("a value is one line of at most 256 characters".into());
-    }
-    Ok(())
 }
 
 fn expand_home(s: &str) -> PathBuf {

@@ -1014,7 +1014,7 @@ fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
         P::Name => "lowercase letters, digits, -, _, .",
         P::Description => "one line",
         P::KernelPath => "a kernel tree or tarball on this machine",
-        P::OptionValue(_) => "y, n (not set), m, a number or text",
+        P::OptionValue(_) => "y, n (not set), a number or text; never m (no modules)",
         P::NewOption => "e.g. CONFIG_PRINTK_TIME=y",
         P::SaveAs => "a path; relative to the current folder",
         P::Open => "a profile file",

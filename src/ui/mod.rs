@@ -35,7 +35,7 @@ use ratatui::backend::CrosstermBackend;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 
 use crate::cli::MenuArgs;
-use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::{Catalog, Profile};
 use app::{App, Effect};
 use theme::{Glyphs, Look, Theme};
@@ -52,7 +52,7 @@ pub fn run(args: MenuArgs) -> i32 {
         }
     };
     let glyphs = Glyphs::choose(args.ascii, std::env::var("TERM").ok().as_deref());
-    let (profile, text) = match starting_profile(args.profile.as_deref()) {
+    let (profile, text) = match starting_profile(args.profile.as_deref(), &catalog) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{e}");
@@ -94,35 +94,41 @@ pub fn run(args: MenuArgs) -> i32 {
     }
 }
 
-/// The profile to start from, and the text whose comments saving keeps: the file, or the
-/// embedded default (for a path that does not exist yet, or none).
-pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>), String> {
+/// The profile to start from, and the text whose comments saving keeps: the file; a
+/// shipped profile named without a path (with no file, so the first save asks where);
+/// or the embedded default (for a path that does not exist yet, or none).
+pub fn starting_profile(
+    path: Option<&Path>,
+    catalog: &Catalog,
+) -> Result<(Profile, Option<String>), String> {
     let default_text = EMBEDDED_PROFILES
         .first()
         .map(|(_, t)| *t)
         .unwrap_or("format = 1\n");
+    let parse = |text: &str, name: Option<&str>| {
+        let file = name.map(|n| PathBuf::from(format!("{n}.toml")));
+        let mut p = Profile::parse(text, file.as_deref(), catalog)
+            .map_err(|e| format!("stali menu: {e}"))?;
+        p.file = None;
+        Ok::<_, String>((p, Some(text.to_string())))
+    };
     match path {
         Some(p) if p.exists() => {
-            let profile = Profile::load(p).map_err(|e| format!("stali menu: {e}"))?;
+            let profile = Profile::load(p, catalog).map_err(|e| format!("stali menu: {e}"))?;
             let text = std::fs::read_to_string(p).ok();
             Ok((profile, text))
         }
         Some(p) => {
-            let mut profile =
-                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
-            if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().to_lowercase())
-                && crate::model::profile::valid_profile_name(&stem)
-            {
-                profile.name = stem;
+            let name = p.to_string_lossy();
+            if let Some(text) = shipped_profile(&name) {
+                return parse(text, Some(&name));
             }
+            let (mut profile, text) = parse(default_text, None)?;
+            profile.name = Profile::default_name(Some(p));
             profile.file = Some(PathBuf::from(p));
-            Ok((profile, Some(default_text.to_string())))
+            Ok((profile, text))
         }
-        None => {
-            let profile =
-                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
-            Ok((profile, Some(default_text.to_string())))
-        }
+        None => parse(default_text, None),
     }
 }
 

@@ -30,8 +30,12 @@ pub fn frozen_catalog() -> Catalog {
 /// The fixture copy of profiles/minimal.toml, as if read from `minimal.toml`.
 pub fn frozen_profile() -> (Profile, String) {
     let text = std::fs::read_to_string(fixtures().join("minimal.toml")).expect("fixture profile");
-    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml")))
-        .expect("fixture profile parses");
+    let p = Profile::parse(
+        &text,
+        Some(Path::new("profiles/minimal.toml")),
+        &stali::model::Catalog::embedded(),
+    )
+    .expect("fixture profile parses");
     (p, text)
 }
 
@@ -45,7 +49,12 @@ pub fn frozen_app() -> App {
 pub fn real_app() -> App {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
     let text = std::fs::read_to_string(&path).expect("profile");
-    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml"))).expect("parses");
+    let p = Profile::parse(
+        &text,
+        Some(Path::new("profiles/minimal.toml")),
+        &stali::model::Catalog::embedded(),
+    )
+    .expect("parses");
     App::new(p, Some(text), Catalog::embedded(), look("default")).expect("resolves")
 }
 
