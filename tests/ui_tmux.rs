@@ -287,3 +287,39 @@ fn sigterm_mid_edit_also_keeps_the_changes_and_the_next_run_offers_them() {
         s.contains("recovered unsaved changes") && s.contains("[modified]")
     });
 }
+
+#[test]
+fn a_lost_terminal_exits_129_after_keeping_the_changes() {
+    let t = Tmux::new("lost");
+    let path = t.profile();
+    let code = t.dir.path().join("exit-code");
+    // sh ignores the hangup so that it outlives the terminal and can say how stali ended;
+    // stali installs its own handler.
+    t.start(&format!(
+        "sh -c 'trap \"\" HUP; {} menu {}; echo $? > {}'",
+        env!("CARGO_BIN_EXE_stali"),
+        path.display(),
+        code.display()
+    ));
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    t.keys(&["j", "j", "j", "Enter", "j", "Enter", "Space"]);
+    t.wait_for("an unsaved change", |s| s.contains("[modified]"));
+    let o = t.tmux(&["kill-session", "-t", "t"]);
+    assert!(o.status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        if let Ok(s) = std::fs::read_to_string(&code)
+            && s.ends_with('\n')
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "stali did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(text.trim(), "129", "not 134: no panic on the dead terminal");
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
+    assert!(rec.exists(), "recovery file");
+}
