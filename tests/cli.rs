@@ -234,7 +234,7 @@ fn list_diff_doctor_and_completions() {
     assert!(d.contains("hardware: qemu-x86_64 -> pc-x86_64"), "{d}");
     assert!(d.contains("+ dropbear"), "{d}");
     assert!(d.contains("+ zlib (needed by"), "{d}");
-    assert!(d.contains("estimated size:"), "{d}");
+    assert!(d.contains("estimated image:"), "{d}");
 
     let o = stali(&["doctor"]);
     let out = text(&o.stdout);

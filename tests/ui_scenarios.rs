@@ -2,8 +2,6 @@
 
 mod ui_common;
 
-use std::path::Path;
-
 use crossterm::event::KeyCode;
 use stali::model::profile::human;
 use stali::model::{Catalog, Profile, estimate, resolve};
@@ -123,16 +121,6 @@ fn undo_and_redo_walk_the_snapshots() {
     press(&mut app, "k ");
     app.handle(ctrl('r'));
     assert_eq!(app.message.expect("message").text, "nothing to redo");
-}
-
-fn app_on_copy(dir: &Path) -> (App, std::path::PathBuf, String) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
-    let path = dir.join("minimal.toml");
-    std::fs::copy(&src, &path).expect("copy");
-    let text = std::fs::read_to_string(&path).expect("read");
-    let p = Profile::load(&path, &stali::model::Catalog::embedded()).expect("loads");
-    let app = App::new(p, Some(text.clone()), Catalog::embedded(), look("default")).expect("ok");
-    (app, path, text)
 }
 
 #[test]

@@ -80,7 +80,14 @@ pub enum Confirm {
     /// Quit with unsaved changes?
     Quit,
     /// Recover the changes kept in this file?
-    Recover(PathBuf),
+    Recover {
+        /// The recovery file.
+        path: PathBuf,
+        /// When it was written, in words (`4 minutes ago`).
+        age: String,
+        /// What it changes, one line each.
+        changes: Vec<String>,
+    },
     /// Discard unsaved changes to open another profile?
     Open,
     /// Overwrite this existing file?
@@ -92,10 +99,17 @@ impl Confirm {
     pub fn question(&self) -> String {
         match self {
             Confirm::Quit => "There are unsaved changes. Quit without saving?".into(),
-            Confirm::Recover(p) => format!(
-                "Unsaved changes were kept in {}. Recover them?",
-                p.display()
-            ),
+            Confirm::Recover { path, age, changes } => {
+                let mut q = format!(
+                    "Unsaved changes from {age} were kept in {}:",
+                    path.display()
+                );
+                for c in changes {
+                    q.push_str(&format!("\n  {c}"));
+                }
+                q.push_str("\nRecover them?");
+                q
+            }
             Confirm::Open => {
                 "There are unsaved changes. Discard them and open another profile?".into()
             }
@@ -107,7 +121,7 @@ impl Confirm {
     pub fn answers(&self) -> &'static [(&'static str, &'static str)] {
         match self {
             Confirm::Quit => &[("y", "quit"), ("s", "save and quit"), ("n", "stay")],
-            Confirm::Recover(_) => &[("y", "recover"), ("n", "discard them")],
+            Confirm::Recover { .. } => &[("y", "recover"), ("n", "discard them")],
             Confirm::Open => &[("y", "discard"), ("n", "keep editing")],
             Confirm::Overwrite(_) => &[("y", "overwrite"), ("n", "cancel")],
         }
@@ -174,7 +188,26 @@ pub struct App {
     pub modal: Option<Modal>,
     /// The search, kept while its results are on the stack.
     pub search: Option<Search>,
+    /// The terminal's width and height.
+    pub size: (u16, u16),
     quit_after_save: bool,
+}
+
+/// Smallest terminal width drawn normally.
+pub const MIN_W: u16 = 80;
+/// Smallest terminal height drawn normally.
+pub const MIN_H: u16 = 24;
+
+/// A duration in words, as an age: `12 seconds ago`, `4 minutes ago`, `2 days ago`.
+pub fn ago(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86400 => (s / 3600, "hour"),
+        _ => (s / 86400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
 fn content_eq(a: &Profile, b: &Profile) -> bool {
@@ -185,6 +218,23 @@ fn content_eq(a: &Profile, b: &Profile) -> bool {
         p
     };
     strip(a) == strip(b)
+}
+
+/// What going from profile `from` to `to` changes, in the diff's words (the size line last,
+/// left out when the size does not change).
+fn changes_between(catalog: &Catalog, from: &Profile, to: &Profile) -> Vec<String> {
+    let plans = resolve(from, catalog).and_then(|a| Ok((a, resolve(to, catalog)?)));
+    match plans {
+        Ok((a, b)) => {
+            let (ea, eb) = (estimate(&a, catalog), estimate(&b, catalog));
+            diff(&a, &ea, &b, &eb)
+                .into_iter()
+                .filter(|c| c.area != "size" || ea.total_bytes != eb.total_bytes)
+                .map(|c| c.text)
+                .collect()
+        }
+        Err(e) => vec![format!("(it does not resolve: {})", first_error(&e))],
+    }
 }
 
 fn first_error(e: &crate::model::Invalid) -> String {
@@ -229,6 +279,7 @@ impl App {
             message: None,
             modal: None,
             search: None,
+            size: (MIN_W, MIN_H),
             quit_after_save: false,
         };
         if let Some(w) = app.catalog.warnings.first() {
@@ -246,9 +297,44 @@ impl App {
         !content_eq(&self.profile, &self.saved)
     }
 
-    /// Asks whether to recover the unsaved changes kept in `path`.
+    /// Asks whether to recover the unsaved changes kept in `path`, saying what they change
+    /// and how old they are.
     pub fn offer_recovery(&mut self, path: PathBuf) {
-        self.modal = Some(Modal::Confirm(Confirm::Recover(path)));
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .map(ago)
+            .unwrap_or_else(|| "an earlier session".into());
+        let changes = match Profile::load(&path, &self.catalog) {
+            Ok(p) => {
+                let mut c = self.changes_to(&p);
+                if c.len() > 6 {
+                    let more = c.len() - 5;
+                    c.truncate(5);
+                    c.push(format!("and {more} more"));
+                }
+                c
+            }
+            Err(e) => vec![format!("(it cannot be read: {})", first_error(&e))],
+        };
+        self.modal = Some(Modal::Confirm(Confirm::Recover { path, age, changes }));
+    }
+
+    /// What going from the current profile to `to` changes, in words (the size line last).
+    fn changes_to(&self, to: &Profile) -> Vec<String> {
+        changes_between(&self.catalog, &self.profile, to)
+    }
+
+    /// Whether the terminal is too small to draw the configurator.
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_W || self.size.1 < MIN_H
+    }
+
+    /// The terminal's size changed (or is first known).
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
+        self.clamp_scroll();
     }
 
     /// The screen on top of the stack.
@@ -486,6 +572,16 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Effect::None;
         }
+        if self.too_small() {
+            // Nothing is visible: only quitting (and answering its question) acts.
+            let effect = match &self.modal {
+                Some(Modal::Confirm(Confirm::Quit)) => self.handle_modal(key),
+                _ if key.code == KeyCode::Char('q') || ctrl(&key, 'c') => self.quit(),
+                _ => Effect::None,
+            };
+            self.refresh();
+            return effect;
+        }
         let effect = if self.modal.is_some() {
             self.handle_modal(key)
         } else {
@@ -580,45 +676,60 @@ impl App {
     }
 
     fn undo_step(&mut self) {
-        match self.undo.pop() {
-            Some(p) => {
-                let cur = self.profile.clone();
-                self.restore(p);
-                self.redo.push(cur);
-                self.set_message(
-                    Level::Info,
-                    format!("undone ({} more to undo)", self.undo.len()),
-                );
-            }
-            None => self.set_message(Level::Info, "nothing to undo"),
-        }
+        self.step_back_or_forth(true);
     }
 
     fn redo_step(&mut self) {
-        match self.redo.pop() {
-            Some(p) => {
-                let cur = self.profile.clone();
-                self.restore(p);
-                self.undo.push(cur);
-                self.set_message(
-                    Level::Info,
-                    format!("redone ({} more to redo)", self.redo.len()),
-                );
-            }
-            None => self.set_message(Level::Info, "nothing to redo"),
-        }
+        self.step_back_or_forth(false);
     }
 
-    fn open_search(&mut self) {
-        if self.search.is_some() {
-            // Already on the stack: go back to it.
-            while !matches!(self.view(), View::Search) && self.stack.len() > 1 {
-                self.stack.pop();
-            }
-            if let Some(s) = self.search.as_mut() {
-                s.typing = true;
-            }
+    /// Undo (or redo): restores the snapshot and says which change it took back (or made
+    /// again), in the diff's words.
+    fn step_back_or_forth(&mut self, undo: bool) {
+        let (from, verb, left) = if undo {
+            (&mut self.undo, "undid", "to undo")
+        } else {
+            (&mut self.redo, "redid", "to redo")
+        };
+        let Some(p) = from.pop() else {
+            self.set_message(Level::Info, format!("nothing {left}"));
             return;
+        };
+        let cur = self.profile.clone();
+        // Undoing takes back what p -> cur did; redoing makes cur -> p again.
+        let changes = if undo {
+            changes_between(&self.catalog, &p, &cur)
+        } else {
+            self.changes_to(&p)
+        };
+        self.restore(p);
+        let more = if undo {
+            self.redo.push(cur);
+            self.undo.len()
+        } else {
+            self.undo.push(cur);
+            self.redo.len()
+        };
+        // What the user did first, what it pulled in or dropped after.
+        let (mut what, pulled): (Vec<String>, Vec<String>) = changes
+            .into_iter()
+            .filter(|c| !c.starts_with("estimated image"))
+            .partition(|c| !c.contains("(needed by "));
+        what.extend(pulled);
+        what.truncate(2);
+        let what = if what.is_empty() {
+            "a change".to_string()
+        } else {
+            what.join("; ")
+        };
+        self.set_message(Level::Info, format!("{verb} {what} ({more} more {left})"));
+    }
+
+    /// `/`: a new search with an empty query. An earlier one still on the stack (its
+    /// results, the menus jumped to from it) is closed first.
+    fn open_search(&mut self) {
+        if let Some(i) = self.stack.iter().position(|v| *v == View::Search) {
+            self.stack.truncate(i.max(1));
         }
         self.search = Some(Search::new(Index::build(&self.profile, &self.catalog)));
         self.push(View::Search);
@@ -894,17 +1005,26 @@ impl App {
         Effect::None
     }
 
+    /// Keeps the help or diff screen from scrolling past its last line.
+    fn clamp_scroll(&mut self) {
+        let limit = super::draw::scroll_limit(self);
+        if let Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) = self.stack.last_mut() {
+            *scroll = (*scroll).min(limit);
+        }
+    }
+
     fn handle_text(&mut self, key: KeyEvent) -> Effect {
         let scroll = match self.stack.last_mut() {
             Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => scroll,
             _ => return Effect::None,
         };
         match key.code {
-            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1).min(500),
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
             KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10).min(500),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
             KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
             KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
             KeyCode::Esc
             | KeyCode::Left
             | KeyCode::Char('h')
@@ -918,6 +1038,7 @@ impl App {
                 }
             }
         }
+        self.clamp_scroll();
         Effect::None
     }
 
@@ -952,7 +1073,11 @@ impl App {
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Left
         ) || ctrl(&key, 'c');
         match c {
-            Confirm::Quit if yes => return Effect::Quit,
+            Confirm::Quit if yes => {
+                // Quitting without saving discards the changes, recovered ones included.
+                save::remove_recovery(self.profile.file.as_deref());
+                return Effect::Quit;
+            }
             Confirm::Quit if key.code == KeyCode::Char('s') => {
                 self.quit_after_save = true;
                 self.save();
@@ -960,8 +1085,8 @@ impl App {
                     return Effect::Quit;
                 }
             }
-            Confirm::Recover(path) if yes => self.recover(&path),
-            Confirm::Recover(path) if no => {
+            Confirm::Recover { path, .. } if yes => self.recover(&path),
+            Confirm::Recover { path, .. } if no => {
                 let _ = std::fs::remove_file(&path);
                 self.set_message(Level::Info, format!("discarded {}", path.display()));
             }
@@ -1096,14 +1221,39 @@ impl App {
                 };
             }
             PromptKind::Open => {
+                // A file, or a shipped profile by name (opened with no file, so that `s`
+                // asks where to save rather than overwrite the shipped one).
                 let path = expand_home(&text);
-                let loaded = Profile::load(&path, &self.catalog).map_err(|e| first_error(&e))?;
-                let base = std::fs::read_to_string(&path).ok();
+                let shipped = crate::model::catalog::shipped_profile(&text).is_some();
+                let (loaded, base) = if path.exists() || shipped {
+                    super::starting_profile(Some(&path), &self.catalog)?
+                } else {
+                    let e = Profile::load(&path, &self.catalog).err();
+                    let hint = crate::model::diag::suggestion(
+                        &text,
+                        crate::model::catalog::EMBEDDED_PROFILES
+                            .iter()
+                            .map(|(n, _)| *n),
+                    );
+                    let why = e.map(|e| first_error(&e)).unwrap_or_default();
+                    return Err(format!(
+                        "{}: {why}{}",
+                        path.display(),
+                        hint.replace("did you mean", "did you mean the shipped profile")
+                    ));
+                };
                 let look = self.look.clone();
                 let catalog = self.catalog.clone();
+                let size = self.size;
                 let app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
                 *self = app;
-                self.set_message(Level::Ok, format!("opened {}", path.display()));
+                self.size = size;
+                let opened = if path.exists() {
+                    format!("opened {}", path.display())
+                } else {
+                    format!("opened the shipped profile {text}; s asks where to save it")
+                };
+                self.set_message(Level::Ok, opened);
                 return Ok(());
             }
         }

@@ -6,15 +6,33 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{App, Confirm, Delta, Level, Modal, View};
+use super::app::{App, Confirm, Delta, Level, MIN_H, MIN_W, Modal, View};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, home_of, universe};
-use crate::model::catalog::Source;
+use crate::model::catalog::{EMBEDDED_PROFILES, Source};
 use crate::model::profile::{human, human_delta};
 
-/// Smallest terminal width drawn normally.
-pub const MIN_W: u16 = 80;
-/// Smallest terminal height drawn normally.
-pub const MIN_H: u16 = 24;
+/// Where each part of the screen goes.
+struct Areas {
+    header: Rect,
+    /// The menu (or search, help, diff) on the left.
+    left: Rect,
+    /// The size panel on the right.
+    right: Rect,
+    msg: Rect,
+    hints: Rect,
+}
+
+fn areas(area: Rect) -> Areas {
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 3);
+    let panel_w = if area.width >= 110 { 38 } else { 30 };
+    Areas {
+        header: Rect::new(area.x, area.y, area.width, 1),
+        left: Rect::new(body.x, body.y, body.width - panel_w, body.height),
+        right: Rect::new(body.x + body.width - panel_w, body.y, panel_w, body.height),
+        msg: Rect::new(area.x, area.y + area.height - 2, area.width, 1),
+        hints: Rect::new(area.x, area.y + area.height - 1, area.width, 1),
+    }
+}
 
 /// Paints the whole screen.
 pub fn draw(app: &App, f: &mut Frame) {
@@ -25,23 +43,32 @@ pub fn draw(app: &App, f: &mut Frame) {
         return;
     }
     f.render_widget(Block::new().style(th.screen_style()), area);
-    let header = Rect::new(area.x, area.y, area.width, 1);
-    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 3);
-    let msg = Rect::new(area.x, area.y + area.height - 2, area.width, 1);
-    let hints = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
-    let panel_w = if area.width >= 110 { 38 } else { 30 };
-    let left = Rect::new(body.x, body.y, body.width - panel_w, body.height);
-    let right = Rect::new(body.x + body.width - panel_w, body.y, panel_w, body.height);
-
-    draw_header(app, f, header);
+    let a = areas(area);
+    draw_header(app, f, a.header);
     match app.view() {
-        View::Menu { id, cursor } => draw_menu(app, f, left, id, *cursor),
-        View::Search => draw_search(app, f, left),
-        View::Help { subject, scroll } => {
-            let (title, lines) = help_lines(app, subject.as_ref());
-            draw_text(app, f, left, &title, lines, *scroll);
+        View::Menu { id, cursor } => draw_menu(app, f, a.left, id, *cursor),
+        View::Search => draw_search(app, f, a.left),
+        View::Help { scroll, .. } | View::Diff { scroll, .. } => {
+            if let Some((title, lines)) = text_view(app) {
+                draw_text(app, f, a.left, &title, lines, *scroll);
+            }
         }
-        View::Diff { changes, scroll } => {
+    }
+    draw_size(app, f, a.right);
+    draw_message(app, f, a.msg);
+    draw_hints(app, f, a.hints);
+    if let Some(m) = &app.modal {
+        // Over the menu only: the size panel stays whole beside it.
+        draw_modal(app, f, a.left, m);
+    }
+}
+
+/// The title and lines of the help or diff screen on top of the stack.
+fn text_view(app: &App) -> Option<(String, Vec<Line<'static>>)> {
+    let th = &app.look.theme;
+    match app.view() {
+        View::Help { subject, .. } => Some(help_lines(app, subject.as_ref())),
+        View::Diff { changes, .. } => {
             let title = match &app.saved.file {
                 Some(p) if app.saved_text.is_some() => format!("Changes since {}", p.display()),
                 _ => "Changes since the start".to_string(),
@@ -56,15 +83,30 @@ pub fn draw(app: &App, f: &mut Frame) {
                     Span::raw(app.look.glyphs.text(c.text.clone())),
                 ]));
             }
-            draw_text(app, f, left, &title, lines, *scroll);
+            Some((title, lines))
         }
+        _ => None,
     }
-    draw_size(app, f, right);
-    draw_message(app, f, msg);
-    draw_hints(app, f, hints);
-    if let Some(m) = &app.modal {
-        draw_modal(app, f, body, m);
+}
+
+/// How far the help or diff screen can scroll at the app's terminal size: its wrapped
+/// lines less the rows that show at once (0 when everything fits, or for other screens).
+pub fn scroll_limit(app: &App) -> u16 {
+    let (w, h) = app.size;
+    if w < MIN_W || h < MIN_H {
+        return 0;
     }
+    let Some((_, lines)) = text_view(app) else {
+        return 0;
+    };
+    let left = areas(Rect::new(0, 0, w, h)).left;
+    // Borders and the one-column padding on each side.
+    let width = left.width.saturating_sub(4);
+    let rows = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(width);
+    let shown = left.height.saturating_sub(2) as usize;
+    u16::try_from(rows.saturating_sub(shown)).unwrap_or(u16::MAX)
 }
 
 fn too_small(app: &App, f: &mut Frame, area: Rect) {
@@ -75,7 +117,18 @@ fn too_small(app: &App, f: &mut Frame, area: Rect) {
     let mut lines = vec![Line::from(text)];
     if area.height > 3 {
         lines.push(Line::from(""));
-        lines.push(Line::from("Enlarge the window, or press q to quit."));
+        match &app.modal {
+            Some(Modal::Confirm(c @ Confirm::Quit)) => {
+                lines.push(Line::from(c.question()));
+                let answers: Vec<String> = c
+                    .answers()
+                    .iter()
+                    .map(|(k, a)| format!("{k}: {a}"))
+                    .collect();
+                lines.push(Line::from(answers.join(", ")));
+            }
+            _ => lines.push(Line::from("Enlarge the window, or press q to quit.")),
+        }
     }
     let top = area.height.saturating_sub(lines.len() as u16 + 1) / 2;
     let inner = Rect::new(area.x, area.y + top, area.width, area.height - top);
@@ -769,7 +822,7 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
                     truncate(&name, inner_w, g.ellipsis),
                     th.title_style(),
                 ));
-                v.push(Line::from(format!("{verb}:")));
+                v.push(Line::from(format!("{verb}, in the image:")));
                 let over = e.budget_bytes.is_some_and(|b| *total > b);
                 let arrow = if g.ascii { "->" } else { "→" };
                 v.push(Line::from(vec![
@@ -941,18 +994,38 @@ fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
+/// Rows `lines` take when wrapped to `width` columns.
+fn rows(lines: &[Line<'_>], width: u16) -> u16 {
+    let n = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: true })
+        .line_count(width);
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
     let th = &app.look.theme;
-    let w = body.width.saturating_sub(8).min(72);
-    let x = body.x + (body.width.saturating_sub(w)) / 2;
+    let w = within.width.saturating_sub(4).min(72);
+    let x = within.x + (within.width.saturating_sub(w)) / 2;
+    let inner_w = w.saturating_sub(4);
+    // A box of `inner` rows inside its borders, centred in `within`.
+    let place = |inner: u16| {
+        let h = (inner + 2).min(within.height);
+        let y = within.y + within.height.saturating_sub(h) / 2;
+        Rect::new(x, y, w, h)
+    };
     match m {
         Modal::Prompt(p) => {
-            let h = 5;
-            let y = body.y + body.height.saturating_sub(h) / 2;
-            let area = Rect::new(x, y, w, h);
+            let (text, style) = match &p.error {
+                Some(e) => (e.clone(), th.fg(th.error)),
+                None => (prompt_hint(&p.kind), th.dim_style()),
+            };
+            let note = vec![Line::from(app.look.glyphs.text(text))];
+            let note_h = rows(&note, inner_w).max(1);
+            let area = place(1 + note_h);
+            let y = area.y;
             f.render_widget(Clear, area);
             f.render_widget(block(app, p.kind.title()), area);
-            let inner_w = w.saturating_sub(4) as usize;
+            let inner_w = inner_w as usize;
             // Scroll the text so the cursor stays visible.
             let chars: Vec<char> = p.text.chars().collect();
             let start = p.cursor.saturating_sub(inner_w.saturating_sub(1));
@@ -963,25 +1036,15 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 input,
             );
             f.set_cursor_position(Position::new(x + 2 + (p.cursor - start) as u16, y + 1));
-            let (text, style) = match &p.error {
-                Some(e) => (e.clone(), th.fg(th.error)),
-                None => (prompt_hint(&p.kind).to_string(), th.dim_style()),
-            };
             f.render_widget(
-                Paragraph::new(app.look.glyphs.text(text))
-                    .style(style)
-                    .wrap(Wrap { trim: true }),
-                Rect::new(x + 2, y + 2, w.saturating_sub(4), 2),
+                Paragraph::new(note).style(style).wrap(Wrap { trim: true }),
+                Rect::new(x + 2, y + 2, w.saturating_sub(4), note_h),
             );
         }
         Modal::Confirm(c) => {
-            let h = 6;
-            let y = body.y + body.height.saturating_sub(h) / 2;
-            let area = Rect::new(x, y, w, h);
-            f.render_widget(Clear, area);
             let title = match c {
                 Confirm::Quit => "Quit",
-                Confirm::Recover(_) => "Recover",
+                Confirm::Recover { .. } => "Recover",
                 Confirm::Open => "Open",
                 Confirm::Overwrite(_) => "Overwrite",
             };
@@ -990,11 +1053,15 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 answers.push(Span::styled(format!(" {k} "), th.selected()));
                 answers.push(Span::raw(format!(" {a}  ")));
             }
-            let lines = vec![
-                Line::from(c.question()),
-                Line::from(""),
-                Line::from(answers),
-            ];
+            let mut lines: Vec<Line> = c
+                .question()
+                .lines()
+                .map(|l| Line::from(app.look.glyphs.text(l.to_string())))
+                .collect();
+            lines.push(Line::from(""));
+            lines.push(Line::from(answers));
+            let area = place(rows(&lines, w.saturating_sub(2)));
+            f.render_widget(Clear, area);
             f.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: true })
@@ -1005,8 +1072,12 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
     }
 }
 
-fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
+fn prompt_hint(k: &super::prompt::PromptKind) -> String {
     use super::prompt::PromptKind as P;
+    if *k == P::Open {
+        let names: Vec<&str> = EMBEDDED_PROFILES.iter().map(|(n, _)| *n).collect();
+        return format!("a profile file, or a shipped one: {}", names.join(", "));
+    }
     match k {
         P::Cmdline => "e.g. console=ttyS0 quiet; empty for the hardware's console",
         P::Hostname => "letters, digits and -",
@@ -1019,4 +1090,5 @@ fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
         P::SaveAs => "a path; relative to the current folder",
         P::Open => "a profile file",
     }
+    .to_string()
 }

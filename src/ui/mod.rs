@@ -221,6 +221,9 @@ fn run_tty(mut app: App) -> Result<i32> {
 
     let mut decoder = input::Decoder::new();
     loop {
+        if let Ok(size) = terminal.size() {
+            app.resize(size.width, size.height);
+        }
         if draw_frame(&mut terminal, &app).is_err() {
             return Ok(cut_short(&app, None));
         }

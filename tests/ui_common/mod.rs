@@ -117,3 +117,15 @@ pub fn screen(app: &App, w: u16, h: u16) -> String {
     }
     out
 }
+
+/// An app on a copy of profiles/minimal.toml in `dir`: the app, the copy's path, its text.
+pub fn app_on_copy(dir: &Path) -> (App, PathBuf, String) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
+    let path = dir.join("minimal.toml");
+    std::fs::copy(&src, &path).expect("copy");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let c = Catalog::embedded();
+    let p = Profile::load(&path, &c).expect("loads");
+    let app = App::new(p, Some(text.clone()), c, look("default")).expect("ok");
+    (app, path, text)
+}
