@@ -306,7 +306,7 @@ impl App {
             .and_then(|t| t.elapsed().ok())
             .map(ago)
             .unwrap_or_else(|| "an earlier session".into());
-        let changes = match Profile::load(&path, &self.catalog) {
+        let changes = match self.load_recovery(&path) {
             Ok(p) => {
                 let mut c = self.changes_to(&p);
                 if c.len() > 6 {
@@ -1098,21 +1098,26 @@ impl App {
         Effect::None
     }
 
+    /// The profile kept in recovery file `path`, as if read from the profile's own file
+    /// (a name it does not set is the profile's, not the recovery file's).
+    fn load_recovery(&self, path: &Path) -> Result<Profile, crate::model::Invalid> {
+        let mut p = Profile::load(path, &self.catalog)?;
+        if !p.locations.contains_key("name") {
+            p.name = Profile::default_name(self.profile.file.as_deref());
+        }
+        p.file = self.profile.file.clone();
+        Ok(p)
+    }
+
     fn recover(&mut self, path: &Path) {
-        match Profile::load(path, &self.catalog) {
-            Ok(mut p) => {
-                p.file = self.profile.file.clone();
-                if !p.name.is_empty() && p.name.starts_with('.') {
-                    p.name = self.profile.name.clone();
-                }
-                match self.apply(p, None) {
-                    Ok(()) => self.set_message(
-                        Level::Ok,
-                        format!("recovered unsaved changes from {}", path.display()),
-                    ),
-                    Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
-                }
-            }
+        match self.load_recovery(path) {
+            Ok(p) => match self.apply(p, None) {
+                Ok(()) => self.set_message(
+                    Level::Ok,
+                    format!("recovered unsaved changes from {}", path.display()),
+                ),
+                Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
+            },
             Err(e) => self.set_message(
                 Level::Error,
                 format!("cannot recover {}: {}", path.display(), first_error(&e)),
