@@ -176,3 +176,68 @@ fn dialogs_leave_the_size_panel_whole_at_80_columns() {
     let with = screen(&app, 80, 24);
     assert_eq!(panel(&with)[..22].join("\n"), without[..22].join("\n"));
 }
+
+#[test]
+fn every_hint_is_a_key_that_does_what_it_says() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    use stali::ui::action::find;
+    let mut screens = Vec::new();
+    for keys in [
+        "",
+        "jj\n",
+        "jj\njjj\n",
+        "jj\njjj\n\n",
+        "/drop",
+        "/drop\t",
+        "?",
+        "??",
+        "/dropbear\n d",
+        "jjj\njjj\n",
+    ] {
+        let mut app = real_app();
+        press(&mut app, keys);
+        screens.push((keys, app));
+    }
+    for (keys, app) in &screens {
+        let hints = app.hints();
+        assert!(!hints.is_empty(), "{keys:?}: no hints");
+        for (shown, word) in hints {
+            // The binding the hint comes from, and the key it names.
+            let b = app
+                .tables()
+                .iter()
+                .flat_map(|t| t.iter())
+                .find(|b| {
+                    b.hint.is_some_and(|h| h.0 == shown) || b.keys.iter().any(|k| k.name() == shown)
+                })
+                .unwrap_or_else(|| panic!("{keys:?}: hint {shown} {word} has no binding"));
+            let key = b.keys[0];
+            let ev = KeyEvent::new(
+                key.code,
+                if key.ctrl {
+                    KeyModifiers::CONTROL
+                } else {
+                    KeyModifiers::NONE
+                },
+            );
+            let acting = find(app.tables(), &ev).map(|x| x.action);
+            assert_eq!(
+                acting,
+                Some(b.action),
+                "{keys:?}: the hint `{shown} {word}` is shadowed"
+            );
+        }
+    }
+    // The list of every key names each key of a menu.
+    let mut app = real_app();
+    press(&mut app, "??");
+    let s = screen(&app, 120, 40);
+    for needle in [
+        "Ctrl-r",
+        "redo",
+        "Down, j, Tab, Ctrl-n",
+        "add a kernel option",
+    ] {
+        assert!(s.contains(needle), "{needle} missing:\n{s}");
+    }
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::action::{self, Action, Binding};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, items};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::save;
@@ -574,9 +575,11 @@ impl App {
         }
         if self.too_small() {
             // Nothing is visible: only quitting (and answering its question) acts.
+            let quit =
+                action::find(&[action::GLOBAL], &key).map(|b| b.action) == Some(Action::Quit);
             let effect = match &self.modal {
                 Some(Modal::Confirm(Confirm::Quit)) => self.handle_modal(key),
-                _ if key.code == KeyCode::Char('q') || ctrl(&key, 'c') => self.quit(),
+                _ if quit => self.quit(),
                 _ => Effect::None,
             };
             self.refresh();
@@ -586,14 +589,256 @@ impl App {
             self.handle_modal(key)
         } else {
             self.message = None;
-            match self.view().clone() {
-                View::Menu { .. } => self.handle_menu(key),
-                View::Search => self.handle_search(key),
-                View::Help { .. } | View::Diff { .. } => self.handle_text(key),
+            match action::find(self.tables(), &key) {
+                Some(b) => self.perform(b.action),
+                None => {
+                    self.type_in_query(&key);
+                    Effect::None
+                }
             }
         };
         self.refresh();
         effect
+    }
+
+    /// The key tables of the screen showing; the first binding of a key wins.
+    pub fn tables(&self) -> &'static [&'static [Binding]] {
+        match (&self.modal, self.view()) {
+            (Some(Modal::Prompt(_)), _) => &[action::PROMPT],
+            (Some(Modal::Confirm(_)), _) => &[],
+            (None, View::Menu { .. }) => &[action::MENU, action::GLOBAL],
+            (None, View::Search) if self.search.as_ref().is_some_and(|s| s.typing) => {
+                &[action::QUERY]
+            }
+            (None, View::Search) => &[action::RESULTS, action::GLOBAL],
+            (None, View::Help { .. }) => &[action::TEXT, action::HELP, action::GLOBAL],
+            (None, View::Diff { .. }) => &[action::TEXT, action::DIFF, action::GLOBAL],
+        }
+    }
+
+    /// The key hints for the current screen, most important first: made from the same
+    /// tables the keys are looked up in, keeping what applies to the highlighted line.
+    pub fn hints(&self) -> Vec<(&'static str, &'static str)> {
+        if let Some(Modal::Confirm(c)) = &self.modal {
+            return c.answers().to_vec();
+        }
+        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+        for b in self.tables().iter().flat_map(|t| t.iter()) {
+            if let Some(h) = b.hint.and_then(|h| self.offered(b.action, h))
+                && !out.iter().any(|(k, _)| *k == h.0)
+            {
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// How the hint bar offers `action` here, or `None` when it does not apply.
+    fn offered(
+        &self,
+        action: Action,
+        hint: (&'static str, &'static str),
+    ) -> Option<(&'static str, &'static str)> {
+        let item = self.current_item();
+        let in_options = matches!(
+            self.view(),
+            View::Menu {
+                id: MenuId::Options,
+                ..
+            }
+        );
+        match action {
+            Action::Activate => match item.map(|i| (&i.kind, i.marker)) {
+                Some((ItemKind::Submenu(_), _)) => Some(("Enter", "open")),
+                Some((ItemKind::Field(_) | ItemKind::KOption(_), _)) => Some(("Enter", "edit")),
+                Some((ItemKind::AddOption, _)) => Some(("Enter", "add")),
+                Some((_, Marker::RadioOff)) => Some(("Space", "choose")),
+                Some((_, Marker::RadioOn)) | None => None,
+                Some(_) => Some(("Space", "toggle")),
+            },
+            Action::RemoveOption => {
+                matches!(item.map(|i| &i.kind), Some(ItemKind::KOption(_))).then_some(hint)
+            }
+            Action::AddOption => (in_options
+                && !matches!(item.map(|i| &i.kind), Some(ItemKind::AddOption)))
+            .then_some(hint),
+            Action::Back if matches!(self.view(), View::Menu { .. }) => {
+                (self.stack.len() > 1).then_some(hint)
+            }
+            Action::Keys => matches!(
+                self.view(),
+                View::Help {
+                    subject: Some(_),
+                    ..
+                }
+            )
+            .then_some(hint),
+            Action::Undo => (!self.undo.is_empty()).then_some(hint),
+            Action::Redo => (!self.redo.is_empty()).then_some(hint),
+            _ => Some(hint),
+        }
+    }
+
+    /// Does what `action` means on the screen showing.
+    fn perform(&mut self, action: Action) -> Effect {
+        let view = self.view().clone();
+        match action {
+            Action::Down => self.step(1),
+            Action::Up => self.step(-1),
+            Action::PageDown => self.step(10),
+            Action::PageUp => self.step(-10),
+            Action::First => self.step(i64::MIN),
+            Action::Last => self.step(i64::MAX),
+            Action::Back => self.back(),
+            Action::Open => {
+                if let Some(ItemKind::Submenu(m)) = self.current_item().map(|i| i.kind.clone()) {
+                    self.push(View::Menu { id: m, cursor: 0 });
+                }
+            }
+            Action::Activate => self.activate(),
+            Action::Set | Action::Unset => {
+                let on = matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::On | Marker::Forced)
+                );
+                let off = matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::Off | Marker::RadioOff)
+                );
+                if (action == Action::Set && off) || (action == Action::Unset && on) {
+                    self.activate();
+                }
+            }
+            Action::RemoveOption => {
+                if let Some(ItemKind::KOption(name)) = self.current_item().map(|i| i.kind.clone()) {
+                    let mut p = self.profile.clone();
+                    p.kernel.options.retain(|(k, _)| *k != name);
+                    if let Err(e) = self.apply(p, Some(format!("removed {name}"))) {
+                        self.set_message(Level::Error, e);
+                    }
+                }
+            }
+            Action::AddOption => {
+                if matches!(
+                    view,
+                    View::Menu {
+                        id: MenuId::Options,
+                        ..
+                    }
+                ) {
+                    self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
+                }
+            }
+            Action::Search => self.open_search(),
+            Action::Help => {
+                let subject = self.focused();
+                self.push(View::Help { subject, scroll: 0 });
+            }
+            Action::Save => self.save(),
+            Action::SaveAs => self.save_as_prompt(),
+            Action::OpenProfile => {
+                if self.dirty() {
+                    self.modal = Some(Modal::Confirm(Confirm::Open));
+                } else {
+                    self.open_prompt();
+                }
+            }
+            Action::Undo => self.undo_step(),
+            Action::Redo => self.redo_step(),
+            Action::Diff => self.show_diff(),
+            Action::Quit => return self.quit(),
+            Action::Jump => {
+                let n = self.search.as_ref().map(|s| s.selected).unwrap_or(0);
+                self.jump_to_result(n);
+            }
+            Action::JumpTo(n) => {
+                // Like mconf: the digits label the first nine results.
+                if self.search.as_ref().is_some_and(|s| n < s.results.len()) {
+                    self.jump_to_result(n);
+                }
+            }
+            Action::SwitchToList => {
+                if let Some(s) = self.search.as_mut() {
+                    s.typing = !s.typing;
+                }
+            }
+            Action::EditQuery => {
+                if let Some(s) = self.search.as_mut() {
+                    s.typing = true;
+                }
+            }
+            Action::Erase => match self.search.as_mut() {
+                Some(s) if !s.query.is_empty() => {
+                    let mut q = s.query.clone();
+                    q.pop();
+                    s.set_query(&q);
+                }
+                _ => self.back(),
+            },
+            Action::Clear => {
+                if let Some(s) = self.search.as_mut() {
+                    s.set_query("");
+                }
+            }
+            Action::Keys => match self.stack.last_mut() {
+                Some(View::Help { subject, scroll }) if subject.is_some() => {
+                    *subject = None;
+                    *scroll = 0;
+                }
+                _ => self.back(),
+            },
+            // A prompt's own keys (see `Prompt::handle`).
+            Action::Accept | Action::Cancel => {}
+        }
+        Effect::None
+    }
+
+    /// Moves the highlight (a menu, the search results) or scrolls (help, diff) by `by`
+    /// lines; `i64::MIN` and `i64::MAX` go to the first and last.
+    fn step(&mut self, by: i64) {
+        let apply = |at: usize, len: usize| -> usize {
+            let last = len.saturating_sub(1);
+            match by {
+                i64::MIN => 0,
+                i64::MAX => last,
+                b if b < 0 => at.saturating_sub(b.unsigned_abs() as usize),
+                b => at.saturating_add(b as usize).min(last),
+            }
+        };
+        let len = self.items.len();
+        match self.stack.last_mut() {
+            Some(View::Menu { cursor, .. }) => *cursor = apply(*cursor, len),
+            Some(View::Search) => {
+                if let Some(s) = self.search.as_mut() {
+                    s.selected = apply(s.selected, s.results.len());
+                }
+            }
+            Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => {
+                *scroll = apply(*scroll as usize, usize::from(u16::MAX)) as u16;
+                self.clamp_scroll();
+            }
+            None => {}
+        }
+    }
+
+    /// A character typed while the search query is being typed.
+    fn type_in_query(&mut self, key: &KeyEvent) {
+        let Some(s) = self.search.as_mut().filter(|s| s.typing) else {
+            return;
+        };
+        if !matches!(self.stack.last(), Some(View::Search)) {
+            return;
+        }
+        if let KeyCode::Char(c) = key.code
+            && !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            && !c.is_control()
+            && s.query.len() < 200
+        {
+            let q = format!("{}{c}", s.query);
+            s.set_query(&q);
+        }
     }
 
     fn push(&mut self, v: View) {
@@ -609,59 +854,6 @@ impl App {
             }
         } else {
             self.set_message(Level::Info, "This is the main menu: q quits");
-        }
-    }
-
-    fn global(&mut self, key: &KeyEvent) -> Option<Effect> {
-        if ctrl(key, 'c') {
-            return Some(self.quit());
-        }
-        if ctrl(key, 'r') {
-            self.redo_step();
-            return Some(Effect::None);
-        }
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return None;
-        }
-        match key.code {
-            KeyCode::Char('q') => Some(self.quit()),
-            KeyCode::Char('s') => {
-                self.save();
-                Some(Effect::None)
-            }
-            KeyCode::Char('S') => {
-                self.save_as_prompt();
-                Some(Effect::None)
-            }
-            KeyCode::Char('o') => {
-                if self.dirty() {
-                    self.modal = Some(Modal::Confirm(Confirm::Open));
-                } else {
-                    self.open_prompt();
-                }
-                Some(Effect::None)
-            }
-            KeyCode::Char('u') => {
-                self.undo_step();
-                Some(Effect::None)
-            }
-            KeyCode::Char('d') => {
-                self.show_diff();
-                Some(Effect::None)
-            }
-            KeyCode::Char('/') => {
-                self.open_search();
-                Some(Effect::None)
-            }
-            KeyCode::Char('?') => {
-                let subject = self.focused();
-                self.push(View::Help { subject, scroll: 0 });
-                Some(Effect::None)
-            }
-            _ => None,
         }
     }
 
@@ -754,86 +946,6 @@ impl App {
         self.push(View::Diff { changes, scroll: 0 });
     }
 
-    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
-        let len = self.items.len();
-        if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
-            && len > 0
-        {
-            *cursor = to(*cursor, len).min(len - 1);
-        }
-    }
-
-    fn handle_menu(&mut self, key: KeyEvent) -> Effect {
-        if let Some(e) = self.global(&key) {
-            return e;
-        }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            match key.code {
-                KeyCode::Char('n') => self.move_cursor(|c, _| c + 1),
-                KeyCode::Char('p') => self.move_cursor(|c, _| c.saturating_sub(1)),
-                KeyCode::Char('f') => self.move_cursor(|c, _| c + 10),
-                KeyCode::Char('b') => self.move_cursor(|c, _| c.saturating_sub(10)),
-                _ => {}
-            }
-            return Effect::None;
-        }
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.move_cursor(|c, _| c + 1),
-            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
-                self.move_cursor(|c, _| c.saturating_sub(1))
-            }
-            KeyCode::PageDown => self.move_cursor(|c, _| c + 10),
-            KeyCode::PageUp => self.move_cursor(|c, _| c.saturating_sub(10)),
-            KeyCode::Home | KeyCode::Char('g') => self.move_cursor(|_, _| 0),
-            KeyCode::End | KeyCode::Char('G') => self.move_cursor(|_, len| len),
-            KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') | KeyCode::Backspace => self.back(),
-            KeyCode::Right | KeyCode::Char('l') => {
-                if let Some(ItemKind::Submenu(m)) = self.current_item().map(|i| i.kind.clone()) {
-                    self.push(View::Menu { id: m, cursor: 0 });
-                }
-            }
-            KeyCode::Enter | KeyCode::Char(' ') => self.activate(),
-            KeyCode::Char('y') => {
-                if matches!(
-                    self.current_item().map(|i| i.marker),
-                    Some(Marker::Off | Marker::RadioOff)
-                ) {
-                    self.activate();
-                }
-            }
-            KeyCode::Char('n') => {
-                if matches!(
-                    self.current_item().map(|i| i.marker),
-                    Some(Marker::On | Marker::Forced)
-                ) {
-                    self.activate();
-                }
-            }
-            KeyCode::Char('x') | KeyCode::Delete => {
-                if let Some(ItemKind::KOption(name)) = self.current_item().map(|i| i.kind.clone()) {
-                    let mut p = self.profile.clone();
-                    p.kernel.options.retain(|(k, _)| *k != name);
-                    if let Err(e) = self.apply(p, Some(format!("removed {name}"))) {
-                        self.set_message(Level::Error, e);
-                    }
-                }
-            }
-            KeyCode::Char('a') => {
-                if matches!(
-                    self.view(),
-                    View::Menu {
-                        id: MenuId::Options,
-                        ..
-                    }
-                ) {
-                    self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
-                }
-            }
-            _ => {}
-        }
-        Effect::None
-    }
-
     /// Enter or Space on the highlighted line.
     fn activate(&mut self) {
         let Some(item) = self.current_item().cloned() else {
@@ -912,134 +1024,12 @@ impl App {
         }
     }
 
-    fn handle_search(&mut self, key: KeyEvent) -> Effect {
-        let Some(s) = self.search.as_mut() else {
-            self.back();
-            return Effect::None;
-        };
-        let len = s.results.len();
-        // Keys common to both modes.
-        match key.code {
-            KeyCode::Esc | KeyCode::Left => {
-                self.back();
-                return Effect::None;
-            }
-            KeyCode::Down => {
-                s.selected = (s.selected + 1).min(len.saturating_sub(1));
-                return Effect::None;
-            }
-            KeyCode::Up => {
-                s.selected = s.selected.saturating_sub(1);
-                return Effect::None;
-            }
-            KeyCode::PageDown => {
-                s.selected = (s.selected + 10).min(len.saturating_sub(1));
-                return Effect::None;
-            }
-            KeyCode::PageUp => {
-                s.selected = s.selected.saturating_sub(10);
-                return Effect::None;
-            }
-            KeyCode::Tab | KeyCode::BackTab => {
-                s.typing = !s.typing;
-                return Effect::None;
-            }
-            KeyCode::Enter => {
-                let n = s.selected;
-                self.jump_to_result(n);
-                return Effect::None;
-            }
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.quit();
-            }
-            _ => {}
-        }
-        if s.typing {
-            match key.code {
-                KeyCode::Backspace => {
-                    if s.query.is_empty() {
-                        self.back();
-                    } else {
-                        let mut q = s.query.clone();
-                        q.pop();
-                        s.set_query(&q);
-                    }
-                }
-                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    s.set_query("")
-                }
-                KeyCode::Char(c)
-                    if !key.modifiers.contains(KeyModifiers::CONTROL)
-                        && !c.is_control()
-                        && s.query.len() < 200 =>
-                {
-                    let q = format!("{}{c}", s.query);
-                    s.set_query(&q);
-                }
-                _ => {}
-            }
-            return Effect::None;
-        }
-        match key.code {
-            KeyCode::Char('j') => s.selected = (s.selected + 1).min(len.saturating_sub(1)),
-            KeyCode::Char('k') => s.selected = s.selected.saturating_sub(1),
-            KeyCode::Char('h') | KeyCode::Backspace => self.back(),
-            KeyCode::Char('l') | KeyCode::Right => {
-                let n = s.selected;
-                self.jump_to_result(n);
-            }
-            KeyCode::Char(d @ '1'..='9') => {
-                // Like mconf: the digits label the first nine results.
-                let n = d as usize - '1' as usize;
-                if n < len {
-                    self.jump_to_result(n);
-                }
-            }
-            KeyCode::Char('/') => s.typing = true,
-            _ => {
-                if let Some(e) = self.global(&key) {
-                    return e;
-                }
-            }
-        }
-        Effect::None
-    }
-
     /// Keeps the help or diff screen from scrolling past its last line.
     fn clamp_scroll(&mut self) {
         let limit = super::draw::scroll_limit(self);
         if let Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) = self.stack.last_mut() {
             *scroll = (*scroll).min(limit);
         }
-    }
-
-    fn handle_text(&mut self, key: KeyEvent) -> Effect {
-        let scroll = match self.stack.last_mut() {
-            Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => scroll,
-            _ => return Effect::None,
-        };
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-            KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
-            KeyCode::Esc
-            | KeyCode::Left
-            | KeyCode::Char('h')
-            | KeyCode::Backspace
-            | KeyCode::Enter => self.back(),
-            KeyCode::Char('?') if matches!(self.view(), View::Help { .. }) => self.back(),
-            KeyCode::Char('d') if matches!(self.view(), View::Diff { .. }) => self.back(),
-            _ => {
-                if let Some(e) = self.global(&key) {
-                    return e;
-                }
-            }
-        }
-        self.clamp_scroll();
-        Effect::None
     }
 
     fn handle_modal(&mut self, key: KeyEvent) -> Effect {

@@ -707,8 +707,24 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             title = "Help".into();
             para(
                 &mut v,
-                "stali menu composes a Stali image and saves it as a profile.\n\nMove with the arrows or j/k, enter a submenu with Enter, Right or l, go back with Esc, Left or h. Space toggles or chooses. / searches everything; ? shows help about the highlighted line.\n\ns saves, S saves as, o opens another profile, u undoes, Ctrl-r redoes, d shows the changes since the last save, q quits.",
+                "stali menu composes a Stali image and saves it as a profile. Every key, by screen:",
             );
+            use super::action::{GLOBAL, MENU, QUERY, RESULTS, TEXT, key_help};
+            for (heading, tables) in [
+                ("In a menu", &[MENU, GLOBAL][..]),
+                ("Typing a search", &[QUERY][..]),
+                ("In the search results", &[RESULTS][..]),
+                ("In the help and the diff", &[TEXT][..]),
+            ] {
+                v.push(Line::from(""));
+                v.push(Line::styled(heading.to_string(), th.title_style()));
+                for (keys, what) in key_help(tables) {
+                    v.push(Line::from(vec![
+                        Span::styled(format!("{keys:<28} "), th.fg(th.accent)),
+                        Span::raw(what.to_string()),
+                    ]));
+                }
+            }
         }
     }
     (title, v)
@@ -881,94 +897,6 @@ fn draw_message(app: &App, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(format!(" {text}")).style(style), area);
 }
 
-/// The key hints for the current screen, most important first.
-pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
-    let mut h: Vec<(&str, &str)> = Vec::new();
-    match &app.modal {
-        Some(Modal::Prompt(_)) => {
-            return vec![("Enter", "accept"), ("Esc", "cancel"), ("Ctrl-u", "clear")];
-        }
-        Some(Modal::Confirm(c)) => return c.answers().to_vec(),
-        None => {}
-    }
-    let common = |h: &mut Vec<(&'static str, &'static str)>| {
-        h.push(("/", "search"));
-        h.push(("?", "help"));
-        h.push(("s", "save"));
-        if !app.undo.is_empty() {
-            h.push(("u", "undo"));
-        }
-        if !app.redo.is_empty() {
-            h.push(("^r", "redo"));
-        }
-        h.push(("d", "diff"));
-        h.push(("q", "quit"));
-    };
-    match app.view() {
-        View::Menu { id, .. } => {
-            match app.current_item().map(|i| (&i.kind, i.marker)) {
-                Some((ItemKind::Submenu(_), _)) => h.push(("Enter", "open")),
-                Some((ItemKind::Field(_), _)) => h.push(("Enter", "edit")),
-                Some((ItemKind::KOption(_), _)) => {
-                    h.push(("Enter", "edit"));
-                    h.push(("x", "remove"));
-                }
-                Some((ItemKind::AddOption, _)) => h.push(("Enter", "add")),
-                Some((_, Marker::RadioOff)) => h.push(("Space", "choose")),
-                Some((_, Marker::RadioOn)) => {}
-                Some(_) => h.push(("Space", "toggle")),
-                None => {}
-            }
-            if *id == MenuId::Options
-                && !matches!(
-                    app.current_item().map(|i| &i.kind),
-                    Some(ItemKind::AddOption)
-                )
-            {
-                h.push(("a", "add"));
-            }
-            if *id != MenuId::Main {
-                h.push(("Esc/h", "back"));
-            }
-            common(&mut h);
-        }
-        View::Search => {
-            let typing = app.search.as_ref().is_some_and(|s| s.typing);
-            if typing {
-                h.extend([
-                    ("Enter", "jump"),
-                    ("Up/Down", "move"),
-                    ("Tab", "pick 1-9"),
-                    ("Esc", "back"),
-                ]);
-            } else {
-                h.extend([
-                    ("1-9", "jump"),
-                    ("Enter", "jump"),
-                    ("j/k", "move"),
-                    ("/", "edit query"),
-                    ("Esc/h", "back"),
-                ]);
-                common(&mut h);
-            }
-        }
-        View::Help { .. } | View::Diff { .. } => {
-            h.extend([("j/k", "scroll"), ("Esc/h", "back")]);
-            common(&mut h);
-        }
-    }
-    let mut seen = Vec::new();
-    h.retain(|(k, _)| {
-        if seen.contains(k) {
-            false
-        } else {
-            seen.push(*k);
-            true
-        }
-    });
-    h
-}
-
 fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.look.theme;
     let key_style = if th.mono {
@@ -978,7 +906,7 @@ fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     };
     let mut spans = Vec::new();
     let mut used = 0usize;
-    for (k, a) in hints(app) {
+    for (k, a) in app.hints() {
         let n = k.len() + a.len() + 3;
         if used + n > area.width as usize {
             break;

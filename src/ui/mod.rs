@@ -9,6 +9,7 @@
 //! the profile, or `$XDG_STATE_HOME/stali/recover/untitled.toml.stali-recover` for a profile
 //! not saved yet (see [`save`]). The next `stali menu` of that profile offers to recover it.
 
+pub mod action;
 pub mod app;
 pub mod draw;
 pub mod input;
