@@ -369,3 +369,29 @@ fn the_budget_warns_and_strict_fails() {
     let o = stali(&["check", "profiles/minimal.toml", "--strict"]);
     assert_eq!(o.status.code(), Some(0), "within its budget");
 }
+
+#[test]
+fn every_problem_is_reported_at_once_each_at_its_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let profile = dir.path().join("multi.toml");
+    std::fs::write(
+        &profile,
+        "format = 1\nname = \"Bad Name\"\n[kernel]\nbase = \"tinyconf\"\n[kernel.options]\nCONFIG_EXT4_FS = \"m\"\nCONFIG_MODULES = true\n[image]\nhostname = \"a b\"\n[pins]\nmksh = \"0123456789012345678901234567890123456789012345678901234567890123\"\n",
+    )
+    .expect("write");
+    let o = stali(&["check", profile.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let places: Vec<&str> = err
+        .lines()
+        .map(|l| l.split(": error: ").next().unwrap_or(""))
+        .map(|p| p.rsplit("multi.toml").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        places,
+        [":2:8", ":4:8", ":6:18", ":7:18", ":9:12", ":11:1"],
+        "{err}"
+    );
+    assert!(err.contains("did you mean `tinyconfig`?"), "{err}");
+    assert!(err.contains("`mksh` comes from git"), "{err}");
+}

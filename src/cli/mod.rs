@@ -52,7 +52,7 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
-    /// List the catalog: tools, hardware, kernel fragments, themes, profiles.
+    /// List the catalog: tools, hardware, kernel fragments and bases, themes, profiles.
     List {
         /// What to list (all when omitted).
         what: Option<ListWhat>,
