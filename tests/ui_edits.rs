@@ -35,6 +35,8 @@ fn menus(app: &App) -> Vec<MenuId> {
         MenuId::Base,
         MenuId::Fragments,
         MenuId::Options,
+        // Again: the option added the first time is edited the second.
+        MenuId::Options,
         MenuId::Image,
         MenuId::Boot,
         MenuId::Compression,
@@ -136,6 +138,18 @@ fn every_prompt_toggle_and_radio_saves_a_profile_check_accepts() {
         }
     }
     assert!(edits >= 40, "only {edits} edits were made");
+    // And the command itself agrees.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(["check", path.to_str().expect("utf-8")])
+        .env("STALI_CONFIG_DIR", "/nonexistent")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
