@@ -89,6 +89,8 @@ fn every_prompt_toggle_and_radio_saves_a_profile_check_accepts() {
     .expect("copy");
     let mut app = app_on(&path);
     let mut edits = 0;
+    let mut kinds: Vec<std::mem::Discriminant<ItemKind>> = Vec::new();
+    let mut fields: Vec<Field> = Vec::new();
     for menu in menus(&app) {
         let len = items(&menu, &app.profile, &app.plan, &app.catalog).len();
         for i in 0..len {
@@ -112,6 +114,10 @@ fn every_prompt_toggle_and_radio_saves_a_profile_check_accepts() {
                 continue;
             };
             let what = format!("{} > {}", menu.path(), item.label);
+            kinds.push(std::mem::discriminant(&item.kind));
+            if let ItemKind::Field(f) = item.kind {
+                fields.push(f);
+            }
             match (&item.kind, answer(&item.kind)) {
                 (ItemKind::Submenu(_), _) => continue,
                 (_, Some(text)) => {
@@ -138,6 +144,31 @@ fn every_prompt_toggle_and_radio_saves_a_profile_check_accepts() {
         }
     }
     assert!(edits >= 40, "only {edits} edits were made");
+    for kind in [
+        ItemKind::Tool(String::new()),
+        ItemKind::Hardware(String::new()),
+        ItemKind::Base(String::new()),
+        ItemKind::Fragment(String::new()),
+        ItemKind::KOption(String::new()),
+        ItemKind::AddOption,
+        ItemKind::Boot(None),
+        ItemKind::Compression(stali::model::Compression::Xz),
+    ] {
+        assert!(
+            kinds.contains(&std::mem::discriminant(&kind)),
+            "{kind:?} never edited"
+        );
+    }
+    for f in [
+        Field::Name,
+        Field::Description,
+        Field::KernelSource,
+        Field::Cmdline,
+        Field::Hostname,
+        Field::Budget,
+    ] {
+        assert!(fields.contains(&f), "{f:?} never edited");
+    }
     // And the command itself agrees.
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_stali"))
         .args(["check", path.to_str().expect("utf-8")])
