@@ -159,14 +159,7 @@ fn every_prompt_toggle_and_radio_saves_a_profile_check_accepts() {
             "{kind:?} never edited"
         );
     }
-    for f in [
-        Field::Name,
-        Field::Description,
-        Field::KernelSource,
-        Field::Cmdline,
-        Field::Hostname,
-        Field::Budget,
-    ] {
+    for f in Field::ALL {
         assert!(fields.contains(&f), "{f:?} never edited");
     }
     // And the command itself agrees.
