@@ -75,7 +75,14 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Print only the names of the packages that provide everything, for this family
+        /// (`apt-get install -y $(stali doctor --packages debian)`).
+        #[arg(long, value_name = "FAMILY")]
+        packages: Option<host::Family>,
     },
+    /// Download every source of the profiles into the cache without building (like
+    /// `cargo fetch`), so a later `stali build --offline` finds them.
+    Fetch(FetchArgs),
     /// Build the image a profile describes: fetch, compile, kernel, initramfs, ISO.
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
@@ -130,6 +137,26 @@ pub struct BuildArgs {
     /// moved aside).
     #[arg(long)]
     pub allow_over_budget: bool,
+}
+
+/// Arguments of `stali fetch`.
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// Profile files (or names of shipped profiles).
+    #[arg(required = true)]
+    pub profiles: Vec<PathBuf>,
+    /// Cache folder (default: $XDG_CACHE_HOME/stali).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Take sources from this folder: DIR/NAME for a URL ending in NAME or NAME.git.
+    #[arg(long)]
+    pub mirror: Option<PathBuf>,
+    /// Never use the network: only check that the cache and mirror have everything.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print each source (name, kind, URL, pin, cache path) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `stali boot`.
@@ -238,7 +265,8 @@ pub fn run(cli: Cli) -> i32 {
         } => size(&profile, json, strict),
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
-        Command::Doctor { json } => doctor(json),
+        Command::Doctor { json, packages } => doctor(json, packages),
+        Command::Fetch(args) => crate::pipeline::cli_fetch(&args),
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
         Command::Completions { shell } => {
@@ -585,14 +613,23 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
     0
 }
 
-fn doctor(json: bool) -> i32 {
-    use host::Need;
-    let status = host::check(&[Need::Userland, Need::Kernel, Need::Iso, Need::Boot]);
+fn doctor(json: bool, packages: Option<host::Family>) -> i32 {
+    if let Some(family) = packages {
+        out(&format!(
+            "{}\n",
+            host::packages(family, host::ALL_NEEDS).join("\n")
+        ));
+        return 0;
+    }
+    let status = host::check(host::ALL_NEEDS);
+    // The default kernel source matters only to profiles that name it: reported, not fatal.
+    let fatal = |s: &host::Status| s.need != host::Need::Source && !s.missing.is_empty();
     let missing: Vec<&str> = status
         .iter()
-        .filter(|s| s.found.is_none())
+        .filter(|s| !s.missing.is_empty())
         .map(|s| s.name)
         .collect();
+    let failed = status.iter().any(fatal);
     if json {
         let j = serde_json::json!({
             "requirements": status,
@@ -607,7 +644,20 @@ fn doctor(json: bool) -> i32 {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
+            let names: Vec<&str> = st.items.iter().map(|f| f.name.as_str()).collect();
+            let what = if names.len() > 1 {
+                format!(" ({})", names.join(" "))
+            } else {
+                String::new()
+            };
             match &st.found {
+                Some(p) if names.len() > 1 => s.push_str(&format!(
+                    "  ok       {:<20} {:<9} {} programs in {}\n",
+                    st.name,
+                    need,
+                    names.len(),
+                    p.parent().unwrap_or(p).display()
+                )),
                 Some(p) => s.push_str(&format!(
                     "  ok       {:<20} {:<9} {}\n",
                     st.name,
@@ -615,20 +665,34 @@ fn doctor(json: bool) -> i32 {
                     p.display()
                 )),
                 None => s.push_str(&format!(
-                    "  MISSING  {:<20} {:<9} {} (Debian: {})\n",
-                    st.name, need, st.purpose, st.debian
+                    "  {:<8} {:<20} {:<9} {}{} (Debian: {}){}\n",
+                    if fatal(st) { "MISSING" } else { "absent" },
+                    st.name,
+                    need,
+                    st.purpose,
+                    what,
+                    st.debian,
+                    if names.len() > 1 {
+                        format!("; missing: {}", st.missing.join(" "))
+                    } else {
+                        String::new()
+                    }
                 )),
             }
         }
         if missing.is_empty() {
             s.push_str("\nEverything the pipeline needs is here.\n");
         } else {
-            s.push_str(&format!("\n{} missing. Install with:\n", missing.len()));
+            if failed {
+                s.push_str(&format!("\n{} missing. Install with:\n", missing.len()));
+            } else {
+                s.push_str("\nEverything the pipeline needs is here; only profiles naming the default kernel source need:\n");
+            }
             for (family, cmd) in host::install_commands(&missing) {
                 s.push_str(&format!("  {family:<14} {cmd}\n"));
             }
         }
         out(&s);
     }
-    if missing.is_empty() { 0 } else { EXIT_INVALID }
+    if failed { EXIT_INVALID } else { 0 }
 }

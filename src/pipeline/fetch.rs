@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use super::kernel::sha256_file;
+use super::cache::sha256_file;
+use super::progress::Progress;
 
 /// Receives plain-language progress notes (retries).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -28,6 +29,10 @@ pub struct FetchOpts {
     pub retry_delays: Vec<Duration>,
     /// Where retry notes go (standard error when `None`).
     pub notify: Option<Notify>,
+    /// Timeouts and size cap of HTTP downloads.
+    pub http: super::download::HttpOpts,
+    /// Where download progress goes (plain lines on standard error when `None`).
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for FetchOpts {
@@ -37,6 +42,8 @@ impl Default for FetchOpts {
             offline: false,
             retry_delays: [1, 2, 4].map(Duration::from_secs).to_vec(),
             notify: None,
+            http: super::download::HttpOpts::default(),
+            progress: None,
         }
     }
 }
@@ -47,6 +54,7 @@ impl fmt::Debug for FetchOpts {
             .field("mirror", &self.mirror)
             .field("offline", &self.offline)
             .field("retry_delays", &self.retry_delays)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -517,31 +525,55 @@ fn write_tree(
     Ok(())
 }
 
-/// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: from a `file://`
-/// URL, from `mirror/<name>`, or an already cached copy (no HTTP client).
-pub fn fetch_tarball(
-    url: &str,
-    sha256: &str,
-    cache_dir: &Path,
-    mirror: Option<&Path>,
-    offline: bool,
-) -> Result<PathBuf> {
-    let want = sha256.trim().to_ascii_lowercase();
-    if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("SHA-256 {sha256:?} for {url} must be 64 hex digits");
-    }
-    let name = url
+/// The file name a tarball URL is cached under (its last path component).
+pub fn tarball_name(url: &str) -> Result<String> {
+    Ok(url
         .split(['?', '#'])
         .next()
         .unwrap_or(url)
         .trim_end_matches('/')
         .rsplit('/')
         .next()
-        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains(':'))
         .with_context(|| format!("cannot tell a file name from URL {url}"))?
-        .to_string();
-    let dl = cache_dir.join("dl");
-    let cached = dl.join(&name);
+        .to_string())
+}
+
+/// Where a tarball URL is cached under `cache_dir`.
+pub fn tarball_cache_path(cache_dir: &Path, url: &str) -> Result<PathBuf> {
+    Ok(cache_dir.join("dl").join(tarball_name(url)?))
+}
+
+/// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: an already cached copy, a
+/// `file://` URL or absolute path, `mirror/<name>`, or (unless offline) a download over
+/// http or https. The hash is checked before the file is used; a wrong file is never kept.
+pub fn fetch_tarball(
+    url: &str,
+    sha256: &str,
+    cache_dir: &Path,
+    opts: &FetchOpts,
+) -> Result<PathBuf> {
+    let want = sha256.trim().to_ascii_lowercase();
+    if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("SHA-256 {sha256:?} for {url} must be 64 hex digits");
+    }
+    if let Some(problem) =
+        crate::model::catalog::url_problem(url, crate::model::catalog::UrlKind::Tarball)
+    {
+        bail!("{problem}");
+    }
+    let local = if let Some(p) = url.strip_prefix("file://") {
+        Some(PathBuf::from(p))
+    } else if url.starts_with('/') {
+        Some(PathBuf::from(url))
+    } else {
+        None
+    };
+    let cached = tarball_cache_path(cache_dir, url)?;
+    let dl = cached
+        .parent()
+        .context("the download folder")?
+        .to_path_buf();
     let mut mismatch = None;
     if cached.is_file() {
         let got = sha256_file(&cached)?;
@@ -551,13 +583,9 @@ pub fn fetch_tarball(
         mismatch = Some((cached.clone(), got));
     }
     let mut candidates = Vec::new();
-    if let Some(p) = url.strip_prefix("file://") {
-        candidates.push(PathBuf::from(p));
-    } else if url.starts_with('/') {
-        candidates.push(PathBuf::from(url));
-    }
-    if let Some(m) = mirror {
-        candidates.push(m.join(&name));
+    candidates.extend(local.clone());
+    if let Some(m) = &opts.mirror {
+        candidates.push(m.join(tarball_name(url)?));
     }
     for cand in candidates.iter().filter(|c| c.is_file()) {
         let got = sha256_file(cand)?;
@@ -566,13 +594,30 @@ pub fn fetch_tarball(
             continue;
         }
         fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dl)
-            .with_context(|| format!("creating a temporary file in {}", dl.display()))?;
-        let data = fs::read(cand).with_context(|| format!("reading {}", cand.display()))?;
-        tmp.write_all(&data)
-            .with_context(|| format!("writing {}", tmp.path().display()))?;
-        tmp.persist(&cached)
-            .with_context(|| format!("renaming into {}", cached.display()))?;
+        super::cache::copy_atomic(cand, &cached)?;
+        return Ok(cached);
+    }
+    if local.is_none() && !opts.offline {
+        fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
+        let plain;
+        let progress = match &opts.progress {
+            Some(p) => p.as_ref(),
+            None => {
+                plain = Progress::new(true);
+                &plain
+            }
+        };
+        super::download::download(
+            &super::download::Download {
+                url,
+                sha256: &want,
+                dest: &cached,
+            },
+            &opts.http,
+            &opts.retry_delays,
+            progress,
+            &|m| opts.note(m),
+        )?;
         return Ok(cached);
     }
     if let Some((path, got)) = mismatch {
@@ -581,15 +626,13 @@ pub fn fetch_tarball(
             path.display()
         );
     }
-    bail!(
-        "cannot download {url}: {}; put the file at {}",
-        if offline {
-            "offline"
-        } else {
-            "offline or no HTTP support"
-        },
-        cached.display()
-    )
+    match local {
+        Some(p) => bail!("{} does not exist", p.display()),
+        None => bail!(
+            "cannot download {url}: offline; put the file at {}",
+            cached.display()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -1031,36 +1074,54 @@ mod tests {
         let sha = sha256_file(&file).expect("sha");
         let cache = d.path().join("cache");
         let url = format!("file://{}", file.display());
-        let got = fetch_tarball(&url, &sha, &cache, None, true).expect("file url");
+        let offline = FetchOpts {
+            offline: true,
+            ..quiet()
+        };
+        let got = fetch_tarball(&url, &sha, &cache, &offline).expect("file url");
         assert_eq!(got, cache.join("dl/pkg-1.0.tar.gz"));
         // Cached now: works even for an http URL, offline.
-        fetch_tarball("https://x.invalid/pkg-1.0.tar.gz", &sha, &cache, None, true)
-            .expect("cached");
+        fetch_tarball("https://x.invalid/pkg-1.0.tar.gz", &sha, &cache, &offline).expect("cached");
         let e = format!(
             "{:#}",
-            fetch_tarball(&url, &"ab".repeat(32), &d.path().join("c2"), None, false)
+            fetch_tarball(&url, &"ab".repeat(32), &d.path().join("c2"), &quiet())
                 .expect_err("mismatch")
         );
         assert!(e.contains(&"ab".repeat(32)) && e.contains(&sha), "{e}");
+        assert!(!d.path().join("c2/dl/pkg-1.0.tar.gz").exists());
         let mirror = d.path().join("m");
         fs::create_dir_all(&mirror).expect("mkdir");
         fs::copy(&file, mirror.join("pkg-1.0.tar.gz")).expect("copy");
+        let with_mirror = FetchOpts {
+            mirror: Some(mirror),
+            ..quiet()
+        };
         fetch_tarball(
             "https://x.invalid/pkg-1.0.tar.gz",
             &sha,
             &d.path().join("c3"),
-            Some(&mirror),
-            false,
+            &with_mirror,
         )
         .expect("mirror");
         let e = format!(
             "{:#}",
-            fetch_tarball("https://x.invalid/other.tar.xz", &sha, &cache, None, false)
-                .expect_err("no http")
+            fetch_tarball("https://x.invalid/other.tar.xz", &sha, &cache, &offline)
+                .expect_err("offline")
         );
         assert!(
             e.contains("put the file at") && e.contains("dl/other.tar.xz"),
             "{e}"
         );
+        for bad in [
+            "ftp://x.invalid/a.tar.gz",
+            "gopher://x/b.tar.gz",
+            "c.tar.gz",
+        ] {
+            let e = format!(
+                "{:#}",
+                fetch_tarball(bad, &sha, &cache, &quiet()).expect_err("scheme")
+            );
+            assert!(e.contains(bad) && e.contains("https"), "{e}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{BUDGET_HELP, FORMAT, KernelSource, Profile, cmdline_problem, valid_hostname};
 use crate::model::catalog::{
-    Catalog, PinKind, Source, is_commit, is_sha256, pin_problem, short, url_problem,
+    Catalog, PinKind, Source, UrlKind, is_commit, is_sha256, pin_problem, short, url_problem,
 };
 use crate::model::diag::{Diagnostic, suggestion};
 
@@ -83,7 +83,7 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
 
     match &p.kernel.source {
         KernelSource::Tarball { url, sha256 } => {
-            if let Some(why) = url_problem(url) {
+            if let Some(why) = url_problem(url, UrlKind::Tarball) {
                 out.push(error(why, "kernel.source.tarball"));
             }
             if let Some(why) = pin_problem(sha256, PinKind::Sha256) {
@@ -91,7 +91,7 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
             }
         }
         KernelSource::Git { url, rev } => {
-            if let Some(why) = url_problem(url) {
+            if let Some(why) = url_problem(url, UrlKind::Git) {
                 out.push(error(why, "kernel.source.git"));
             }
             if let Some(why) = pin_problem(rev, PinKind::Commit) {
