@@ -156,8 +156,13 @@ mod tests {
         let path = dir.path().join("new.toml");
         write_atomic(&path, "format = 1\n").expect("saves");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-        // The umask of a test run is 022 or 002: either way the group and others may read.
-        assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+            .expect("Umask line");
+        assert_eq!(mode, 0o666 & !umask, "mode {mode:o}, umask {umask:o}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         write_atomic(&path, "format = 1\n").expect("saves");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
