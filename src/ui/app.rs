@@ -199,9 +199,12 @@ pub const MIN_W: u16 = 80;
 /// Smallest terminal height drawn normally.
 pub const MIN_H: u16 = 24;
 
-/// A duration in words, as an age: `12 seconds ago`, `4 minutes ago`, `2 days ago`.
+/// A duration in words, as an age: `a few seconds ago`, `4 minutes ago`, `2 days ago`.
 pub fn ago(d: std::time::Duration) -> String {
     let s = d.as_secs();
+    if s < 10 {
+        return "a few seconds ago".into();
+    }
     let (n, unit) = match s {
         0..60 => (s, "second"),
         60..3600 => (s / 60, "minute"),

@@ -720,8 +720,8 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
                 v.push(Line::styled(heading.to_string(), th.title_style()));
                 for (keys, what) in key_help(tables) {
                     v.push(Line::from(vec![
-                        Span::styled(format!("{keys:<28} "), th.fg(th.accent)),
-                        Span::raw(what.to_string()),
+                        Span::styled(keys, th.fg(th.accent)),
+                        Span::raw(format!(": {what}")),
                     ]));
                 }
             }
@@ -935,10 +935,14 @@ fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
     let w = within.width.saturating_sub(4).min(72);
     let x = within.x + (within.width.saturating_sub(w)) / 2;
     let inner_w = w.saturating_sub(4);
-    // A box of `inner` rows inside its borders, centred in `within`.
-    let place = |inner: u16| {
+    // A box of `inner` rows inside its borders, centred in `within`, with the columns
+    // between it and `within`'s borders cleared too, so no text behind peeks out.
+    let place = |f: &mut Frame, inner: u16| {
         let h = (inner + 2).min(within.height);
         let y = within.y + within.height.saturating_sub(h) / 2;
+        let margin = Rect::new(within.x + 1, y, within.width.saturating_sub(2), h);
+        f.render_widget(Clear, margin);
+        f.render_widget(Block::new().style(th.base()), margin);
         Rect::new(x, y, w, h)
     };
     match m {
@@ -949,9 +953,8 @@ fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
             };
             let note = vec![Line::from(app.look.glyphs.text(text))];
             let note_h = rows(&note, inner_w).max(1);
-            let area = place(1 + note_h);
+            let area = place(f, 1 + note_h);
             let y = area.y;
-            f.render_widget(Clear, area);
             f.render_widget(block(app, p.kind.title()), area);
             let inner_w = inner_w as usize;
             // Scroll the text so the cursor stays visible.
@@ -988,8 +991,7 @@ fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
                 .collect();
             lines.push(Line::from(""));
             lines.push(Line::from(answers));
-            let area = place(rows(&lines, w.saturating_sub(2)));
-            f.render_widget(Clear, area);
+            let area = place(f, rows(&lines, w.saturating_sub(2)));
             f.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: true })
