@@ -93,6 +93,10 @@ impl Prompt {
 
     /// Applies an editing key.
     pub fn handle(&mut self, key: KeyEvent) -> PromptOutcome {
+        if key.modifiers.contains(KeyModifiers::ALT) {
+            // No prompt key uses Alt; Esc typed just before a key must not type that key.
+            return PromptOutcome::Editing;
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let len = self.text.chars().count();
         match find(&[PROMPT], &key).map(|b| b.action) {
@@ -176,5 +180,14 @@ mod tests {
         assert_eq!(p.handle(k(KeyCode::Enter)), PromptOutcome::Submit);
         p.handle(KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL));
         assert_eq!(p.text, "");
+    }
+
+    #[test]
+    fn alt_keys_type_nothing() {
+        let mut p = Prompt::new(PromptKind::Hostname, "a");
+        let alt = |c| KeyEvent::new(c, KeyModifiers::ALT);
+        assert_eq!(p.handle(alt(KeyCode::Char('x'))), PromptOutcome::Editing);
+        assert_eq!(p.handle(alt(KeyCode::Enter)), PromptOutcome::Editing);
+        assert_eq!(p.text, "a");
     }
 }
