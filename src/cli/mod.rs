@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::host;
-use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
-use crate::model::{Catalog, Estimate, Invalid, Plan, Profile, diff, estimate, resolve};
+use crate::model::{
+    Catalog, Diagnostic, Estimate, Invalid, Plan, Profile, diff, estimate, resolve,
+};
 
 /// Exit code for invalid input.
 pub const EXIT_INVALID: i32 = 1;
@@ -35,6 +37,9 @@ pub enum Command {
         /// Profile files (or names of shipped profiles: minimal, stali-classic, rescue).
         #[arg(required = true)]
         profiles: Vec<PathBuf>,
+        /// Fail (exit 1) when an estimate is over its profile's budget, instead of warning.
+        #[arg(long)]
+        strict: bool,
     },
     /// Show the estimated image size of a profile, by component.
     Size {
@@ -43,8 +48,11 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Fail (exit 1) when the estimate is over the profile's budget, instead of warning.
+        #[arg(long)]
+        strict: bool,
     },
-    /// List the catalog: tools, hardware, kernel fragments, themes, profiles.
+    /// List the catalog: tools, hardware, kernel fragments and bases, themes, profiles.
     List {
         /// What to list (all when omitted).
         what: Option<ListWhat>,
@@ -125,6 +133,10 @@ pub struct BuildArgs {
     /// Boot timeout in seconds, with --boot.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Accept an ISO bigger than the profile's budget (else the build fails and the ISO is
+    /// moved aside).
+    #[arg(long)]
+    pub allow_over_budget: bool,
 }
 
 /// Arguments of `stali fetch`.
@@ -179,6 +191,8 @@ pub enum ListWhat {
     Themes,
     /// Shipped profiles.
     Profiles,
+    /// Kernel base configurations.
+    Bases,
 }
 
 /// Shells for completion scripts.
@@ -209,13 +223,13 @@ fn report(inv: &Invalid) {
 }
 
 /// Reads a profile argument: a file, or the name of a shipped profile when no such file exists.
-pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
+pub fn load_profile(arg: &Path, catalog: &Catalog) -> Result<Profile, Invalid> {
     if !arg.exists() {
         let s = arg.to_string_lossy();
-        if let Some((_, text)) = EMBEDDED_PROFILES.iter().find(|(n, _)| *n == s) {
-            return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))));
+        if let Some(text) = shipped_profile(&s) {
+            return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))), catalog);
         }
-        let mut inv = Profile::load(arg)
+        let mut inv = Profile::load(arg, catalog)
             .err()
             .unwrap_or_else(|| Invalid(Vec::new()));
         if let Some(d) = inv.0.first_mut() {
@@ -228,12 +242,12 @@ pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
         }
         return Err(inv);
     }
-    Profile::load(arg)
+    Profile::load(arg, catalog)
 }
 
 /// Loads and resolves a profile argument.
 pub fn load_plan(arg: &Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
-    let p = load_profile(arg)?;
+    let p = load_profile(arg, catalog)?;
     let plan = resolve(&p, catalog)?;
     Ok((p, plan))
 }
@@ -243,8 +257,12 @@ pub fn run(cli: Cli) -> i32 {
     let command = cli.command.unwrap_or(Command::Menu(MenuArgs::default()));
     match command {
         Command::Menu(args) => crate::ui::run(args),
-        Command::Check { profiles } => check(&profiles),
-        Command::Size { profile, json } => size(&profile, json),
+        Command::Check { profiles, strict } => check(&profiles, strict),
+        Command::Size {
+            profile,
+            json,
+            strict,
+        } => size(&profile, json, strict),
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Doctor { json, packages } => doctor(json, packages),
@@ -279,16 +297,35 @@ fn catalog() -> Catalog {
     c
 }
 
-fn check(profiles: &[PathBuf]) -> i32 {
+/// Says so when the estimate is over the profile's budget: a warning, or an error with
+/// `--strict`; returns whether that failed the command.
+fn budget_verdict(profile: &Profile, e: &Estimate, strict: bool) -> bool {
+    let Some(msg) = e.budget_problem() else {
+        return false;
+    };
+    let d = if strict {
+        Diagnostic::error(msg)
+    } else {
+        Diagnostic::warning(format!("{msg} (`--strict` makes this an error)"))
+    };
+    eprintln!("{}", profile.locate(d, "image.budget"));
+    strict
+}
+
+fn check(profiles: &[PathBuf], strict: bool) -> i32 {
     let c = catalog();
     let mut code = 0;
     for path in profiles {
         match load_plan(path, &c) {
-            Ok((_, plan)) => {
+            Ok((profile, plan)) => {
                 for w in &plan.warnings {
                     eprintln!("{w}");
                 }
                 let e = estimate(&plan, &c);
+                if budget_verdict(&profile, &e, strict) {
+                    code = EXIT_INVALID;
+                    continue;
+                }
                 out(&format!(
                     "{}: ok: {} on {}, {} tools, {} boot, estimated {}\n",
                     path.display(),
@@ -364,11 +401,12 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s
 }
 
-fn size(path: &Path, json: bool) -> i32 {
+fn size(path: &Path, json: bool, strict: bool) -> i32 {
     let c = catalog();
     match load_plan(path, &c) {
-        Ok((_, plan)) => {
+        Ok((profile, plan)) => {
             let e = estimate(&plan, &c);
+            let failed = budget_verdict(&profile, &e, strict);
             if json {
                 match serde_json::to_string_pretty(&e) {
                     Ok(j) => out(&format!("{j}\n")),
@@ -380,7 +418,7 @@ fn size(path: &Path, json: bool) -> i32 {
             } else {
                 out(&size_table(&plan, &e));
             }
-            0
+            if failed { EXIT_INVALID } else { 0 }
         }
         Err(inv) => {
             report(&inv);
@@ -468,6 +506,19 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 .collect();
             obj.insert("fragments".into(), v.into());
         }
+        if want(ListWhat::Bases) {
+            let v: Vec<serde_json::Value> = c
+                .bases
+                .iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "name": b.name, "description": b.description, "size": b.size,
+                        "size_source": b.size_source,
+                    })
+                })
+                .collect();
+            obj.insert("bases".into(), v.into());
+        }
         if want(ListWhat::Themes) {
             let v: Vec<&str> = c.themes.iter().map(|t| t.name.as_str()).collect();
             obj.insert("themes".into(), serde_json::json!(v));
@@ -532,6 +583,17 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
             ));
         }
     }
+    if want(ListWhat::Bases) {
+        s.push_str("Kernel bases (kernel.base):\n");
+        for b in &c.bases {
+            s.push_str(&format!(
+                "  {:<20} {:>9}  {}\n",
+                b.name,
+                human(b.size),
+                b.description
+            ));
+        }
+    }
     if want(ListWhat::Themes) {
         s.push_str("Themes:\n");
         for t in &c.themes {
@@ -541,7 +603,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
     if want(ListWhat::Profiles) {
         s.push_str("Shipped profiles (usable by name, e.g. `stali size minimal`):\n");
         for (n, text) in EMBEDDED_PROFILES {
-            let d = Profile::parse(text, None)
+            let d = Profile::parse(text, None, &c)
                 .map(|p| p.description)
                 .unwrap_or_default();
             s.push_str(&format!("  {n:<14} {d}\n"));

@@ -338,6 +338,14 @@ pub const EMBEDDED_PROFILES: &[(&str, &str)] = &[
     ("rescue", include_str!("../../profiles/rescue.toml")),
 ];
 
+/// The text of the shipped profile called `name`, if there is one.
+pub fn shipped_profile(name: &str) -> Option<&'static str> {
+    EMBEDDED_PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
 /// Keys a `[[tool]]` table may have, in the catalog or in a profile.
 pub const TOOL_KEYS: &[&str] = &[
     "name",
@@ -680,24 +688,25 @@ pub enum PinKind {
     Sha256,
 }
 
+/// Why `s` is not a well-formed pin of `kind`, or `None` when it is one.
+pub fn pin_problem(s: &str, kind: PinKind) -> Option<String> {
+    match kind {
+        PinKind::Commit if !is_commit(s) => Some(format!(
+            "`{}` is not a pinned commit: give the full 40-hex-digit commit id (branches and tags move)",
+            short(s)
+        )),
+        PinKind::Sha256 if !is_sha256(s) => Some(format!(
+            "`{}` is not a sha256: expected 64 hex digits",
+            short(s)
+        )),
+        _ => None,
+    }
+}
+
 /// Complains unless `v` is a well-formed pin of `kind`.
 pub fn check_pin(r: &mut Reader<'_>, v: &toml::Spanned<String>, key: &str, kind: PinKind) {
-    let s = v.get_ref();
-    match kind {
-        PinKind::Commit if !is_commit(s) => r.error(
-            &v.span(),
-            key,
-            format!(
-                "`{}` is not a pinned commit: give the full 40-hex-digit commit id (branches and tags move)",
-                short(s)
-            ),
-        ),
-        PinKind::Sha256 if !is_sha256(s) => r.error(
-            &v.span(),
-            key,
-            format!("`{}` is not a sha256: expected 64 hex digits", short(s)),
-        ),
-        _ => {}
+    if let Some(why) = pin_problem(v.get_ref(), kind) {
+        r.error(&v.span(), key, why);
     }
 }
 

@@ -19,7 +19,7 @@ pub use profile::{Compression, KernelSource, Profile};
 
 /// Loads, parses and resolves a profile file in one go.
 pub fn load_plan(path: &std::path::Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
-    let profile = Profile::load(path)?;
+    let profile = Profile::load(path, catalog)?;
     let plan = resolve(&profile, catalog)?;
     Ok((profile, plan))
 }

@@ -28,7 +28,7 @@ pub enum KernelSource {
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfigRequest {
-    /// Base configuration target: "tinyconfig" or "defconfig".
+    /// Base configuration target: a `[[base]]` of the catalog (`tinyconfig`, `defconfig`).
     pub base: String,
     /// Config fragments as (name, text), applied in order.
     pub fragments: Vec<(String, String)>,
@@ -281,9 +281,9 @@ pub fn verify_config(
 /// options appended to `.config`, `CONFIG_MODULES` forced off, `make
 /// olddefconfig`, and a check that every requested value stuck.
 pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Path) -> Result<()> {
-    if !matches!(req.base.as_str(), "tinyconfig" | "defconfig") {
+    if crate::model::Catalog::load().base(&req.base).is_none() {
         bail!(
-            "unknown kernel base config {:?} (expected tinyconfig or defconfig)",
+            "unknown kernel base config {:?} (see `stali list bases`)",
             req.base
         );
     }

@@ -6,6 +6,7 @@
 //! reproducible initramfs, [`elf`] checks binaries are static, [`iso`] drives xorriso,
 //! [`qemu`] boots. [`build`] strings them together with a [`cache`].
 
+pub mod budget;
 pub mod build;
 pub mod cache;
 pub mod cpio;
@@ -172,6 +173,14 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
     ));
     if result.rebuilt.is_empty() {
         out("nothing changed: every stage came from the cache\n");
+    }
+    if let Err(e) = budget::enforce(
+        &result.iso,
+        result.report.iso.bytes,
+        plan.image.budget,
+        args.allow_over_budget,
+    ) {
+        return fail(&e);
     }
     if args.boot {
         let mut modes = Vec::new();
