@@ -4,6 +4,9 @@
 //! consumers of its [`model::Plan`]: the terminal configurator in [`ui`] and the build
 //! pipeline in [`pipeline`]. [`cli`] wires them to the command line; [`host`] knows which
 //! host tools the pipeline needs.
+//!
+//! Imports go one way: `main -> cli -> {ui, pipeline} -> model` (`host` and `fsutil` are
+//! helpers below them); `tests/architecture.rs` fails on any other arrow or on a cycle.
 
 pub mod cli;
 pub mod host;

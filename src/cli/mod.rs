@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod build;
+
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::host;
@@ -256,7 +258,11 @@ pub fn load_plan(arg: &Path, catalog: &Catalog) -> Result<(Profile, Plan), Inval
 pub fn run(cli: Cli) -> i32 {
     let command = cli.command.unwrap_or(Command::Menu(MenuArgs::default()));
     match command {
-        Command::Menu(args) => crate::ui::run(args),
+        Command::Menu(args) => crate::ui::run(crate::ui::MenuOptions {
+            profile: args.profile,
+            theme: args.theme,
+            ascii: args.ascii,
+        }),
         Command::Check { profiles, strict } => check(&profiles, strict),
         Command::Size {
             profile,
@@ -266,9 +272,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Doctor { json, packages } => doctor(json, packages),
-        Command::Fetch(args) => crate::pipeline::cli_fetch(&args),
-        Command::Build(args) => crate::pipeline::cli_build(&args),
-        Command::Boot(args) => crate::pipeline::cli_boot(&args),
+        Command::Fetch(args) => build::fetch(&args),
+        Command::Build(args) => build::build(&args),
+        Command::Boot(args) => build::boot(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

@@ -34,7 +34,6 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 
-use crate::cli::MenuArgs;
 use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::{Catalog, Profile};
 use app::{App, Effect};
@@ -48,8 +47,19 @@ macro_rules! say {
     }};
 }
 
+/// What the configurator starts with (the command line's `stali menu` arguments).
+#[derive(Debug, Clone, Default)]
+pub struct MenuOptions {
+    /// Profile to edit (the embedded default when `None`; asked for on first save).
+    pub profile: Option<std::path::PathBuf>,
+    /// Colour theme by name.
+    pub theme: Option<String>,
+    /// Draw boxes with ASCII characters only.
+    pub ascii: bool,
+}
+
 /// Runs the configurator; returns the exit code.
-pub fn run(args: MenuArgs) -> i32 {
+pub fn run(args: MenuOptions) -> i32 {
     let catalog = Catalog::load();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = match Theme::choose(&catalog, args.theme.as_deref(), no_color) {

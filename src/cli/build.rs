@@ -1,0 +1,234 @@
+//! The pipeline's commands: `stali fetch`, `stali build` and `stali boot`, which turn
+//! arguments into the pipeline's options and its results into output and exit codes.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use std::time::Duration;
+
+use super::{BootArgs, BuildArgs, EXIT_INVALID, FetchArgs, load_plan, out};
+use crate::model::Catalog;
+use crate::pipeline::{budget, build as engine, cache, exec, qemu, report};
+
+fn fail(e: &anyhow::Error) -> i32 {
+    eprintln!("error: {e:#}");
+    EXIT_INVALID
+}
+
+/// Runs `stali fetch`; returns the exit code.
+pub fn fetch(args: &FetchArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    let catalog = Catalog::load();
+    let mut plans = Vec::new();
+    for p in &args.profiles {
+        match load_plan(p, &catalog) {
+            Ok((_, plan)) => plans.push(plan),
+            Err(inv) => {
+                eprintln!("{inv}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let run = || -> anyhow::Result<Vec<serde_json::Value>> {
+        // Unpacking a tarball runs tar: checked first, like a build checks everything.
+        crate::host::require_programs(&["tar"])?;
+        let cache = match args.cache.clone() {
+            Some(c) => c,
+            None => cache::default_root()?,
+        };
+        std::fs::create_dir_all(&cache)
+            .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
+        let cache = std::fs::canonicalize(&cache)
+            .with_context(|| format!("cannot resolve {}", cache.display()))?;
+        let progress = std::sync::Arc::new(crate::pipeline::progress::Progress::new(args.json));
+        let fopts = engine::fetch_options(args.mirror.clone(), args.offline, &progress)?;
+        let mut listed = Vec::new();
+        for plan in &plans {
+            let logs = cache.join("logs").join(&plan.name);
+            std::fs::create_dir_all(&logs)?;
+            let fetched = engine::fetch_sources(plan, &cache, &fopts, &logs, &progress)
+                .map_err(|e| e.context(format!("profile {}", plan.name)))?;
+            for s in fetched.list {
+                listed.push(serde_json::json!({
+                    "profile": plan.name,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "url": s.url,
+                    "pin": s.pin,
+                    "path": s.path,
+                }));
+            }
+        }
+        progress.finish();
+        Ok(listed)
+    };
+    match run() {
+        Ok(listed) => {
+            if args.json {
+                out(&format!(
+                    "{}\n",
+                    serde_json::json!({ "format": 1, "sources": listed })
+                ));
+            } else {
+                out(&format!(
+                    "fetched {} sources of {} profile(s) into the cache\n",
+                    listed.len(),
+                    plans.len()
+                ));
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Runs `stali build`; returns the exit code.
+pub fn build(args: &BuildArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    let catalog = Catalog::load();
+    let (_, plan) = match load_plan(&args.profile, &catalog) {
+        Ok(x) => x,
+        Err(inv) => {
+            eprintln!("{inv}");
+            return EXIT_INVALID;
+        }
+    };
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    let cache = match args
+        .cache
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(cache::default_root)
+    {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .clamp(1, 256);
+    let opts = engine::BuildOptions {
+        output,
+        cache,
+        mirror: args.mirror.clone(),
+        offline: args.offline,
+        jobs,
+        epoch: engine::epoch_from_env(),
+        plain: false,
+    };
+    if args.boot
+        && let Err(e) = crate::host::require(&[crate::host::Need::Boot])
+    {
+        return fail(&e);
+    }
+    let result = match engine::build(&plan, &catalog, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    out(&format!(
+        "{}: {} ({}), sha256 {}\nreport: {}\n\n{}",
+        result.iso.display(),
+        crate::model::profile::human(result.report.iso.bytes),
+        result.report.iso.bytes,
+        result.report.iso.sha256,
+        result.report_path.display(),
+        report::table(&result.report)
+    ));
+    if result.rebuilt.is_empty() {
+        out("nothing changed: every stage came from the cache\n");
+    }
+    if let Err(e) = budget::enforce(
+        &result.iso,
+        result.report.iso.bytes,
+        plan.image.budget,
+        args.allow_over_budget,
+    ) {
+        return fail(&e);
+    }
+    if args.boot {
+        let mut modes = Vec::new();
+        if plan.image.boot.bios() {
+            modes.push(false);
+        }
+        if plan.image.boot.uefi() {
+            modes.push(true);
+        }
+        for uefi in modes {
+            let mut spec = qemu::BootSpec::new(result.iso.clone(), uefi, plan.ready_banner());
+            spec.timeout = Duration::from_secs(args.timeout);
+            let mode = if uefi { "UEFI" } else { "BIOS" };
+            match qemu::boot(&spec) {
+                Ok(o) => out(&format!(
+                    "boot {mode}: \"{}\" after {:.1} s\n",
+                    spec.expect,
+                    o.elapsed.as_secs_f64()
+                )),
+                Err(e) => {
+                    eprintln!("boot {mode}: failed");
+                    return fail(&e);
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Runs `stali boot`; returns the exit code.
+pub fn boot(args: &BootArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    if !args.iso.is_file() {
+        eprintln!("{}: error: no such ISO file", args.iso.display());
+        return EXIT_INVALID;
+    }
+    if let Err(e) = crate::host::require(&[crate::host::Need::Boot]) {
+        return fail(&e);
+    }
+    let expect = match args
+        .expect
+        .clone()
+        .or_else(|| crate::pipeline::banner_for(&args.iso))
+    {
+        Some(e) if !e.is_empty() => e,
+        _ => {
+            eprintln!(
+                "error: no build-report.json beside {} names its ready banner; pass --expect TEXT",
+                args.iso.display()
+            );
+            return EXIT_INVALID;
+        }
+    };
+    let mut spec = qemu::BootSpec::new(args.iso.clone(), args.uefi, expect);
+    spec.timeout = Duration::from_secs(args.timeout);
+    spec.interactive = args.interactive;
+    match qemu::boot(&spec) {
+        Ok(o) => {
+            if !args.interactive {
+                out(&format!(
+                    "{}: booted ({}), \"{}\" after {:.1} s\n",
+                    args.iso.display(),
+                    if args.uefi { "UEFI" } else { "BIOS" },
+                    spec.expect,
+                    o.elapsed.as_secs_f64()
+                ));
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
