@@ -9,6 +9,7 @@
 //! helpers below them); `tests/architecture.rs` fails on any other arrow or on a cycle.
 
 pub mod cli;
+pub mod fsutil;
 pub mod host;
 pub mod model;
 pub mod pipeline;

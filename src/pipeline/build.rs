@@ -19,7 +19,7 @@ use super::recipe::{self, Dirs, Toolchain};
 use super::report::{self, Report};
 use super::rootfs;
 use crate::host::{self, Need};
-use crate::model::profile::{Compression, KernelSource, kconfig_value};
+use crate::model::profile::{KernelSource, kconfig_value};
 use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
@@ -279,11 +279,7 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         fs::create_dir_all(&wdir)?;
         let spec = super::iso::IsoSpec {
             kernel: bzimage.clone(),
-            boot: match plan.image.boot {
-                crate::model::BootMode::Bios => super::iso::BootMode::Bios,
-                crate::model::BootMode::Uefi => super::iso::BootMode::Uefi,
-                crate::model::BootMode::Hybrid => super::iso::BootMode::Hybrid,
-            },
+            boot: plan.image.boot,
             volume_label: volume_label(&plan.name),
             epoch: opts.epoch,
             work_dir: wdir.clone(),
@@ -367,8 +363,8 @@ pub struct FetchedSource {
 pub struct Fetched {
     /// Each tool's unpacked source folder, by name.
     pub tools: BTreeMap<String, PathBuf>,
-    /// The kernel source as kbuild's preparation takes it.
-    pub kernel: super::kernel::KernelSource,
+    /// The kernel source (a tree or a tarball) as kbuild's preparation takes it.
+    pub kernel: PathBuf,
     /// What was fetched, tools first, the kernel last.
     pub list: Vec<FetchedSource>,
 }
@@ -424,13 +420,7 @@ pub fn fetch_sources(
     }
     progress.item("fetch", "kernel");
     let kernel = kernel_source(&plan.kernel.source, cache_root, fopts)?;
-    let kpath = match &kernel {
-        super::kernel::KernelSource::Path(p) => p.clone(),
-        super::kernel::KernelSource::Tarball {
-            path_already_downloaded,
-            ..
-        } => path_already_downloaded.clone(),
-    };
+    let kpath = kernel.clone();
     let (kind, url, pin) = match &plan.kernel.source {
         KernelSource::Path(p) => ("path", p.display().to_string(), String::new()),
         KernelSource::Tarball { url, sha256 } => ("tarball", url.clone(), sha256.clone()),
@@ -505,7 +495,7 @@ fn kernel_source(
     src: &KernelSource,
     cache_root: &Path,
     fopts: &super::fetch::FetchOpts,
-) -> Result<super::kernel::KernelSource> {
+) -> Result<PathBuf> {
     Ok(match src {
         KernelSource::Path(p) => {
             if !p.exists() {
@@ -516,18 +506,13 @@ fn kernel_source(
                 };
                 bail!("kernel source {} does not exist{hint}", p.display());
             }
-            super::kernel::KernelSource::Path(p.clone())
+            p.clone()
         }
         KernelSource::Tarball { url, sha256 } => {
-            let file = fetch_tarball(url, sha256, cache_root, fopts)
-                .context("fetching the kernel tarball")?;
-            super::kernel::KernelSource::Path(file)
+            fetch_tarball(url, sha256, cache_root, fopts).context("fetching the kernel tarball")?
         }
-        KernelSource::Git { url, rev } => {
-            let dir = super::fetch::fetch_git(url, rev, &[], cache_root, fopts)
-                .context("fetching the kernel")?;
-            super::kernel::KernelSource::Path(dir)
-        }
+        KernelSource::Git { url, rev } => super::fetch::fetch_git(url, rev, &[], cache_root, fopts)
+            .context("fetching the kernel")?,
     })
 }
 
@@ -782,28 +767,6 @@ fn build_package(
     })
 }
 
-/// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
-/// compression and command line from the profile.
-pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
-    let comp = match plan.image.compression {
-        Compression::Gzip => "CONFIG_KERNEL_GZIP",
-        Compression::Xz => "CONFIG_KERNEL_XZ",
-        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
-    };
-    vec![
-        ("CONFIG_MODULES".into(), "n".into()),
-        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
-        (
-            "CONFIG_INITRAMFS_SOURCE".into(),
-            kconfig_value(&cpio_path.display().to_string()),
-        ),
-        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
-        (comp.into(), "y".into()),
-        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
-        ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
-    ]
-}
-
 #[allow(clippy::too_many_arguments)]
 fn build_kernel(
     plan: &Plan,
@@ -839,7 +802,9 @@ fn build_kernel(
         key.add(k).add(v);
     }
     let placeholder = Path::new("/stali-initramfs.cpio");
-    for (k, v) in pipeline_options(plan, placeholder) {
+    for (k, v) in
+        super::kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, placeholder)
+    {
         key.add(k).add(v);
     }
     let kdir = cache_root.join("kernel").join(key.short());
@@ -858,7 +823,9 @@ fn build_kernel(
     let configured = kdir.join("configured");
     let built_record = kdir.join("built-with");
     let mut options = requested.clone();
-    for (k, v) in pipeline_options(plan, &cpio_path) {
+    for (k, v) in
+        super::kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, &cpio_path)
+    {
         options.retain(|(n, _)| n != &k);
         options.push((k, v));
     }

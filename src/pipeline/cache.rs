@@ -6,11 +6,12 @@
 //! `kernel/KEY/` (a kbuild object folder), `logs/` (one log per step).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+
+use crate::fsutil;
 
 /// A cache key under construction: every input that affects a stage's output goes in.
 #[derive(Clone, Default)]
@@ -74,44 +75,25 @@ pub fn default_root() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/stali"))
 }
 
-/// Writes `path` atomically: `fill` writes a temporary file beside it, which is made
-/// `rw-r--r--`, synced and renamed into place; on error nothing appears at `path`.
-pub fn persist_atomic(path: &Path, fill: impl FnOnce(&mut fs::File) -> Result<()>) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    fill(tmp.as_file_mut())?;
-    let f = tmp.as_file();
-    f.set_permissions(fs::Permissions::from_mode(0o644))
-        .context("cannot set permissions")?;
-    f.sync_all().context("cannot sync temporary file")?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename into {}", path.display()))?;
-    Ok(())
-}
-
-/// Writes `bytes` to `path` atomically (see [`persist_atomic`]).
+/// Writes `bytes` to `path` atomically as `rw-r--r--`, creating its folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    persist_atomic(path, |f| {
-        f.write_all(bytes).context("cannot write temporary file")
-    })
+    create_parent(path)?;
+    fsutil::write_atomic(path, bytes, fsutil::Mode::Fixed(0o644))
 }
 
-/// Copies `from` to `to` atomically (see [`persist_atomic`]).
+/// Copies `from` to `to` atomically as `rw-r--r--`, creating its folder.
 pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let mut src =
-        fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    persist_atomic(to, |f| {
-        std::io::copy(&mut src, f)
-            .map(|_| ())
-            .with_context(|| format!("cannot copy {}", from.display()))
-    })
+    create_parent(to)?;
+    fsutil::copy_atomic(from, to, fsutil::Mode::Fixed(0o644))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => {
+            fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Replaces folder `to` by folder `from` (same file system): the cache never shows a
@@ -245,13 +227,15 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
+    fn atomic_writes_create_their_folder() {
         let d = tempfile::tempdir().expect("tempdir");
-        let p = d.path().join("x.iso");
+        let p = d.path().join("new/folder/x.iso");
         write_atomic(&p, b"one").expect("write");
-        write_atomic(&p, b"two").expect("write");
-        assert_eq!(fs::read(&p).expect("read"), b"two");
-        assert_eq!(fs::read_dir(d.path()).expect("dir").count(), 1);
+        copy_atomic(&p, &d.path().join("other/y.iso")).expect("copy");
+        assert_eq!(
+            fs::read(d.path().join("other/y.iso")).expect("read"),
+            b"one"
+        );
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::cpio::{console_entries, write_newc_if_changed};
 use super::elf::{check_static_tree, strip_tree};
-use super::iso::{BootMode, IsoSpec, write_iso};
+use super::iso::{IsoSpec, write_iso};
 use super::kernel::test_support::{EPOCH, KERNEL_LOCK, configured};
 use super::kernel::{build, initramfs_path};
 use super::qemu::{BootSpec, boot};
+use crate::model::BootMode;
 
 const MARKER: &str = "STALI-TEST-MARKER";
 

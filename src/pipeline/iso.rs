@@ -9,29 +9,10 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
 use crate::host;
+use crate::model::BootMode;
 
 /// FAT volume serial number of the EFI image (fixed for reproducibility).
 pub const EFI_VOLUME_ID: &str = "57A11000";
-
-/// Which firmware the ISO boots on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BootMode {
-    /// BIOS only (isolinux).
-    Bios,
-    /// UEFI only (the kernel's EFI stub as BOOTX64.EFI).
-    Uefi,
-    /// Both.
-    Hybrid,
-}
-
-impl BootMode {
-    fn bios(self) -> bool {
-        matches!(self, BootMode::Bios | BootMode::Hybrid)
-    }
-    fn uefi(self) -> bool {
-        matches!(self, BootMode::Uefi | BootMode::Hybrid)
-    }
-}
 
 /// What to put in the ISO.
 #[derive(Debug, Clone)]

@@ -10,20 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
-
-/// Where the kernel source comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KernelSource {
-    /// A source directory, or a `.tar`, `.tar.gz` or `.tar.xz` tarball.
-    Path(PathBuf),
-    /// An already downloaded tarball whose SHA-256 must match.
-    Tarball {
-        /// Path of the downloaded tarball.
-        path_already_downloaded: PathBuf,
-        /// Expected SHA-256, lowercase hex.
-        sha256: String,
-    },
-}
+use crate::model::profile::{Compression, kconfig_string};
 
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,17 +24,6 @@ pub struct KernelConfigRequest {
     pub options: Vec<(String, String)>,
 }
 
-/// Kernel image compression (the `CONFIG_KERNEL_*` choice).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelCompression {
-    /// `CONFIG_KERNEL_XZ`.
-    Xz,
-    /// `CONFIG_KERNEL_GZIP`.
-    Gzip,
-    /// `CONFIG_KERNEL_ZSTD`.
-    Zstd,
-}
-
 /// Name of the uncompressed cpio the kernel embeds, inside the object dir.
 pub const INITRAMFS_NAME: &str = "stali-initramfs.cpio";
 
@@ -56,23 +32,25 @@ pub fn initramfs_path(objdir: &Path) -> PathBuf {
     objdir.join(INITRAMFS_NAME)
 }
 
-/// Options that embed `objdir/stali-initramfs.cpio` (uncompressed) into the
-/// kernel, choose the kernel compression and bake in the command line.
-pub fn initramfs_options(
-    objdir: &Path,
-    compression: KernelCompression,
+/// The options the pipeline itself adds to every kernel, after the profile's: no modules,
+/// the uncompressed initramfs at `cpio` built in, the profile's kernel compression and
+/// its command line baked in (always quoted: a command line `1` is a string).
+pub fn pipeline_options(
+    compression: Compression,
     cmdline: &str,
+    cpio: &Path,
 ) -> Vec<(String, String)> {
     let comp = match compression {
-        KernelCompression::Xz => "CONFIG_KERNEL_XZ",
-        KernelCompression::Gzip => "CONFIG_KERNEL_GZIP",
-        KernelCompression::Zstd => "CONFIG_KERNEL_ZSTD",
+        Compression::Gzip => "CONFIG_KERNEL_GZIP",
+        Compression::Xz => "CONFIG_KERNEL_XZ",
+        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
     };
     [
+        ("CONFIG_MODULES", "n".to_string()),
         ("CONFIG_BLK_DEV_INITRD", "y".to_string()),
         (
             "CONFIG_INITRAMFS_SOURCE",
-            kconfig_string(&initramfs_path(objdir).display().to_string()),
+            kconfig_string(&cpio.display().to_string()),
         ),
         ("CONFIG_INITRAMFS_COMPRESSION_NONE", "y".to_string()),
         (comp, "y".to_string()),
@@ -82,11 +60,6 @@ pub fn initramfs_options(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
-}
-
-/// Quotes a string value the way Kconfig writes it in `.config`.
-pub fn kconfig_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn is_tarball(p: &Path) -> bool {
@@ -99,39 +72,24 @@ fn is_tarball(p: &Path) -> bool {
         .any(|s| n.ends_with(s))
 }
 
-/// Returns a kernel source directory for `spec`, extracting tarballs once
-/// into `cache_dir/kernel-src/<sha256 prefix>/` (a `.complete` marker is
-/// written last; an interrupted extraction is redone).
-pub fn prepare_source(spec: &KernelSource, cache_dir: &Path) -> Result<PathBuf> {
-    let (tarball, sha) = match spec {
-        KernelSource::Path(p) if p.is_dir() => return find_tree_root(p),
-        KernelSource::Path(p) => {
-            if !p.exists() {
-                bail!("kernel source {} does not exist", p.display());
-            }
-            if !is_tarball(p) {
-                bail!(
-                    "kernel source {} is neither a directory nor a .tar/.tar.gz/.tar.xz tarball",
-                    p.display()
-                );
-            }
-            (p.clone(), super::cache::sha256_file(p)?)
-        }
-        KernelSource::Tarball {
-            path_already_downloaded: p,
-            sha256,
-        } => {
-            let actual = super::cache::sha256_file(p)?;
-            if !actual.eq_ignore_ascii_case(sha256.trim()) {
-                bail!(
-                    "kernel tarball {} has the wrong SHA-256:\n  expected {}\n  actual   {actual}",
-                    p.display(),
-                    sha256.trim().to_ascii_lowercase()
-                );
-            }
-            (p.clone(), actual)
-        }
-    };
+/// Returns a kernel source directory for `spec` (a directory, or a `.tar`, `.tar.gz` or
+/// `.tar.xz` tarball), extracting tarballs once into `cache_dir/kernel-src/<sha256
+/// prefix>/` (a `.complete` marker is written last; an interrupted extraction is redone).
+pub fn prepare_source(spec: &Path, cache_dir: &Path) -> Result<PathBuf> {
+    if spec.is_dir() {
+        return find_tree_root(spec);
+    }
+    if !spec.exists() {
+        bail!("kernel source {} does not exist", spec.display());
+    }
+    if !is_tarball(spec) {
+        bail!(
+            "kernel source {} is neither a directory nor a .tar/.tar.gz/.tar.xz tarball",
+            spec.display()
+        );
+    }
+    let tarball = spec;
+    let sha = super::cache::sha256_file(spec)?;
     let dest = cache_dir.join("kernel-src").join(&sha[..16]);
     let marker = dest.join(".complete");
     if !marker.exists() {
@@ -440,18 +398,25 @@ mod tests {
     }
 
     #[test]
-    fn initramfs_opts() {
-        let o = initramfs_options(
-            Path::new("/o"),
-            KernelCompression::Xz,
-            "console=ttyS0 panic=-1",
+    fn pipeline_options_embed_the_initramfs_and_quote_the_command_line() {
+        let o = pipeline_options(Compression::Xz, "1", &initramfs_path(Path::new("/o")));
+        let get = |k: &str| o.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CONFIG_MODULES"), Some("n"));
+        assert_eq!(get("CONFIG_BLK_DEV_INITRD"), Some("y"));
+        assert_eq!(
+            get("CONFIG_INITRAMFS_SOURCE"),
+            Some("\"/o/stali-initramfs.cpio\"")
         );
-        assert!(o.contains(&(
-            "CONFIG_INITRAMFS_SOURCE".into(),
-            "\"/o/stali-initramfs.cpio\"".into()
+        assert_eq!(get("CONFIG_KERNEL_XZ"), Some("y"));
+        assert_eq!(get("CONFIG_KERNEL_GZIP"), None);
+        // A command line that looks like a number is still a string.
+        assert_eq!(get("CONFIG_CMDLINE"), Some("\"1\""));
+        let z = pipeline_options(Compression::Zstd, "console=ttyS0 a=\"b\"", Path::new("/c"));
+        assert!(z.contains(&("CONFIG_KERNEL_ZSTD".into(), "y".into())));
+        assert!(z.contains(&(
+            "CONFIG_CMDLINE".into(),
+            "\"console=ttyS0 a=\\\"b\\\"\"".into()
         )));
-        assert!(o.contains(&("CONFIG_CMDLINE".into(), "\"console=ttyS0 panic=-1\"".into())));
-        assert!(o.contains(&("CONFIG_KERNEL_XZ".into(), "y".into())));
     }
 
     #[test]
@@ -482,26 +447,13 @@ mod tests {
             .run()
             .expect("tar");
         let cache = d.path().join("cache");
-        let wrong = KernelSource::Tarball {
-            path_already_downloaded: tarball.clone(),
-            sha256: "00".repeat(32),
-        };
-        let err = format!("{:#}", prepare_source(&wrong, &cache).expect_err("bad sha"));
         let actual = crate::pipeline::cache::sha256_file(&tarball).expect("sha");
-        assert!(
-            err.contains(&"00".repeat(32)) && err.contains(&actual),
-            "{err}"
-        );
-        let good = KernelSource::Tarball {
-            path_already_downloaded: tarball.clone(),
-            sha256: actual.clone(),
-        };
-        let src = prepare_source(&good, &cache).expect("extract");
+        let src = prepare_source(&tarball, &cache).expect("extract");
         assert!(src.ends_with("linux-9.9"));
         assert!(src.join("Makefile").is_file());
         // Interrupted extraction (no marker) is redone; a complete one is reused.
         fs::write(src.join("stray"), "x").expect("w");
-        let again = prepare_source(&KernelSource::Path(tarball.clone()), &cache).expect("reuse");
+        let again = prepare_source(&tarball, &cache).expect("reuse");
         assert!(again.join("stray").exists());
         fs::remove_file(
             cache
@@ -510,13 +462,10 @@ mod tests {
                 .join(".complete"),
         )
         .expect("rm marker");
-        let redone = prepare_source(&KernelSource::Path(tarball), &cache).expect("redo");
+        let redone = prepare_source(&tarball, &cache).expect("redo");
         assert!(!redone.join("stray").exists());
         // A directory is used as is.
-        assert_eq!(
-            prepare_source(&KernelSource::Path(tree.clone()), &cache).expect("dir"),
-            tree
-        );
+        assert_eq!(prepare_source(&tree, &cache).expect("dir"), tree);
     }
 }
 
@@ -567,18 +516,19 @@ CONFIG_EFI_STUB=y
     pub fn configured() -> TestKernel {
         let cache = cache_dir();
         let t = Instant::now();
-        let src = prepare_source(
-            &KernelSource::Path("/usr/src/linux-source-6.1.tar.xz".into()),
-            &cache,
-        )
-        .expect("kernel source");
+        let src = prepare_source(Path::new("/usr/src/linux-source-6.1.tar.xz"), &cache)
+            .expect("kernel source");
         eprintln!("[timing] prepare_source: {:.1?}", t.elapsed());
         let objdir = cache.join("obj");
         let log = cache.join("logs/kernel.log");
         let req = KernelConfigRequest {
             base: "tinyconfig".into(),
             fragments: vec![("test".into(), TEST_FRAGMENT.into())],
-            options: initramfs_options(&objdir, KernelCompression::Xz, "console=ttyS0 panic=-1"),
+            options: pipeline_options(
+                Compression::Xz,
+                "console=ttyS0 panic=-1",
+                &initramfs_path(&objdir),
+            ),
         };
         let stamp = objdir.join(".stali-config-request");
         let want = format!("{req:?}");
@@ -648,11 +598,8 @@ mod slow_tests {
     #[ignore = "slow: needs the extracted kernel tree"]
     fn real_headers_install() {
         let cache = cache_dir();
-        let src = prepare_source(
-            &KernelSource::Path("/usr/src/linux-source-6.1.tar.xz".into()),
-            &cache,
-        )
-        .expect("kernel source");
+        let src = prepare_source(Path::new("/usr/src/linux-source-6.1.tar.xz"), &cache)
+            .expect("kernel source");
         let d = tempfile::tempdir().expect("tempdir");
         let usr = d.path().join("usr");
         let t = Instant::now();

@@ -4,11 +4,11 @@
 //! has no file yet recovers from `$XDG_STATE_HOME/stali/recover/untitled.toml.stali-recover`
 //! (`~/.local/state/...` when `XDG_STATE_HOME` is unset).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::fsutil;
 use crate::model::Profile;
 use crate::model::profile::write;
 
@@ -22,34 +22,11 @@ pub fn profile_text(profile: &Profile, base: Option<&str>) -> Result<String> {
         .context("the existing profile is not valid TOML; not overwriting it")
 }
 
-/// Writes `text` to `path` atomically: a temporary file in the same folder, fsync, rename,
-/// then fsync of the folder. An existing file's permissions are kept; a new file gets
-/// 0666 less the umask, like any file an editor writes (profiles are meant to be shared).
+/// Writes `text` to `path` atomically, keeping an existing file's permissions; a new file
+/// gets 0666 less the umask, like any file an editor writes (profiles are meant to be
+/// shared).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stali-save-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write a temporary file in {}", dir.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.as_file()
-        .sync_all()
-        .context("cannot flush the temporary file to disk")?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot rename the temporary file to {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    fsutil::write_atomic(path, text.as_bytes(), fsutil::Mode::Shared)
 }
 
 /// Saves `profile` to `path`, keeping the comments of the file already there (or of

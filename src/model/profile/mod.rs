@@ -271,7 +271,9 @@ pub fn human_delta(delta: i64) -> String {
     }
 }
 
-/// Writes a kernel option value as it appears after `=` in a .config.
+/// Writes a kernel option value of unknown type as it appears after `=` in a .config:
+/// `y`/`n`/`m`, numbers and already quoted strings as they are, anything else quoted by
+/// [`kconfig_string`]. For an option known to be a string, use [`kconfig_string`].
 pub fn kconfig_value(v: &str) -> String {
     let plain = matches!(v, "y" | "n" | "m")
         || v.parse::<i64>().is_ok()
@@ -279,8 +281,14 @@ pub fn kconfig_value(v: &str) -> String {
     if plain || (v.starts_with('"') && v.ends_with('"') && v.len() >= 2) {
         v.to_string()
     } else {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        kconfig_string(v)
     }
+}
+
+/// Quotes a string option's value the way Kconfig writes it in a .config, always (a
+/// command line `1` is the string `"1"`, not a number).
+pub fn kconfig_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 impl Profile {
@@ -358,5 +366,13 @@ mod tests {
         assert_eq!(kconfig_value("0x1f"), "0x1f");
         assert_eq!(kconfig_value("console=ttyS0"), "\"console=ttyS0\"");
         assert_eq!(kconfig_value("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn kconfig_strings_are_always_quoted() {
+        assert_eq!(kconfig_string("1"), "\"1\"");
+        assert_eq!(kconfig_string("0x10"), "\"0x10\"");
+        assert_eq!(kconfig_string("y"), "\"y\"");
+        assert_eq!(kconfig_string("a\\b\"c"), "\"a\\\\b\\\"c\"");
     }
 }
