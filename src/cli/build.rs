@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use std::time::Duration;
 
+use super::reporter::{self, Json, MessageFormat};
 use super::{BootArgs, BuildArgs, EXIT_INVALID, FetchArgs, load_plan, out};
 use crate::model::Catalog;
+use crate::pipeline::events::BuildEvent;
+use crate::pipeline::stages::sources::{fetch_options, fetch_sources};
 use crate::pipeline::{budget, build as engine, cache, exec, qemu, report};
 
 fn fail(e: &anyhow::Error) -> i32 {
@@ -42,14 +45,26 @@ pub fn fetch(args: &FetchArgs) -> i32 {
             .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
         let cache = std::fs::canonicalize(&cache)
             .with_context(|| format!("cannot resolve {}", cache.display()))?;
-        let progress = std::sync::Arc::new(crate::pipeline::progress::Progress::new(args.json));
-        let fopts = engine::fetch_options(args.mirror.clone(), args.offline, &progress)?;
+        // `--json` keeps standard output for the list: progress goes out as plain lines.
+        let events = reporter::choose(if args.json {
+            MessageFormat::Plain
+        } else {
+            MessageFormat::Human
+        });
+        let fopts = fetch_options(args.mirror.clone(), args.offline, &events)?;
         let mut listed = Vec::new();
         for plan in &plans {
             let logs = cache.join("logs").join(&plan.name);
             std::fs::create_dir_all(&logs)?;
-            let fetched = engine::fetch_sources(plan, &cache, &fopts, &logs, &progress)
-                .map_err(|e| e.context(format!("profile {}", plan.name)))?;
+            let fetched = fetch_sources(plan, &cache, &fopts, &logs, events.as_ref())
+                .map_err(|e| e.context(format!("profile {}", plan.name)));
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(e) => {
+                    events.finish();
+                    return Err(e);
+                }
+            };
             for s in fetched.list {
                 listed.push(serde_json::json!({
                     "profile": plan.name,
@@ -61,7 +76,7 @@ pub fn fetch(args: &FetchArgs) -> i32 {
                 }));
             }
         }
-        progress.finish();
+        events.finish();
         Ok(listed)
     };
     match run() {
@@ -86,19 +101,38 @@ pub fn fetch(args: &FetchArgs) -> i32 {
 
 /// Runs `stali build`; returns the exit code.
 pub fn build(args: &BuildArgs) -> i32 {
+    let json = (args.message_format == MessageFormat::Json).then(Json::new);
+    // In JSON mode a failure is also a `build-finished` line, so a reader always gets one.
+    let finished_with = |error: &str| {
+        if let Some(j) = &json {
+            j.emit(&j.message(serde_json::json!({
+                "event": "build-finished",
+                "success": false,
+                "error": error,
+            })));
+        }
+    };
+    let failed = |e: &anyhow::Error| {
+        finished_with(&format!("{e:#}"));
+        fail(e)
+    };
     if let Err(e) = exec::install_signal_handler() {
-        return fail(&e);
+        return failed(&e);
     }
     let catalog = Catalog::load();
     let (_, plan) = match load_plan(&args.profile, &catalog) {
         Ok(x) => x,
         Err(inv) => {
             eprintln!("{inv}");
+            finished_with(&inv.to_string());
             return EXIT_INVALID;
         }
     };
+    let events = reporter::choose(args.message_format);
     for w in &plan.warnings {
-        eprintln!("{w}");
+        events.event(&BuildEvent::Warning {
+            message: w.to_string(),
+        });
     }
     let cache = match args
         .cache
@@ -107,7 +141,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         .unwrap_or_else(cache::default_root)
     {
         Ok(c) => c,
-        Err(e) => return fail(&e),
+        Err(e) => return failed(&e),
     };
     let output = args
         .output
@@ -128,35 +162,49 @@ pub fn build(args: &BuildArgs) -> i32 {
         offline: args.offline,
         jobs,
         epoch: engine::epoch_from_env(),
-        plain: false,
     };
     if args.boot
         && let Err(e) = crate::host::require(&[crate::host::Need::Boot])
     {
-        return fail(&e);
+        return failed(&e);
     }
-    let result = match engine::build(&plan, &catalog, &opts) {
+    let result = match engine::build(&plan, &catalog, &opts, &events) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return failed(&e),
     };
-    out(&format!(
-        "{}: {} ({}), sha256 {}\nreport: {}\n\n{}",
-        result.iso.display(),
-        crate::model::profile::human(result.report.iso.bytes),
-        result.report.iso.bytes,
-        result.report.iso.sha256,
-        result.report_path.display(),
-        report::table(&result.report)
-    ));
-    if result.rebuilt.is_empty() {
-        out("nothing changed: every stage came from the cache\n");
-    }
-    if let Err(e) = budget::enforce(
+    let over = budget::enforce(
         &result.iso,
         result.report.iso.bytes,
         plan.image.budget,
         args.allow_over_budget,
-    ) {
+    );
+    match &json {
+        Some(j) => j.emit(&j.message(serde_json::json!({
+            "event": "build-finished",
+            "success": over.is_ok(),
+            "error": over.as_ref().err().map(|e| format!("{e:#}")),
+            "iso": result.iso,
+            "bytes": result.report.iso.bytes,
+            "sha256": result.report.iso.sha256,
+            "report": result.report_path,
+            "rebuilt": result.rebuilt,
+        }))),
+        None => {
+            out(&format!(
+                "{}: {} ({}), sha256 {}\nreport: {}\n\n{}",
+                result.iso.display(),
+                crate::model::profile::human(result.report.iso.bytes),
+                result.report.iso.bytes,
+                result.report.iso.sha256,
+                result.report_path.display(),
+                report::table(&result.report)
+            ));
+            if result.rebuilt.is_empty() {
+                out("nothing changed: every stage came from the cache\n");
+            }
+        }
+    }
+    if let Err(e) = over {
         return fail(&e);
     }
     if args.boot {
@@ -172,11 +220,19 @@ pub fn build(args: &BuildArgs) -> i32 {
             spec.timeout = Duration::from_secs(args.timeout);
             let mode = if uefi { "UEFI" } else { "BIOS" };
             match qemu::boot(&spec) {
-                Ok(o) => out(&format!(
-                    "boot {mode}: \"{}\" after {:.1} s\n",
-                    spec.expect,
-                    o.elapsed.as_secs_f64()
-                )),
+                Ok(o) => match &json {
+                    Some(j) => j.emit(&j.message(serde_json::json!({
+                        "event": "booted",
+                        "mode": mode,
+                        "expect": spec.expect,
+                        "seconds": o.elapsed.as_secs_f64(),
+                    }))),
+                    None => out(&format!(
+                        "boot {mode}: \"{}\" after {:.1} s\n",
+                        spec.expect,
+                        o.elapsed.as_secs_f64()
+                    )),
+                },
                 Err(e) => {
                     eprintln!("boot {mode}: failed");
                     return fail(&e);

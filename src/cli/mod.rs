@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 mod build;
+pub mod reporter;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -139,6 +140,10 @@ pub struct BuildArgs {
     /// moved aside).
     #[arg(long)]
     pub allow_over_budget: bool,
+    /// How to report progress: human (live on a terminal, else plain lines), plain, or json
+    /// (one JSON object per line on standard output, described in the README).
+    #[arg(long, value_enum, default_value_t = reporter::MessageFormat::Human)]
+    pub message_format: reporter::MessageFormat,
 }
 
 /// Arguments of `stali fetch`.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::progress::Progress;
+use super::events::{BuildEvent, Reporter};
 
 /// Redirects followed before giving up (curl and cargo stop at about this many too).
 const MAX_REDIRECTS: usize = 10;
@@ -103,7 +103,7 @@ pub fn download(
     d: &Download<'_>,
     opts: &HttpOpts,
     retry_delays: &[Duration],
-    progress: &Progress,
+    events: &dyn Reporter,
     note: &dyn Fn(&str),
 ) -> Result<()> {
     let start = url::Url::parse(d.url).with_context(|| format!("{} is not a valid URL", d.url))?;
@@ -130,7 +130,7 @@ pub fn download(
     let mut attempt = 0;
     let mut fresh_retry_left = true;
     loop {
-        let outcome = attempt_once(&start, &part, opts, progress).and_then(|resumed| {
+        let outcome = attempt_once(&start, &part, opts, events).and_then(|resumed| {
             let got = super::cache::sha256_file(&part).map_err(Failure::Fatal)?;
             if got == d.sha256 {
                 Ok(true)
@@ -293,7 +293,7 @@ fn attempt_once(
     start: &url::Url,
     part: &Path,
     opts: &HttpOpts,
-    progress: &Progress,
+    events: &dyn Reporter,
 ) -> Result<bool, Failure> {
     let mut url = start.clone();
     for _ in 0..=MAX_REDIRECTS {
@@ -390,7 +390,7 @@ fn attempt_once(
                 .map_err(|e| Failure::Fatal(anyhow!("cannot seek {}: {e}", part.display())))?;
         }
         let name = url.path().rsplit('/').next().unwrap_or("").to_string();
-        let transfer = progress.transfer(&format!("download {name}"), total, offset);
+        let mut transfer = Transfer::start(events, format!("download {name}"), total, offset);
         let mut body = resp.into_body().into_reader();
         let mut buf = vec![0u8; 1 << 16];
         let mut got = offset;
@@ -430,6 +430,66 @@ fn attempt_once(
     Err(Failure::Fatal(anyhow!(
         "{start} redirected more than {MAX_REDIRECTS} times"
     )))
+}
+
+/// One transfer under way, reported as events: its start, its progress (at most ten
+/// times a second), its end, or its interruption when dropped unfinished.
+struct Transfer<'a> {
+    events: &'a dyn Reporter,
+    label: String,
+    bytes: u64,
+    last: Instant,
+    done: bool,
+}
+
+impl<'a> Transfer<'a> {
+    fn start(events: &'a dyn Reporter, label: String, total: Option<u64>, from: u64) -> Self {
+        events.event(&BuildEvent::DownloadStarted {
+            label: label.clone(),
+            total,
+            from,
+        });
+        Transfer {
+            events,
+            label,
+            bytes: from,
+            last: Instant::now(),
+            done: false,
+        }
+    }
+
+    /// `bytes` of the file are here.
+    fn set(&mut self, bytes: u64) {
+        self.bytes = bytes;
+        if self.last.elapsed() >= Duration::from_millis(100) {
+            self.last = Instant::now();
+            self.events.event(&BuildEvent::DownloadProgress {
+                label: self.label.clone(),
+                bytes,
+            });
+        }
+    }
+
+    /// The transfer ended with `bytes` in `took`.
+    fn finish(mut self, bytes: u64, took: Duration) {
+        self.done = true;
+        self.events.event(&BuildEvent::DownloadFinished {
+            label: self.label.clone(),
+            bytes,
+            seconds: took.as_secs_f64(),
+        });
+    }
+}
+
+impl Drop for Transfer<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.events.event(&BuildEvent::DownloadInterrupted {
+                label: self.label.clone(),
+                bytes: self.bytes,
+            });
+        }
+    }
 }
 
 /// `bytes FROM-TO/TOTAL` (TOTAL may be `*`) as (FROM, TOTAL).

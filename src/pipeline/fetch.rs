@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use super::cache::sha256_file;
-use super::progress::Progress;
+use super::events::{Plain, Reporter};
 
 /// Receives plain-language progress notes (retries).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -32,7 +32,7 @@ pub struct FetchOpts {
     /// Timeouts and size cap of HTTP downloads.
     pub http: super::download::HttpOpts,
     /// Where download progress goes (plain lines on standard error when `None`).
-    pub progress: Option<Arc<Progress>>,
+    pub events: Option<Arc<dyn Reporter>>,
 }
 
 impl Default for FetchOpts {
@@ -43,7 +43,7 @@ impl Default for FetchOpts {
             retry_delays: [1, 2, 4].map(Duration::from_secs).to_vec(),
             notify: None,
             http: super::download::HttpOpts::default(),
-            progress: None,
+            events: None,
         }
     }
 }
@@ -632,10 +632,10 @@ pub fn fetch_tarball(
             ));
         }
         let plain;
-        let progress = match &opts.progress {
-            Some(p) => p.as_ref(),
+        let events: &dyn Reporter = match &opts.events {
+            Some(e) => e.as_ref(),
             None => {
-                plain = Progress::new(true);
+                plain = Plain::new();
                 &plain
             }
         };
@@ -647,7 +647,7 @@ pub fn fetch_tarball(
             },
             &opts.http,
             &opts.retry_delays,
-            progress,
+            events,
             &|m| opts.note(m),
         )?;
         return Ok(cached);

@@ -5,7 +5,8 @@
 //! Building blocks (each usable alone): [`exec`] runs logged commands, [`fetch`] gets
 //! sources with git2, [`kernel`] configures and builds with kbuild, [`cpio`] writes a
 //! reproducible initramfs, [`elf`] checks binaries are static, [`iso`] drives xorriso,
-//! [`qemu`] boots. [`build`] strings them together with a [`cache`].
+//! [`qemu`] boots. [`build`] strings the [`stages`] together with a [`cache`], and
+//! reports through [`events`].
 
 pub mod budget;
 pub mod build;
@@ -13,15 +14,16 @@ pub mod cache;
 pub mod cpio;
 pub mod download;
 pub mod elf;
+pub mod events;
 pub mod exec;
 pub mod fetch;
 pub mod iso;
 pub mod kernel;
-pub mod progress;
 pub mod qemu;
 pub mod recipe;
 pub mod report;
 pub mod rootfs;
+pub mod stages;
 
 #[cfg(test)]
 mod chain_test;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::build::PackageOut;
 use super::cache;
+use super::stages::packages::PackageOut;
 use crate::model::profile::{KernelSource, human};
 use crate::model::{Estimate, Plan};
 

@@ -1,0 +1,303 @@
+//! The kernel stage: the UAPI headers for the packages' sysroot, then the kernel itself
+//! configured from the plan (base, fragments, options, and the pipeline's own options)
+//! and built with the initramfs inside. Configurations of one lineage (source, base,
+//! compiler) share objects, so a changed option recompiles only what it touches.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::Ctx;
+use crate::model::profile::kconfig_value;
+use crate::pipeline::build::PIPELINE_VERSION;
+use crate::pipeline::cache::{self, Key};
+use crate::pipeline::events::{BuildEvent, StageTimer};
+use crate::pipeline::kernel;
+
+/// The kernel source tree of a build and what identifies its content.
+pub struct KernelTree {
+    /// The unpacked tree.
+    pub src: PathBuf,
+    /// The pin, or a local path's size and time (see `sources::kernel_identity`).
+    pub identity: String,
+}
+
+/// What the kernel stage produced.
+pub struct KernelOut {
+    /// The bzImage (initramfs and command line inside).
+    pub bzimage: PathBuf,
+    /// Its final `.config`.
+    pub config: String,
+}
+
+/// Installs the kernel's UAPI headers (cached by the kernel's identity); returns their
+/// folder, which holds `usr/include`.
+pub fn headers(ctx: &Ctx<'_>, tree: &KernelTree) -> Result<PathBuf> {
+    let timer = StageTimer::start(ctx.events, "headers");
+    let mut hkey = Key::new("headers");
+    hkey.add(PIPELINE_VERSION).add(&tree.identity);
+    let headers = ctx.cache.join("headers").join(hkey.short());
+    let cached = headers.join(".done").exists();
+    if !cached {
+        ctx.step("headers", "kernel UAPI headers");
+        let tmp = headers.with_extension("tmp");
+        cache::remove_dir(&tmp)?;
+        kernel::headers_install(
+            &tree.src,
+            &tmp.join("obj"),
+            &tmp.join("usr"),
+            &ctx.logs.join("headers.log"),
+        )
+        .context("installing kernel headers")?;
+        cache::remove_dir(&tmp.join("obj"))?;
+        fs::write(tmp.join(".done"), "")?;
+        cache::publish_dir(&tmp, &headers)?;
+        ctx.rebuilt("headers");
+    }
+    timer.finish(cached);
+    Ok(headers)
+}
+
+/// Configures (when this configuration is new) and builds (when its `.config` or the
+/// initramfs changed) the kernel of the plan with `cpio` built in.
+pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<KernelOut> {
+    let (plan, opts, cache_root, logs) = (ctx.plan, ctx.opts, ctx.cache, ctx.logs);
+    let (ksrc, kident) = (tree.src.as_path(), tree.identity.as_str());
+    let timer = StageTimer::start(ctx.events, "kernel");
+    let mut cached = true;
+    let requested: Vec<(String, String)> = plan
+        .kernel
+        .requested()
+        .into_iter()
+        .map(|(k, v)| (k, kconfig_value(&v)))
+        .collect();
+    // The lineage (source, base, compiler): configurations of one lineage share objects.
+    let lineage = format!("{kident}\n{}\n{}", plan.kernel.base, ctx.version("gcc"));
+    let mut key = Key::new("kernel");
+    key.add(PIPELINE_VERSION)
+        .add(&lineage)
+        .add(opts.epoch.to_string());
+    // Fragments count through the options they request (in `requested` below), not
+    // their text: a header comment or a measured size changes no kernel.
+    for (k, v) in &requested {
+        key.add(k).add(v);
+    }
+    let placeholder = Path::new("/stali-initramfs.cpio");
+    for (k, v) in kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, placeholder)
+    {
+        key.add(k).add(v);
+    }
+    let kdir = cache_root.join("kernel").join(key.short());
+    // Where this configuration's objects are kept between builds.
+    let obj = kdir.join("obj");
+    // kbuild (objtool above all) records absolute paths, so every configuration of one
+    // lineage is built at one path: its objects are moved there for the build and back
+    // afterwards, under a lock.
+    let wdir = cache_root
+        .join("kbuild")
+        .join(&cache::sha256_bytes(lineage.as_bytes())[..16]);
+    fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
+    let _lock = cache::lock_file(&wdir.join("lock"))?;
+    let work = wdir.join("obj");
+    let cpio_path = work.join("stali-initramfs.cpio");
+    let configured = kdir.join("configured");
+    let built_record = kdir.join("built-with");
+    let mut options = requested.clone();
+    for (k, v) in kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, &cpio_path)
+    {
+        options.retain(|(n, _)| n != &k);
+        options.push((k, v));
+    }
+    fs::create_dir_all(&kdir).with_context(|| format!("creating {}", kdir.display()))?;
+    let mut parked = Parked::take(
+        &work,
+        &obj,
+        &wdir,
+        &key.short(),
+        &cache_root.join("kernel"),
+        &lineage,
+    )?;
+    if !parked.had_objects {
+        ctx.step(
+            "kernel",
+            format!(
+                "configure {} + {} fragments",
+                plan.kernel.base,
+                plan.kernel.fragments.len()
+            ),
+        );
+        // Neither record of an earlier configuration of this folder holds any more.
+        let _ = fs::remove_file(&configured);
+        let _ = fs::remove_file(&built_record);
+        // Another configuration of the same source, base and compiler already built: start
+        // from its objects, so kbuild recompiles only what the changed options touch.
+        if let Some(donor) = kernel_donor(&cache_root.join("kernel"), &kdir, &lineage) {
+            ctx.step(
+                "kernel",
+                format!(
+                    "start from the objects of kernel {}",
+                    donor.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            );
+            cache::copy_tree(&donor.join("obj"), &work)
+                .with_context(|| format!("copying {}", donor.join("obj").display()))?;
+        }
+        let req = kernel::KernelConfigRequest {
+            base: plan.kernel.base.clone(),
+            fragments: plan
+                .kernel
+                .fragments
+                .iter()
+                .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
+                .collect(),
+            options: options.clone(),
+        };
+        kernel::configure(ksrc, &work, &req, &logs.join("kernel-config.log"))
+            .context("configuring the kernel")?;
+        fs::write(kdir.join("lineage"), &lineage)?;
+        fs::write(&configured, "")?;
+        ctx.rebuilt("kernel config");
+        cached = false;
+    }
+    // What the bzImage was built from: this initramfs and this exact .config.
+    let record = || -> Result<String> {
+        let config = fs::read(work.join(".config")).context("reading the kernel .config")?;
+        Ok(format!(
+            "initramfs {}\nconfig {}",
+            cache::sha256_bytes(cpio),
+            cache::sha256_bytes(&config)
+        ))
+    };
+    let up_to_date = work.join("arch/x86/boot/bzImage").exists()
+        && fs::read_to_string(&built_record).ok() == Some(record()?);
+    if !up_to_date {
+        ctx.step("kernel", "build bzImage");
+        if fs::read(&cpio_path).ok().as_deref() != Some(cpio) {
+            cache::write_atomic(&cpio_path, cpio)?;
+        }
+        let _ = fs::remove_file(&built_record);
+        kernel::build(
+            ksrc,
+            &work,
+            opts.jobs,
+            opts.epoch,
+            &logs.join("kernel-build.log"),
+        )
+        .context("building the kernel")?;
+        fs::write(&built_record, record()?)?;
+        ctx.rebuilt("kernel");
+        cached = false;
+    }
+    parked.put_back()?;
+    let bzimage = obj.join("arch/x86/boot/bzImage");
+    let config = fs::read_to_string(obj.join(".config")).context("reading the kernel .config")?;
+    let bytes = fs::metadata(&bzimage)
+        .with_context(|| format!("cannot stat {}", bzimage.display()))?
+        .len();
+    ctx.events.event(&BuildEvent::SizeMeasured {
+        what: "kernel".into(),
+        bytes,
+    });
+    timer.finish(cached);
+    Ok(KernelOut { bzimage, config })
+}
+
+/// One configuration's kbuild objects moved into the lineage's work folder; they go back
+/// to their own folder by `put_back`, or on drop when the build fails.
+struct Parked {
+    work: PathBuf,
+    home: PathBuf,
+    done: bool,
+    /// Whether the configuration had objects of its own (else the work folder starts empty).
+    had_objects: bool,
+}
+
+impl Parked {
+    /// Empties `work` (returning what a killed run left there to its owner) and moves `home`
+    /// into it when that configuration was configured before.
+    fn take(
+        work: &Path,
+        home: &Path,
+        wdir: &Path,
+        key: &str,
+        kernels: &Path,
+        lineage: &str,
+    ) -> Result<Parked> {
+        let owner_file = wdir.join("owner");
+        if work.exists() {
+            let owner = fs::read_to_string(&owner_file).unwrap_or_default();
+            let back = kernels.join(owner.trim()).join("obj");
+            let valid = !owner.trim().is_empty()
+                && owner.trim().bytes().all(|b| b.is_ascii_hexdigit())
+                && back.parent().is_some_and(Path::is_dir)
+                && !back.exists();
+            if !(valid && fs::rename(work, &back).is_ok()) {
+                cache::remove_dir(work)?;
+            }
+        }
+        // Configured at the work path: its `lineage` was written after configuring there
+        // (a folder from an older stali points its initramfs elsewhere: configure again).
+        let had_objects = home.is_dir()
+            && home.parent().is_some_and(|k| {
+                k.join("configured").exists()
+                    && fs::read_to_string(k.join("lineage")).ok().as_deref() == Some(lineage)
+            });
+        if had_objects {
+            fs::rename(home, work)
+                .with_context(|| format!("moving {} to {}", home.display(), work.display()))?;
+        } else {
+            cache::remove_dir(home)?;
+            fs::create_dir_all(work).with_context(|| format!("creating {}", work.display()))?;
+        }
+        fs::write(&owner_file, key).with_context(|| format!("writing {}", owner_file.display()))?;
+        Ok(Parked {
+            work: work.to_path_buf(),
+            home: home.to_path_buf(),
+            done: false,
+            had_objects,
+        })
+    }
+
+    /// Moves the objects back to their own folder.
+    fn put_back(&mut self) -> Result<()> {
+        self.done = true;
+        fs::rename(&self.work, &self.home).with_context(|| {
+            format!(
+                "moving {} back to {}",
+                self.work.display(),
+                self.home.display()
+            )
+        })
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::rename(&self.work, &self.home);
+        }
+    }
+}
+
+/// The most recently built kernel folder under `kernels` (other than `this`) of the same
+/// lineage (source, base configuration, compiler), whose objects can seed a new configuration.
+fn kernel_donor(kernels: &Path, this: &Path, lineage: &str) -> Option<PathBuf> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in fs::read_dir(kernels).ok()?.flatten() {
+        let dir = e.path();
+        if dir == this
+            || !dir.join("obj").is_dir()
+            || fs::read_to_string(dir.join("lineage")).ok().as_deref() != Some(lineage)
+        {
+            continue;
+        }
+        let Ok(t) = fs::metadata(dir.join("built-with")).and_then(|m| m.modified()) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
+            best = Some((t, dir));
+        }
+    }
+    best.map(|(_, d)| d)
+}
