@@ -443,3 +443,64 @@ fn every_problem_is_reported_at_once_each_at_its_place() {
     assert!(err.contains("did you mean `tinyconfig`?"), "{err}");
     assert!(err.contains("`mksh` comes from git"), "{err}");
 }
+
+/// Every line of `stali build --message-format json` on stdout is one JSON object with
+/// `format` 1, `time` and `event`, and the last says how the build finished.
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    let out = text(&o.stdout);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for v in &lines {
+        assert_eq!(v["format"], 1, "{v}");
+        assert!(v["time"].as_f64().is_some(), "{v}");
+        assert!(v["event"].as_str().is_some(), "{v}");
+    }
+    lines
+}
+
+#[test]
+fn build_message_format_json_is_versioned_lines_ending_in_build_finished() {
+    let o = stali(&["build", "/nonexistent/p.toml", "--message-format", "json"]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["event"], "build-finished");
+    assert_eq!(lines[0]["success"], false);
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/nonexistent/p.toml")),
+        "{}",
+        lines[0]
+    );
+
+    // Offline with an empty cache: the build stops at the first source (or earlier, on a
+    // host without the tools), and says so as its last line.
+    let d = tempfile::tempdir().expect("tempdir");
+    let cache = d.path().join("cache");
+    let iso = d.path().join("x.iso");
+    let o = stali(&[
+        "build",
+        "minimal",
+        "--offline",
+        "--cache",
+        &cache.display().to_string(),
+        "-o",
+        &iso.display().to_string(),
+        "--message-format",
+        "json",
+    ]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let lines = json_lines(&o);
+    let last = lines.last().expect("a line");
+    assert_eq!(last["event"], "build-finished", "{last}");
+    assert_eq!(last["success"], false, "{last}");
+    if let Some(first) = lines.iter().find(|v| v["event"] == "stage-started") {
+        assert_eq!(first["stage"], "fetch", "{first}");
+    }
+    assert!(!iso.exists());
+}
