@@ -789,6 +789,21 @@ fn sources_served_over_loopback_are_fetched_then_built_offline() {
     let prof = work.path().join("e2e-net.toml");
     std::fs::write(&prof, &text_profile).expect("write profile");
     let c = cache("main");
+    // Checkouts are found by commit whatever URL brought them: drop those of the fixtures,
+    // so these come over the network (the kernel and packages stay cached).
+    for e in std::fs::read_dir(c.join("src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if [&f.init, &f.hello, &f.greet]
+            .iter()
+            .any(|rev| name.contains(rev.as_str()))
+        {
+            std::fs::remove_dir_all(e.path()).expect("remove a fixture checkout");
+        }
+    }
     let o = stali(&[
         "fetch",
         prof.to_str().expect("utf-8"),
