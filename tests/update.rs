@@ -279,3 +279,62 @@ fn a_pin_moves_backwards_only_when_asked_and_a_failed_fetch_changes_nothing() {
     assert!(text(&o.stderr).contains("proj"), "{}", text(&o.stderr));
     assert_eq!(std::fs::read_to_string(&prof).expect("read"), before);
 }
+
+#[test]
+fn a_kernel_tarball_moves_to_the_newest_point_release_of_its_series() {
+    use std::sync::Arc;
+    let new_tarball: Arc<Vec<u8>> = Arc::new(b"pretend this is linux-6.1.10".repeat(1000));
+    let served = new_tarball.clone();
+    let server = net_common::Server::start(move |req, _, s, _| match req.path.as_str() {
+        "/pub/v6.x/" => {
+            // A release index: other series, a pre-release and older point releases around.
+            let page = "<html><a href=\"linux-6.1.tar.xz\">linux-6.1.tar.xz</a>\n<a href=\"linux-6.1.3.tar.xz\">x</a>\n<a href=\"linux-6.1.10.tar.xz\">x</a>\n<a href=\"linux-6.1.10.tar.gz\">x</a>\n<a href=\"linux-6.1.11-rc1.tar.xz\">x</a>\n<a href=\"linux-6.2.16.tar.xz\">x</a>\n<a href=\"linux-6.1.9.tar.xz\">x</a></html>";
+            net_common::respond(
+                s,
+                "200 OK",
+                &[("Content-Length", page.len().to_string())],
+                page.as_bytes(),
+            );
+        }
+        "/pub/v6.x/linux-6.1.10.tar.xz" => net_common::serve_file(req, s, &served),
+        _ => net_common::respond(s, "404 Not Found", &[], b""),
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join("k.toml");
+    let original = format!(
+        "format = 1\nname = \"k\"\n[tools]\nselect = []\n[kernel]\n# the kernel, from its release folder\nsource = {{ tarball = \"{}\", sha256 = \"{}\" }}\n",
+        server.url("/pub/v6.x/linux-6.1.3.tar.xz"),
+        "ab".repeat(32)
+    );
+    std::fs::write(&prof, &original).expect("write");
+    let cache = work.path().join("cache");
+    let o = stali(&["outdated"], &prof, &cache);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", text(&o.stderr));
+    assert!(
+        out.contains("kernel") && out.contains("6.1.3 -> 6.1.10"),
+        "{out}"
+    );
+    assert!(!out.contains("6.1.11") && !out.contains("6.2.16"), "{out}");
+    let o = stali(&["update"], &prof, &cache);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let after = std::fs::read_to_string(&prof).expect("read");
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(new_tarball.as_slice()));
+    assert!(
+        after.contains("# the kernel, from its release folder"),
+        "{after}"
+    );
+    assert!(
+        after.contains(&server.url("/pub/v6.x/linux-6.1.10.tar.xz"))
+            && after.contains(&format!("sha256 = \"{sha}\"")),
+        "the SHA-256 is the downloaded file's:\n{after}"
+    );
+    // The downloaded tarball is in the cache, ready for the build.
+    assert_eq!(
+        std::fs::read(cache.join("dl/linux-6.1.10.tar.xz")).expect("cached"),
+        *new_tarball
+    );
+    let o = stali(&["outdated"], &prof, &cache);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+}

@@ -28,6 +28,10 @@ pub struct UpdateArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// A kernel tarball's release listing (an HTML index of linux-*.tar.xz); by default the
+    /// folder its URL is in.
+    #[arg(long, value_name = "URL")]
+    pub kernel_releases: Option<String>,
     /// Where upstreams come from (offline: the branches and tags fetched last time).
     #[command(flatten)]
     pub sources: super::SourceArgs,
@@ -38,7 +42,7 @@ fn fail(e: &anyhow::Error) -> i32 {
     EXIT_INVALID
 }
 
-fn plan(args: &UpdateArgs) -> Result<Result<(PathBuf, Vec<Update>), i32>> {
+fn plan(args: &UpdateArgs, download: bool) -> Result<Result<(PathBuf, Vec<Update>), i32>> {
     let catalog = Catalog::load();
     let (profile, plan) = match load_plan(&args.profile, &catalog) {
         Ok(x) => x,
@@ -71,7 +75,14 @@ fn plan(args: &UpdateArgs) -> Result<Result<(PathBuf, Vec<Update>), i32>> {
         args.sources.offline,
         &progress,
     )?;
-    let updates = plan_updates(&plan, &profile.track, &args.tools, &cache, &fopts)?;
+    let updates = plan_updates(
+        &plan,
+        &profile.track,
+        &args.tools,
+        (args.kernel_releases.as_deref(), download),
+        &cache,
+        &fopts,
+    )?;
     Ok(Ok((args.profile.clone(), updates)))
 }
 
@@ -79,13 +90,16 @@ fn line(u: &Update) -> String {
     let old = short_pair(&u.old.version, &u.old.pin);
     let mut s = match (&u.status, &u.new) {
         (Status::Current, _) => format!("{:<12} {old}: current", u.name),
-        (Status::Behind, Some(n)) => format!(
-            "{:<12} {old} -> {}, {} commit{}",
-            u.name,
-            short_pair(&n.version, &n.pin),
-            u.commits,
-            if u.commits == 1 { "" } else { "s" }
-        ),
+        (Status::Behind, Some(n)) => match &u.new_url {
+            Some(url) => format!("{:<12} {} -> {} ({url})", u.name, u.old.version, n.version),
+            None => format!(
+                "{:<12} {old} -> {}, {} commit{}",
+                u.name,
+                short_pair(&n.version, &n.pin),
+                u.commits,
+                if u.commits == 1 { "" } else { "s" }
+            ),
+        },
         (Status::Downgrade, Some(n)) => format!(
             "{:<12} {old}: the newest tracked release {} is older (--allow-downgrade moves it)",
             u.name,
@@ -122,7 +136,7 @@ fn line(u: &Update) -> String {
 
 fn short_pair(version: &str, pin: &str) -> String {
     let short = &pin[..pin.len().min(12)];
-    if version == short {
+    if version == short || short.is_empty() {
         short.to_string()
     } else {
         format!("{version} ({short})")
@@ -131,7 +145,7 @@ fn short_pair(version: &str, pin: &str) -> String {
 
 /// Runs `stali outdated`: exit 0 when every tracked pin is current, 1 when one is behind.
 pub fn cli_outdated(args: &UpdateArgs) -> i32 {
-    let (_, updates) = match plan(args) {
+    let (_, updates) = match plan(args, false) {
         Ok(Ok(x)) => x,
         Ok(Err(code)) => return code,
         Err(e) => return fail(&e),
@@ -163,7 +177,7 @@ pub fn cli_outdated(args: &UpdateArgs) -> i32 {
 
 /// Runs `stali update`: writes the new pins into the profile unless `--dry-run`.
 pub fn cli_update(args: &UpdateArgs) -> i32 {
-    let (file, updates) = match plan(args) {
+    let (file, updates) = match plan(args, !args.dry_run) {
         Ok(Ok(x)) => x,
         Ok(Err(code)) => return code,
         Err(e) => return fail(&e),
@@ -225,6 +239,18 @@ fn write_pins(file: &Path, moving: &[&Update]) -> Result<()> {
         .with_context(|| format!("{} is not TOML any more", file.display()))?;
     for u in moving {
         let Some(new) = &u.new else { continue };
+        if let Some(new_url) = &u.new_url {
+            let src = doc
+                .get_mut("kernel")
+                .and_then(|k| k.get_mut("source"))
+                .and_then(|s| s.as_inline_table_mut())
+                .context("the profile's kernel.source is not an inline table")?;
+            src.insert("tarball", new_url.as_str().into());
+            let mut sha = toml_edit::Value::from(new.pin.as_str());
+            sha.decor_mut().set_suffix(" ");
+            src.insert("sha256", sha);
+            continue;
+        }
         if u.name == "kernel" {
             let src = doc
                 .get_mut("kernel")

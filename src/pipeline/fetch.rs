@@ -763,7 +763,7 @@ pub fn fetch_tarball(
         super::download::download(
             &super::download::Download {
                 url: &effective,
-                sha256: &want,
+                sha256: Some(&want),
                 dest: &cached,
             },
             &opts.http,

@@ -44,6 +44,8 @@ pub struct Update {
     pub name: String,
     /// The source URL.
     pub url: String,
+    /// The new URL, for a tarball source that moves (a kernel point release).
+    pub new_url: Option<String>,
     /// What it tracks (`tags:v*`, `branch:master`).
     pub track: Option<String>,
     /// The pin now.
@@ -184,13 +186,132 @@ fn kernel_track(up: &Upstream, rev: &str) -> Option<Track> {
     })
 }
 
+/// A kernel tarball's file name read as (series `MAJOR.MINOR`, point release, suffix):
+/// `linux-6.1.119.tar.xz` is ("6.1", 119, "tar.xz"), `linux-6.1.tar.xz` is ("6.1", 0, ...).
+pub fn kernel_tarball_version(file: &str) -> Option<(String, u64, String)> {
+    let rest = file.strip_prefix("linux-")?;
+    let (version, suffix) = rest.split_once(".tar.")?;
+    if !["xz", "gz"].contains(&suffix) {
+        return None;
+    }
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| numeric(p)) {
+        return None;
+    }
+    let point = parts.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((
+        format!("{}.{}", parts[0], parts[1]),
+        point,
+        format!("tar.{suffix}"),
+    ))
+}
+
+/// The newest point release of a kernel tarball's series in a release listing (an HTML
+/// index: `listing`, else the tarball's own folder). With `download`, the new tarball is
+/// downloaded into the cache and its SHA-256 computed from the file: never taken on trust.
+fn kernel_tarball(
+    url: &str,
+    sha256: &str,
+    listing: Option<&str>,
+    download: bool,
+    cache_dir: &Path,
+    opts: &FetchOpts,
+) -> Result<Update> {
+    let file = url.rsplit('/').next().unwrap_or(url);
+    let (series, point, suffix) = kernel_tarball_version(file).with_context(|| {
+        format!("{file}: not a kernel release tarball name (linux-MAJOR.MINOR[.N].tar.xz or .gz)")
+    })?;
+    let base = match listing {
+        Some(l) => url::Url::parse(l).with_context(|| format!("{l} is not a URL"))?,
+        None => url::Url::parse(url)
+            .and_then(|u| u.join("./"))
+            .with_context(|| format!("{url} is not a URL"))?,
+    };
+    let page = super::download::get_page(base.as_str(), &opts.http, 16 << 20)?;
+    let newest = page
+        .split(['"', '\'', '<', '>', ' ', '\n'])
+        .filter_map(|tok| {
+            let name = tok.rsplit('/').next()?;
+            let (s, n, x) = kernel_tarball_version(name)?;
+            (s == series && x == suffix).then(|| (n, tok.to_string()))
+        })
+        .max_by_key(|(n, _)| *n);
+    let version = |n: u64| {
+        if n == 0 {
+            series.clone()
+        } else {
+            format!("{series}.{n}")
+        }
+    };
+    let old = Version {
+        pin: sha256.to_string(),
+        version: version(point),
+    };
+    let mut u = Update {
+        name: "kernel".into(),
+        url: url.into(),
+        new_url: None,
+        track: Some(format!("linux-{series}.*.{suffix} in {base}")),
+        old,
+        new: None,
+        status: Status::NoRelease,
+        commits: 0,
+        log: Vec::new(),
+    };
+    let Some((n, href)) = newest else {
+        return Ok(u);
+    };
+    let new_url = base
+        .join(&href)
+        .with_context(|| format!("{href} in {base}"))?;
+    u.status = match n.cmp(&point) {
+        std::cmp::Ordering::Equal => Status::Current,
+        std::cmp::Ordering::Greater => Status::Behind,
+        std::cmp::Ordering::Less => Status::Downgrade,
+    };
+    let mut pin = String::new();
+    if download && u.status != Status::Current {
+        let name = new_url.path().rsplit('/').next().unwrap_or("").to_string();
+        let dest = cache_dir.join("dl").join(&name);
+        std::fs::create_dir_all(cache_dir.join("dl"))?;
+        let progress;
+        let p = match &opts.progress {
+            Some(p) => p.as_ref(),
+            None => {
+                progress = super::progress::Progress::new(true);
+                &progress
+            }
+        };
+        pin = super::download::download(
+            &super::download::Download {
+                url: new_url.as_str(),
+                sha256: None,
+                dest: &dest,
+            },
+            &opts.http,
+            &opts.retry_delays,
+            p,
+            &|_| {},
+        )?;
+    }
+    u.new = Some(Version {
+        pin,
+        version: version(n),
+    });
+    u.new_url = Some(new_url.to_string());
+    Ok(u)
+}
+
 /// Plans the update of every git source of `plan` (only those named in `only`, when given):
-/// fetches each upstream's branches and tags and compares. Changes nothing on disk but the
-/// cache.
+/// fetches each upstream's branches and tags and compares; a kernel tarball is compared
+/// with the release listing (`kernel_listing`, else its own folder), and downloaded when
+/// `download` (to compute the new SHA-256). Changes nothing on disk but the cache.
 pub fn plan_updates(
     plan: &Plan,
     tracks: &[(String, Track)],
     only: &[String],
+    (kernel_listing, download): (Option<&str>, bool),
     cache_dir: &Path,
     opts: &FetchOpts,
 ) -> Result<Vec<Update>> {
@@ -218,6 +339,14 @@ pub fn plan_updates(
         let track = kernel_track(&up, rev);
         out.push(one_in(&up, "kernel", url, rev, track)?);
     }
+    if let KernelSource::Tarball { url, sha256 } = &plan.kernel.source
+        && wanted("kernel")
+    {
+        out.push(
+            kernel_tarball(url, sha256, kernel_listing, download, cache_dir, opts)
+                .with_context(|| format!("the kernel ({url})"))?,
+        );
+    }
     Ok(out)
 }
 
@@ -233,6 +362,7 @@ fn one(
         return Ok(Update {
             name: name.into(),
             url: url.into(),
+            new_url: None,
             track: None,
             old: Version {
                 pin: rev.into(),
@@ -264,6 +394,7 @@ fn one_in(up: &Upstream, name: &str, url: &str, rev: &str, track: Option<Track>)
     Ok(Update {
         name: name.into(),
         url: url.into(),
+        new_url: None,
         track: track.map(|t| t.to_string()),
         old,
         new,
@@ -271,4 +402,29 @@ fn one_in(up: &Upstream, name: &str, url: &str, rev: &str, track: Option<Track>)
         commits,
         log,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_tarball_names() {
+        assert_eq!(
+            kernel_tarball_version("linux-6.1.119.tar.xz"),
+            Some(("6.1".into(), 119, "tar.xz".into()))
+        );
+        assert_eq!(
+            kernel_tarball_version("linux-6.1.tar.gz"),
+            Some(("6.1".into(), 0, "tar.gz".into()))
+        );
+        for bad in [
+            "linux-6.1.1-rc1.tar.xz",
+            "linux-6.tar.xz",
+            "linux-6.1.1.tar.bz2",
+            "x.tar.xz",
+        ] {
+            assert_eq!(kernel_tarball_version(bad), None, "{bad}");
+        }
+    }
 }
