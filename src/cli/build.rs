@@ -37,7 +37,7 @@ pub fn fetch(args: &FetchArgs) -> i32 {
     let run = || -> anyhow::Result<Vec<serde_json::Value>> {
         // Unpacking a tarball runs tar: checked first, like a build checks everything.
         crate::host::require_programs(&["tar"])?;
-        let cache = match args.cache.clone() {
+        let cache = match args.sources.cache.clone() {
             Some(c) => c,
             None => cache::default_root()?,
         };
@@ -51,7 +51,7 @@ pub fn fetch(args: &FetchArgs) -> i32 {
         } else {
             MessageFormat::Human
         });
-        let fopts = fetch_options(args.mirror.clone(), args.offline, &events)?;
+        let fopts = fetch_options(args.sources.mirror.clone(), args.sources.offline, &events)?;
         let mut listed = Vec::new();
         for plan in &plans {
             let logs = cache.join("logs").join(&plan.name);

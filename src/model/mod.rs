@@ -9,6 +9,7 @@ pub mod diff;
 pub mod estimate;
 pub mod plan;
 pub mod profile;
+pub mod track;
 pub mod walk;
 
 pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};

@@ -24,6 +24,7 @@ pub mod recipe;
 pub mod report;
 pub mod rootfs;
 pub mod stages;
+pub mod update;
 
 #[cfg(test)]
 mod chain_test;
