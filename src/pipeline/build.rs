@@ -22,7 +22,7 @@ use super::stages::kernel::KernelTree;
 use super::stages::sources::{fetch_options, fetch_sources};
 use super::stages::{Ctx, image, kernel, packages, sources};
 use crate::host::{self, Need};
-use crate::model::{Catalog, Estimate, Plan, estimate};
+use crate::model::{Catalog, Plan, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
 pub const PIPELINE_VERSION: &str = "stali-pipeline-1";
@@ -209,9 +209,4 @@ fn validate_output(out: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The estimate for a plan, recomputed (exposed for the report and tests).
-pub fn estimate_for(plan: &Plan, catalog: &Catalog) -> Estimate {
-    estimate(plan, catalog)
 }

@@ -267,11 +267,16 @@ pub fn write_newc_if_changed(
     mtime_epoch: u64,
     out: &Path,
 ) -> Result<bool> {
-    let bytes = build_newc(root, extra, mtime_epoch)?;
+    write_if_changed(&build_newc(root, extra, mtime_epoch)?, out)
+}
+
+/// Writes the archive `bytes` to `out` only when they differ from what is there (see
+/// [`write_newc_if_changed`]). Returns true when the file was (re)written.
+pub fn write_if_changed(bytes: &[u8], out: &Path) -> Result<bool> {
     if fs::read(out).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
-    super::cache::write_atomic(out, &bytes)
+    super::cache::write_atomic(out, bytes)
         .with_context(|| format!("writing the cpio archive {}", out.display()))?;
     Ok(true)
 }

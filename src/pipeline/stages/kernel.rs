@@ -12,6 +12,7 @@ use super::Ctx;
 use crate::model::profile::kconfig_value;
 use crate::pipeline::build::PIPELINE_VERSION;
 use crate::pipeline::cache::{self, Key};
+use crate::pipeline::cpio::write_if_changed;
 use crate::pipeline::events::{BuildEvent, StageTimer};
 use crate::pipeline::kernel;
 
@@ -100,7 +101,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
     let _lock = cache::lock_file(&wdir.join("lock"))?;
     let work = wdir.join("obj");
-    let cpio_path = work.join("stali-initramfs.cpio");
+    let cpio_path = kernel::initramfs_path(&work);
     let configured = kdir.join("configured");
     let built_record = kdir.join("built-with");
     let mut options = requested.clone();
@@ -173,9 +174,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         && fs::read_to_string(&built_record).ok() == Some(record()?);
     if !up_to_date {
         ctx.step("kernel", "build bzImage");
-        if fs::read(&cpio_path).ok().as_deref() != Some(cpio) {
-            cache::write_atomic(&cpio_path, cpio)?;
-        }
+        write_if_changed(cpio, &cpio_path)?;
         let _ = fs::remove_file(&built_record);
         kernel::build(
             ksrc,
