@@ -62,7 +62,12 @@ pub struct Terminal {
 impl Terminal {
     /// Starts the live line on standard error.
     pub fn new() -> Self {
-        let multi = indicatif::MultiProgress::new();
+        Terminal::with_target(indicatif::ProgressDrawTarget::stderr())
+    }
+
+    /// Starts the live line drawn to `target`.
+    pub fn with_target(target: indicatif::ProgressDrawTarget) -> Self {
+        let multi = indicatif::MultiProgress::with_draw_target(target);
         let line = multi.add(indicatif::ProgressBar::new_spinner());
         line.set_style(
             indicatif::ProgressStyle::with_template(
@@ -223,6 +228,42 @@ mod tests {
         assert!(!live_allowed_with(true, Some("dumb"), false));
         assert!(!live_allowed_with(true, None, false));
         assert!(!live_allowed_with(true, Some("xterm"), true));
+    }
+
+    #[test]
+    fn the_terminal_shows_steps_and_one_bar_per_download_until_it_ends() {
+        let t = Terminal::with_target(indicatif::ProgressDrawTarget::hidden());
+        t.event(&BuildEvent::Step {
+            stage: "kernel".into(),
+            what: "build bzImage".into(),
+        });
+        assert_eq!(t.line.prefix(), "kernel");
+        assert_eq!(t.line.message(), "build bzImage");
+        let started = |label: &str| BuildEvent::DownloadStarted {
+            label: label.into(),
+            total: Some(100),
+            from: 10,
+        };
+        t.event(&started("download a"));
+        t.event(&started("download b"));
+        t.event(&BuildEvent::DownloadProgress {
+            label: "download a".into(),
+            bytes: 60,
+        });
+        assert_eq!(t.downloads()["download a"].position(), 60);
+        assert_eq!(t.downloads()["download b"].position(), 10);
+        t.event(&BuildEvent::DownloadFinished {
+            label: "download a".into(),
+            bytes: 100,
+            seconds: 1.0,
+        });
+        t.event(&BuildEvent::DownloadInterrupted {
+            label: "download b".into(),
+            bytes: 20,
+        });
+        assert!(t.downloads().is_empty());
+        t.finish();
+        assert!(t.line.is_finished());
     }
 
     #[test]
