@@ -104,6 +104,8 @@ pub struct ToolDef {
     pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
+    /// What it starts at boot (`[[tool.service]]`).
+    pub services: Vec<super::service::Service>,
     /// Where this entry came from.
     pub origin: Origin,
 }
@@ -361,6 +363,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "size_source",
     "compressed",
     "untested",
+    "service",
 ];
 
 /// Categories a tool may have, in menu order.
@@ -602,6 +605,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     }
     let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
+    let services = super::service::read_services(r, t, &name);
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
         return None;
@@ -624,6 +628,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         size_source,
         compressed,
         untested,
+        services,
         origin,
     })
 }

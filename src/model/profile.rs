@@ -155,6 +155,8 @@ pub struct Profile {
     pub pins: Vec<(String, String)>,
     /// Tools defined in the profile itself.
     pub inline_tools: Vec<ToolDef>,
+    /// How root logs in (`[access]`, see [`super::access`]).
+    pub access: super::access::Access,
     /// Line and column of each key path read, for later diagnostics.
     pub locations: BTreeMap<String, (usize, usize)>,
     /// The file it was read from.
@@ -179,6 +181,7 @@ impl Default for Profile {
             image: ImageSettings::default(),
             pins: Vec::new(),
             inline_tools: Vec::new(),
+            access: Default::default(),
             locations: BTreeMap::new(),
             file: None,
         }
@@ -287,6 +290,7 @@ const TOP_KEYS: &[&str] = &[
     "image",
     "pins",
     "tool",
+    "access",
 ];
 
 impl Profile {
@@ -737,6 +741,8 @@ impl Profile {
                 _ => r.error(&v.span(), &path, "expected [[tool]] tables"),
             }
         }
+
+        p.access = super::access::read(&mut r, &root);
 
         if r.failed() {
             let mut d = r.diags;
