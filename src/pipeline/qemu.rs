@@ -325,7 +325,19 @@ fn boot_once(
             }
             on_ready(&outcome);
             if spec.hold {
-                guard.handle.wait().context("waiting for QEMU to stop")?;
+                let status = guard
+                    .handle
+                    .wait()
+                    .context("waiting for QEMU to stop")?
+                    .status;
+                // The guest powered off or rebooted (-no-reboot): a normal end. Anything
+                // else (stali interrupted, QEMU killed) is reported.
+                if !status.success() {
+                    bail!(
+                        "QEMU {} while the machine was running",
+                        describe_status(&status)
+                    );
+                }
             }
             drop(guard);
             return Ok(Attempt::Done(outcome));
