@@ -448,8 +448,10 @@ fn console_shell_has_a_terminal_ctrl_c_and_a_clean_reboot() {
 
     // Ctrl-C reaches the foreground job: `sleep 30` ends at once and the rest of the
     // line never runs.
-    c.send("sleep 30; echo slept-$((1+1))\n");
-    std::thread::sleep(Duration::from_secs(2));
+    c.send("echo started-$((2+3)); sleep 30; echo slept-$((1+1))\n");
+    // The shell runs the line (its editor has given the terminal back) once it echoes.
+    let at = c.wait_for("started-5", at, 30);
+    std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
     c.send("\x03");
     c.send("echo after-$((6*7))\n");
@@ -466,7 +468,7 @@ fn console_shell_has_a_terminal_ctrl_c_and_a_clean_reboot() {
 
     // Job control: a background job is listed.
     c.send("sleep 100 &\njobs\n");
-    let at = c.wait_for("sleep 100", at, 20);
+    let at = c.wait_for("Running", at, 20);
 
     // `reboot` goes through rc.shutdown (services stopped, disks synced); with -no-reboot
     // QEMU then exits by itself.

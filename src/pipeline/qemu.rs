@@ -332,6 +332,9 @@ fn boot_once(
                     .status;
                 // The guest powered off or rebooted (-no-reboot): a normal end. Anything
                 // else (stali interrupted, QEMU killed) is reported.
+                if super::exec::interrupted() {
+                    bail!("interrupted: QEMU stopped");
+                }
                 if !status.success() {
                     bail!(
                         "QEMU {} while the machine was running",

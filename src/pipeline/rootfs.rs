@@ -164,12 +164,14 @@ pub fn rc_init(plan: &Plan, root: &Path) -> String {
     if !services.is_empty() {
         let sleep = has.program("sleep");
         s.push_str("\n# Services declared by the tools (`stali list tools`). Each runs in the background\n# with its output in /var/log/NAME.log; RESPAWN=1 starts it again a second after it exits.\n");
-        s.push_str("service() {\n\tn=$1 r=$2\n\tshift 2\n");
-        if sleep {
-            s.push_str("\tif [ \"$r\" = 1 ]; then\n\t\t(while :; do \"$@\"; sleep 1; done) </dev/null >>\"/var/log/$n.log\" 2>&1 &\n\telse\n\t\t\"$@\" </dev/null >>\"/var/log/$n.log\" 2>&1 &\n\tfi\n");
+        let body = if sleep {
+            "n=$1 r=$2\nshift 2\nexec </dev/null >>\"/var/log/$n.log\" 2>&1\nif [ \"$r\" = 1 ]; then\n\twhile :; do \"$@\"; sleep 1; done\nelse\n\texec \"$@\"\nfi"
         } else {
-            s.push_str("\t# no sleep in the image: services are started once, never respawned\n\t\"$@\" </dev/null >>\"/var/log/$n.log\" 2>&1 &\n");
-        }
+            "n=$1\nshift 2\n# no sleep in the image: services are started once, never respawned\nexec \"$@\" </dev/null >>\"/var/log/$n.log\" 2>&1"
+        };
+        s.push_str("service() {\n\t");
+        s.push_str(&background(&has, body, "service \"$@\"").replace('\n', "\n\t"));
+        s.push('\n');
         s.push_str("}\n");
         for svc in services {
             let program = &svc.run[0];
@@ -219,12 +221,17 @@ fn console_shells(plan: &Plan, has: &Has<'_>) -> String {
     if devices.is_empty() || !(has.program("getty") || has.program("setsid")) {
         s.push_str("\n# A shell on the console, started again whenever it exits (no getty or setsid in\n# the image: /dev/console cannot be a controlling terminal, so Ctrl-C does not reach it).\n");
         s.push_str(&format!(
-            "while :; do\n\t/bin/sh -l </dev/console >/dev/console 2>&1{pause}\ndone &\n"
+            "{}\n",
+            background(
+                has,
+                &format!("while :; do\n\t/bin/sh -l </dev/console >/dev/console 2>&1{pause}\ndone"),
+                ""
+            )
         ));
         return s;
     }
     s.push_str(&format!(
-        "\n# {} on each console, which is its controlling terminal, started again when it exits.\n",
+        "\n# {} on each console, which is its controlling terminal,\n# started again when it exits.\n",
         if prompt {
             "A login prompt"
         } else {
@@ -247,10 +254,35 @@ fn console_shells(plan: &Plan, has: &Has<'_>) -> String {
             format!("TERM={term} setsid /bin/sh -c 'exec /bin/sh -l <>/dev/{dev} >&0 2>&1'")
         };
         s.push_str(&format!(
-            "while [ -c /dev/{dev} ]; do\n\t{run}{pause}\ndone &\n"
+            "{}\n",
+            background(
+                has,
+                &format!("while [ -c /dev/{dev} ]; do\n\t{run}{pause}\ndone"),
+                ""
+            )
         ));
     }
     s
+}
+
+/// Shell text that runs `script` in the background, `args` (`$0` first) being its
+/// positional parameters when it runs in a new shell.
+/// With sbase's `setsid -f` it is a new session whose signals are the defaults; a plain
+/// `&` would make it ignore SIGINT and SIGQUIT (a shell without job control does that to
+/// background jobs), and every program it starts, the console shell's `sleep` included,
+/// would inherit that, so Ctrl-C would reach nothing.
+fn background(has: &Has<'_>, script: &str, args: &str) -> String {
+    if has.program("setsid") {
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" {args}")
+        };
+        format!("setsid -f /bin/sh -c {}{args}", quote_arg(script))
+    } else {
+        // A subshell sees the positional parameters it was started with.
+        format!("(\n{script}\n) &")
+    }
 }
 
 /// The `/etc/rc.shutdown` script: stop every process (services first among them), sync,
