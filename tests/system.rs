@@ -18,6 +18,8 @@
 //! forward is on the loopback address. The kernel (one configuration: the fixture base plus
 //! `networking` and `virtio-net`) is cached in `target/stali-test-cache/system`.
 
+mod ui_common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -189,6 +191,15 @@ fn list_shows_what_tools_start_at_boot() {
         ),
         "{out}"
     );
+}
+
+#[test]
+fn the_configurators_help_shows_what_a_tool_starts_at_boot() {
+    let mut app = ui_common::real_app();
+    ui_common::press(&mut app, "/dropbear\n?");
+    let s = ui_common::screen(&app, 100, 40);
+    assert!(s.contains("At boot"), "{s}");
+    assert!(s.contains("/usr/sbin/dropbear -F -E -R"), "{s}");
 }
 
 /// Lines of a child's stdout, delivered through a channel by a reader thread.
