@@ -218,8 +218,12 @@ fn console_shells(plan: &Plan, has: &Has<'_>) -> String {
         ""
     };
     let prompt = plan.access.password_hash.is_some() && has.program("login");
-    if devices.is_empty() || !(has.program("getty") || has.program("setsid")) {
-        s.push_str("\n# A shell on the console, started again whenever it exits (no getty or setsid in\n# the image: /dev/console cannot be a controlling terminal, so Ctrl-C does not reach it).\n");
+    // The console devices exist only in a mounted devtmpfs.
+    if devices.is_empty()
+        || !(has.program("getty") || has.program("setsid"))
+        || !has.program("mount")
+    {
+        s.push_str("\n# A shell on the console, started again whenever it exits (no getty or setsid, or no\n# mount for devtmpfs, in the image: /dev/console cannot be a controlling terminal, so\n# Ctrl-C does not reach it).\n");
         s.push_str(&format!(
             "{}\n",
             background(
@@ -498,6 +502,11 @@ mod tests {
     #[test]
     fn rc_init_uses_what_the_image_has() {
         let p = plan("");
+        // Without mount there is no devtmpfs, so no /dev/ttyS0: the shell is on /dev/console.
+        let root = root_with(&["bin/sh", "bin/setsid", "bin/getty"]);
+        let s = rc_init(&p, root.path());
+        assert!(s.contains("no mount in the image"), "{s}");
+        assert!(s.contains("/bin/sh -l </dev/console"), "{s}");
         // Only a shell, mount and iproute2: no getty, setsid, mkdir or sleep.
         let root = root_with(&["bin/sh", "bin/mount", "sbin/ip"]);
         let s = rc_init(&p, root.path());
