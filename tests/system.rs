@@ -264,7 +264,7 @@ fn ssh_logs_in_with_the_profile_key_over_dhcp() {
     let mut boot = stali()
         .arg("boot")
         .arg(&img.iso)
-        .args(["--net", &port.to_string(), "--isolated", "--timeout", "240"])
+        .args([&format!("--net={port}"), "--isolated", "--timeout", "240"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

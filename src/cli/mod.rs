@@ -137,10 +137,16 @@ pub struct BootArgs {
     /// Connect the serial console to this terminal instead.
     #[arg(long)]
     pub interactive: bool,
-    /// Give the guest a network card (QEMU user networking, DHCP) and forward this port of
-    /// 127.0.0.1 to its SSH port (a free one when no PORT is given); the machine then runs
-    /// until QEMU stops or stali is interrupted.
-    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
+    /// Give the guest a network card (QEMU user networking, DHCP) and forward a port of
+    /// 127.0.0.1 to its SSH port (`--net=PORT`, or a free one); the machine then runs until
+    /// QEMU stops or stali is interrupted.
+    #[arg(
+        long,
+        value_name = "PORT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "0"
+    )]
     pub net: Option<u16>,
     /// With --net: the guest reaches nothing beyond the forwarded port (QEMU restrict=on).
     #[arg(long, requires = "net")]
