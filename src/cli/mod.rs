@@ -198,6 +198,20 @@ pub struct BootArgs {
     /// Connect the serial console to this terminal instead.
     #[arg(long)]
     pub interactive: bool,
+    /// Give the guest a network card (QEMU user networking, DHCP) and forward a port of
+    /// 127.0.0.1 to its SSH port (`--net=PORT`, or a free one); the machine then runs until
+    /// QEMU stops or stali is interrupted.
+    #[arg(
+        long,
+        value_name = "PORT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "0"
+    )]
+    pub net: Option<u16>,
+    /// With --net: the guest reaches nothing beyond the forwarded port (QEMU restrict=on).
+    #[arg(long, requires = "net")]
+    pub isolated: bool,
 }
 
 /// What `stali list` lists.
@@ -502,6 +516,11 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                         "url": t.source.url(), "pin": t.source.pin(), "license": t.license,
                         "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
                         "size": t.size, "size_source": t.size_source, "untested": t.untested,
+                        "services": t.services.iter().map(|v| serde_json::json!({
+                            "name": v.name, "description": v.description, "run": v.run,
+                            "respawn": v.respawn, "per_link": v.per_link, "dirs": v.dirs,
+                            "after": v.after,
+                        })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -579,6 +598,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 }
                 s.push_str(&line);
                 s.push('\n');
+                for svc in &t.services {
+                    s.push_str(&format!("  {:<16} starts at boot: {}\n", "", svc.summary()));
+                }
             }
         }
         s.push_str("  (~ marks an estimated size; the rest were measured. A library is linked into the programs that use it and adds nothing of its own)\n");

@@ -3,12 +3,14 @@
 //! Nothing here knows about the terminal UI or how the pipeline builds things; both
 //! consume [`Plan`] and [`Estimate`].
 
+pub mod access;
 pub mod catalog;
 pub mod diag;
 pub mod diff;
 pub mod estimate;
 pub mod plan;
 pub mod profile;
+pub mod service;
 pub mod track;
 pub mod walk;
 

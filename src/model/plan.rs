@@ -95,6 +95,8 @@ pub struct Plan {
     pub kernel: KernelPlan,
     /// Image settings.
     pub image: ImagePlan,
+    /// How root logs in (the profile's `[access]`).
+    pub access: super::access::Access,
     /// Non-fatal findings.
     pub warnings: Vec<Diagnostic>,
 }
@@ -344,6 +346,19 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                 "tools.select",
             ));
         }
+        if let Some(t) = tools
+            .iter()
+            .find(|t| t.def.provides.iter().any(|p| p == "ssh-server"))
+            && !profile.access.can_log_in()
+        {
+            warnings.push(profile.locate(
+                Diagnostic::warning(format!(
+                    "{} is an SSH server but the profile gives no way to log in: add root's public key to `[access] ssh_keys` (or a `password_hash`)",
+                    t.def.name
+                )),
+                "tools.select",
+            ));
+        }
         let untested: Vec<&str> = tools
             .iter()
             .filter(|t| t.def.untested.is_some())
@@ -477,6 +492,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             hostname: profile.image.hostname.clone(),
             budget: profile.image.budget,
         },
+        access: profile.access.clone(),
         warnings,
     })
 }

@@ -94,7 +94,8 @@ pub fn display_argv<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
-fn quote_arg(a: &str) -> String {
+/// One argument as POSIX shell text: as is when plain, else single-quoted.
+pub fn quote_arg(a: &str) -> String {
     let plain = !a.is_empty()
         && a.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
@@ -119,6 +120,13 @@ enum Running {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether SIGINT or SIGTERM arrived (the handler of [`install_signal_handler`] is stopping
+/// the children and the process).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 static CHILDREN: Mutex<Option<HashMap<u64, Running>>> = Mutex::new(None);
 
 fn registry() -> MutexGuard<'static, Option<HashMap<u64, Running>>> {
@@ -221,6 +229,7 @@ pub fn install_signal_handler() -> Result<()> {
         .name("stali-signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
                 kill_all_children();
                 std::process::exit(128 + sig);
             }

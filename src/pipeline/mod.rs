@@ -31,11 +31,18 @@ mod chain_test;
 
 use std::path::Path;
 
-/// The banner to wait for when booting `iso`: from the build report beside it, if that
-/// report describes this ISO.
+/// The banner to wait for when booting `iso`: from its build report, if there is one.
 pub fn banner_for(iso: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(report::path_for(iso)).ok()?;
-    let r: report::Report = serde_json::from_str(&text).ok()?;
-    let same = Path::new(&r.iso.path).file_name() == iso.file_name();
-    same.then_some(r.banner)
+    report::read_for(iso).map(|r| r.banner)
+}
+
+/// The QEMU network card for `iso`: virtio-net when its kernel was built with it (as its
+/// build report says), else e1000, which the `networking` fragment always has.
+pub fn nic_for(iso: &Path) -> &'static str {
+    let virtio = report::read_for(iso).is_some_and(|r| {
+        r.kernel_options
+            .iter()
+            .any(|(k, v)| k == "CONFIG_VIRTIO_NET" && v == "y")
+    });
+    if virtio { "virtio-net-pci" } else { "e1000" }
 }
