@@ -938,8 +938,12 @@ pub fn menu_finalize(kc: &mut Kconfig, parent: MenuId) {
                 }
             }
         }
-        for ch in kc.children(parent) {
+        // The next pointers are read after each call: finalizing an entry may move the
+        // entries after it into its submenu.
+        let mut c = kc.menus[parent as usize].list;
+        while let Some(ch) = c {
             menu_finalize(kc, ch);
+            c = kc.menus[ch as usize].next;
         }
     } else if let Some(s) = sym {
         let basedep = kc.menus[parent as usize]

@@ -415,7 +415,10 @@ impl Kconfig {
         ] {
             env.insert(k.into(), v.into());
         }
-        env.insert("KERNELVERSION".into(), kernel_version(&srctree)?);
+        env.insert(
+            "KERNELVERSION".into(),
+            kernel_version(&srctree).unwrap_or_default(),
+        );
         if let Ok(p) = std::env::var("PATH") {
             env.insert("PATH".into(), p);
         }
