@@ -72,27 +72,13 @@ fn load() -> Kconfig {
 
 /// The environment kbuild gives `conf` for `ARCH=x86_64` (what `auto.conf.cmd` lists).
 fn conf_env(src: &Path) -> HashMap<String, String> {
-    let version = stali::kconfig::tree::kernel_version(&setup().src).expect("kernel version");
     let cc_text = Command::new("sh")
         .args(["-c", "gcc --version 2>/dev/null | head -n 1"])
         .output()
         .expect("running gcc --version");
-    let mut env: HashMap<String, String> = [
-        ("ARCH", "x86_64"),
-        ("SRCARCH", "x86"),
-        ("CC", "gcc"),
-        ("LD", "ld"),
-        ("NM", "nm"),
-        ("AR", "ar"),
-        ("OBJCOPY", "objcopy"),
-        ("PAHOLE", "pahole"),
-        ("RUSTC", "rustc"),
-        ("BINDGEN", "bindgen"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.insert("srctree".into(), src.display().to_string());
+    let mut env = LoadOptions::x86_64().kbuild_env(src);
+    // A test case folder has no Makefile: the version is the kernel's.
+    let version = stali::kconfig::tree::kernel_version(&setup().src).expect("kernel version");
     env.insert("KERNELVERSION".into(), version);
     env.insert(
         "CC_VERSION_TEXT".into(),
@@ -100,7 +86,6 @@ fn conf_env(src: &Path) -> HashMap<String, String> {
             .trim_end()
             .to_string(),
     );
-    env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     env
 }
 

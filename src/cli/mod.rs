@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::host;
+
+pub mod kconfig_cmd;
 use crate::model::catalog::EMBEDDED_PROFILES;
 use crate::model::profile::human;
 use crate::model::{Catalog, Estimate, Invalid, Plan, Profile, diff, estimate, resolve};
@@ -72,6 +74,20 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
     Boot(BootArgs),
+    /// Print the kernel .config a build of the profile uses, computed by stali's Kconfig engine.
+    Kconfig {
+        /// Profile file (or the name of a shipped profile).
+        profile: PathBuf,
+        /// Print only the lines that differ from the base (tinyconfig or defconfig).
+        #[arg(long)]
+        minimal: bool,
+        /// Explain one option's value in words (where defined, what selects it, what holds it off).
+        #[arg(long, value_name = "CONFIG_X")]
+        why: Option<String>,
+        /// Cache folder (default: $XDG_CACHE_HOME/stali).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -223,6 +239,12 @@ pub fn run(cli: Cli) -> i32 {
         Command::Doctor { json } => doctor(json),
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
+        Command::Kconfig {
+            profile,
+            minimal,
+            why,
+            cache,
+        } => kconfig_cmd::run(&profile, minimal, why.as_deref(), cache.as_deref()),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
@@ -256,9 +278,14 @@ fn check(profiles: &[PathBuf]) -> i32 {
     let mut code = 0;
     for path in profiles {
         match load_plan(path, &c) {
-            Ok((_, plan)) => {
+            Ok((profile, plan)) => {
                 for w in &plan.warnings {
                     eprintln!("{w}");
+                }
+                let kernel = kconfig_cmd::check_kernel(&profile, &plan, None);
+                if kernel != 0 {
+                    code = kernel;
+                    continue;
                 }
                 let e = estimate(&plan, &c);
                 out(&format!(

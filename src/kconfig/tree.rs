@@ -315,6 +315,38 @@ impl LoadOptions {
             extra_env: Vec::new(),
         }
     }
+
+    /// The environment kbuild exports to `conf` for these options (the variables
+    /// `include/config/auto.conf.cmd` lists), without `CC_VERSION_TEXT`.
+    pub fn kbuild_env(&self, srctree: &Path) -> HashMap<String, String> {
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("ARCH".into(), self.arch.clone());
+        env.insert("SRCARCH".into(), self.srcarch.clone());
+        env.insert("srctree".into(), srctree.display().to_string());
+        env.insert("CC".into(), self.cc.clone());
+        env.insert("LD".into(), self.ld.clone());
+        for (k, v) in [
+            ("NM", "nm"),
+            ("AR", "ar"),
+            ("OBJCOPY", "objcopy"),
+            ("PAHOLE", "pahole"),
+            ("RUSTC", "rustc"),
+            ("BINDGEN", "bindgen"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        env.insert(
+            "KERNELVERSION".into(),
+            kernel_version(srctree).unwrap_or_default(),
+        );
+        if let Ok(p) = std::env::var("PATH") {
+            env.insert("PATH".into(), p);
+        }
+        for (k, v) in &self.extra_env {
+            env.insert(k.clone(), v.clone());
+        }
+        env
+    }
 }
 
 /// A loaded Kconfig tree with its current values.
@@ -399,32 +431,7 @@ impl Kconfig {
         let srctree = srctree
             .canonicalize()
             .with_context(|| format!("kernel source {}", srctree.display()))?;
-        let mut env: HashMap<String, String> = HashMap::new();
-        env.insert("ARCH".into(), opts.arch.clone());
-        env.insert("SRCARCH".into(), opts.srcarch.clone());
-        env.insert("srctree".into(), srctree.display().to_string());
-        env.insert("CC".into(), opts.cc.clone());
-        env.insert("LD".into(), opts.ld.clone());
-        for (k, v) in [
-            ("NM", "nm"),
-            ("AR", "ar"),
-            ("OBJCOPY", "objcopy"),
-            ("PAHOLE", "pahole"),
-            ("RUSTC", "rustc"),
-            ("BINDGEN", "bindgen"),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-        env.insert(
-            "KERNELVERSION".into(),
-            kernel_version(&srctree).unwrap_or_default(),
-        );
-        if let Ok(p) = std::env::var("PATH") {
-            env.insert("PATH".into(), p);
-        }
-        for (k, v) in &opts.extra_env {
-            env.insert(k.clone(), v.clone());
-        }
+        let mut env = opts.kbuild_env(&srctree);
         let mut cache = match &opts.cache_file {
             Some(p) => ShellCache::open(p),
             None => ShellCache::in_memory(),
