@@ -359,3 +359,70 @@ fn recursive_inclusion_and_malformed_input_are_errors_with_file_and_line() {
         "no location in: {e:#}"
     );
 }
+
+/// `stali kconfig` of each shipped profile (base, hardware and profile fragments, options,
+/// the pipeline's own options) against `conf --olddefconfig` on the same input.
+#[test]
+fn each_shipped_profile_matches_olddefconfig() {
+    let s = setup();
+    let catalog = stali::model::Catalog::load();
+    let cache = s.tmp.join("cache");
+    for name in ["minimal", "stali-classic", "rescue"] {
+        let (_, plan) = stali::cli::load_plan(Path::new(name), &catalog)
+            .unwrap_or_else(|e| panic!("shipped profile {name}: {e}"));
+        let c = stali::cli::kconfig_cmd::compute(&plan, &s.src, &cache).expect("compute");
+        let want = conf(&s.src, &["--olddefconfig"], Some(&c.input), &[]);
+        assert_same(&format!("profile {name}"), &want, &c.config);
+        assert!(
+            c.config
+                .contains("CONFIG_INITRAMFS_SOURCE=\"/stali-initramfs.cpio\"")
+        );
+    }
+}
+
+/// `stali check` explains an option whose dependency is off, and an unknown one.
+#[test]
+fn check_reports_unmet_dependencies_in_words() {
+    let s = setup();
+    let catalog = stali::model::Catalog::load();
+    let dir = tempfile::tempdir_in(&s.tmp).expect("tempdir");
+    let shipped =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml"))
+            .expect("minimal.toml");
+    let text = format!(
+        "{shipped}\n[kernel.options]\nCONFIG_BLOCK = \"n\"\nCONFIG_EXT4_FS = \"y\"\nCONFIG_NOT_A_THING = \"y\"\nCONFIG_LOG_BUF_SHIFT = \"40\"\n"
+    );
+    let path = dir.path().join("p.toml");
+    fs::write(&path, &text).expect("write");
+    let (profile, plan) = stali::cli::load_plan(&path, &catalog).expect("valid profile");
+    let mut c =
+        stali::cli::kconfig_cmd::compute(&plan, &s.src, &s.tmp.join("cache")).expect("compute");
+    let errs = stali::cli::kconfig_cmd::check_requests(
+        &mut c,
+        &stali::cli::kconfig_cmd::requests(&profile, &plan),
+    );
+    let all = errs.join("\n");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("CONFIG_EXT4_FS"))
+        .expect("line")
+        + 1;
+    assert!(
+        all.contains(&format!(
+            "p.toml:{line}:1: `CONFIG_EXT4_FS = \"y\"`: needs `BLOCK`, which is n here: add `CONFIG_BLOCK = \"y\"`"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains("`CONFIG_NOT_A_THING = \"y\"`: no such kernel option"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`CONFIG_LOG_BUF_SHIFT = \"40\"`: out of range 12..25"),
+        "{all}"
+    );
+    let s_ext4 = c.kc.find("CONFIG_EXT4_FS").expect("EXT4_FS");
+    let why = c.kc.why(s_ext4);
+    assert!(why.contains("depends on BLOCK [=n]"), "{why}");
+    assert!(why.contains("fs/ext4/Kconfig:"), "{why}");
+}
