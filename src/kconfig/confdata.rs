@@ -563,3 +563,23 @@ impl Kconfig {
         Ok(self.defconfig(&text))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_replaces_lines_the_fragment_sets_and_appends_it() {
+        let base = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_AB=y\n";
+        let frag = "CONFIG_B=y\n# CONFIG_A is not set\n";
+        assert_eq!(
+            merge_config(base, frag),
+            "CONFIG_AB=y\nCONFIG_B=y\n# CONFIG_A is not set\n"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_like_conf() {
+        assert_eq!(escape(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}

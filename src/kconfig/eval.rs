@@ -402,15 +402,13 @@ impl Kconfig {
             }
         }
         self.set_flag(s, flags::VALID);
-        let old = (
-            self.syms[s as usize].curr_tri,
-            self.syms[s as usize].curr_val.clone(),
-            self.syms[s as usize].curr_choice,
-        );
+        // Only a change of MODULES matters (it changes every tristate's type).
+        let old_tri = self.syms[s as usize].curr_tri;
         let ty = self.syms[s as usize].ty;
         let (mut new_tri, mut new_val) = match ty {
-            SymType::Int | SymType::Hex | SymType::String => (Tri::N, String::new()),
-            SymType::Bool | SymType::Tristate => (Tri::N, "n".to_string()),
+            SymType::Int | SymType::Hex | SymType::String | SymType::Bool | SymType::Tristate => {
+                (Tri::N, String::new())
+            }
             SymType::Unknown => {
                 let sym = &mut self.syms[s as usize];
                 sym.curr_val = sym.name.clone();
@@ -426,7 +424,7 @@ impl Kconfig {
         {
             let sym = &mut self.syms[s as usize];
             sym.curr_tri = new_tri;
-            sym.curr_val = new_val.clone();
+            sym.curr_val.clear();
             sym.curr_choice = None;
         }
         match self.sym_type(s) {
@@ -505,13 +503,8 @@ impl Kconfig {
             self.syms[s as usize].curr_choice = c;
         }
         self.validate_range(s);
-        let sym = &self.syms[s as usize];
-        let changed = old.0 != sym.curr_tri || old.1 != sym.curr_val || old.2 != sym.curr_choice;
-        if changed {
-            self.set_flag(s, flags::CHANGED);
-            if self.modules_sym == s {
-                self.modules_val = self.syms[s as usize].curr_tri;
-            }
+        if self.modules_sym == s && old_tri != self.syms[s as usize].curr_tri {
+            self.modules_val = self.syms[s as usize].curr_tri;
         }
         if self.is_choice(s) {
             let write = self.flag(s, flags::WRITE);
@@ -1053,5 +1046,26 @@ pub fn menu_finalize(kc: &mut Kconfig, parent: MenuId) {
         let term = kc.expr_and(v, Some(me));
         let old = kc.syms[s as usize].rev_dep;
         kc.syms[s as usize].rev_dep = kc.expr_or(old, term);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parse_like_strtoll() {
+        assert_eq!(strtoll("0x1f", 16), 31);
+        assert_eq!(strtoll("1f", 16), 31);
+        assert_eq!(strtoll("-12abc", 10), -12);
+        assert_eq!(strtoll("junk", 10), 0);
+        assert_eq!(strtoll("99999999999999999999", 10), i64::MAX);
+        assert!(matches!(
+            parse_string("0x10", SymType::Hex),
+            Num::Unsigned(16)
+        ));
+        assert!(matches!(parse_string("12", SymType::Int), Num::Signed(12)));
+        assert!(matches!(parse_string("12a", SymType::Int), Num::Str));
+        assert!(matches!(parse_string("y", SymType::Bool), Num::Signed(2)));
     }
 }

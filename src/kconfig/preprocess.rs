@@ -322,3 +322,40 @@ pub fn run_shell(cmd: &str, env: &HashMap<String, String>, workdir: &Path) -> Re
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_functions_and_arguments_expand_as_the_kernel_does() {
+        let env: HashMap<String, String> = [("ARCH".to_string(), "x86_64".to_string())].into();
+        let mut cache = ShellCache::in_memory();
+        let dir = std::env::temp_dir();
+        let mut pp = Preprocessor::new(&env, &mut cache, &dir);
+        pp.add_variable("greet", "hello $(1) and $(2)", Flavor::Recursive)
+            .expect("add");
+        pp.add_variable("now", "$(ARCH)", Flavor::Simple)
+            .expect("add");
+        pp.add_variable("now", "more", Flavor::Append).expect("add");
+        let e =
+            |pp: &mut Preprocessor, s: &str| pp.expand_string(s.as_bytes(), &[]).expect("expand");
+        assert_eq!(e(&mut pp, "$(greet,a,b)"), "hello a and b");
+        assert_eq!(e(&mut pp, "$(now)"), "x86_64 more");
+        assert_eq!(e(&mut pp, "$(shell,echo one; echo two)"), "one two");
+        assert_eq!(e(&mut pp, "a$$b $x"), "a$$b $x");
+        assert_eq!(e(&mut pp, "$(UNDEFINED)"), "");
+        assert_eq!(pp.env_used, [("ARCH".to_string(), "x86_64".to_string())]);
+        pp.add_variable("loop", "$(loop)", Flavor::Recursive)
+            .expect("add");
+        let err = pp
+            .expand_string(b"$(loop)", &[])
+            .expect_err("self reference");
+        assert!(err.to_string().contains("references itself"), "{err}");
+        let err = pp
+            .expand_string(b"$(error-if,y,stop here)", &[])
+            .expect_err("error-if");
+        assert!(err.to_string().contains("stop here"), "{err}");
+        assert!(pp.expand_string(b"$(unterminated", &[]).is_err());
+    }
+}
