@@ -115,6 +115,13 @@ source "arch/$(v)/Kconfig"
             ("config A\n\tbool \"a\" if (B\n", "Kconfig:2:"),
             ("source \"missing/Kconfig\"\n", "Kconfig:1:"),
             ("$(error-if,y,boom)\n", "Kconfig:1:"),
+            (
+                &format!(
+                    "config A\n\tbool \"a\"\n\tdepends on {}B\n",
+                    "(".repeat(5000)
+                ),
+                "Kconfig:3:",
+            ),
         ] {
             std::fs::write(d.path().join("Kconfig"), text).expect("write");
             let e = Kconfig::load(d.path(), &LoadOptions::x86_64()).expect_err(text);

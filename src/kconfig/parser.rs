@@ -48,6 +48,7 @@ struct Parser<'a, 'b> {
     line: u32,
     blocks: Vec<(Block, MenuId, u32)>,
     stack: Vec<String>,
+    depth: u32,
 }
 
 /// Parses the tree's root `Kconfig` (and everything it sources) into `kc`.
@@ -69,6 +70,7 @@ pub fn parse(
         line: 0,
         blocks: Vec::new(),
         stack: Vec::new(),
+        depth: 0,
     };
     p.parse_file("Kconfig")?;
     if let Some(&(b, m, _)) = p.blocks.last() {
@@ -585,6 +587,17 @@ impl Parser<'_, '_> {
     }
 
     fn expr_unary(&mut self, t: &[Tok], pos: &mut usize) -> Result<ExprId> {
+        self.depth += 1;
+        let r = if self.depth > 200 {
+            Err(self.err("expression nested too deeply"))
+        } else {
+            self.expr_unary_inner(t, pos)
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_unary_inner(&mut self, t: &[Tok], pos: &mut usize) -> Result<ExprId> {
         match t.get(*pos) {
             Some(Tok::Not) => {
                 *pos += 1;
