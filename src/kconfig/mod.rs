@@ -6,8 +6,19 @@
 //! `symbol.c`, `menu.c` and `confdata.c`, so that every `.config` it writes is byte-identical
 //! to what `conf` writes. It depends on nothing else in stali.
 //!
-//! A front end walks [`Kconfig::menus`] from [`ROOT_MENU`] (see [`Menu`]), reads values with
-//! [`Kconfig::value`], and changes them with [`Kconfig::set_value`].
+//! For a front end:
+//! - the menu tree: [`Kconfig::children`] from [`ROOT_MENU`], [`Kconfig::menu_prompt`],
+//!   [`Kconfig::menu_is_visible`], each [`Menu`]'s `help`, `file` ([`Kconfig::file_name`]) and
+//!   `line`, [`Kconfig::menu_path`];
+//! - a symbol's facts: [`Kconfig::value`], [`Kconfig::sym_type`], its `dir_dep` ("depends on",
+//!   printed by [`Kconfig::expr_text`]), `rev_dep` and `implied` ("selected by", "implied by":
+//!   [`Kconfig::or_terms`] and [`Kconfig::term_source`]), [`Kconfig::is_changeable`],
+//!   [`Kconfig::why`] in words;
+//! - a change: [`Kconfig::set_value`] checks the range and the constraints as `conf` does,
+//!   invalidates every value, and values are then recomputed lazily, only for what is read
+//!   (one screen of entries after a toggle);
+//! - whole configurations: [`Kconfig::olddefconfig`], [`Kconfig::tinyconfig`],
+//!   [`Kconfig::arch_defconfig`], [`Kconfig::allconfig`], [`Kconfig::savedefconfig`].
 
 pub mod cache;
 pub mod confdata;
