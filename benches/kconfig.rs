@@ -35,6 +35,19 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time of this process (user + system), from `/proc/self/stat`.
+fn cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn main() {
     let tmp = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/kconfig");
     let src = std::env::var_os("STALI_KCONFIG_SRC")
@@ -73,16 +86,19 @@ fn main() {
 
     // Cold load with probes memoized: parse + finalize + olddefconfig.
     let mut cold = Vec::new();
+    let cpu0 = cpu();
     for _ in 0..10 {
         let t = Instant::now();
         let mut k = Kconfig::load(&src, &opts).expect("load");
         black_box(k.olddefconfig(&tiny));
         cold.push(t.elapsed());
     }
+    let cpu_each = (cpu() - cpu0) / 10;
     println!(
-        "cold load + olddefconfig (memoized): p50 {}  p99 {}",
+        "cold load + olddefconfig (memoized): p50 {}  p99 {}  (CPU {} each)",
         ms(pct(&mut cold, 0.5)),
-        ms(pct(&mut cold, 0.99))
+        ms(pct(&mut cold, 0.99)),
+        ms(cpu_each)
     );
 
     // The kernel's own conf on the same input.
@@ -142,7 +158,7 @@ fn main() {
         let s = syms[i % syms.len()];
         let t = Instant::now();
         let v = if kc.tri_value(s) == Tri::Y { "n" } else { "y" };
-        kc.set_value(s, v);
+        assert!(kc.set_value(s, v), "toggle refused");
         for id in 0..kc.syms.len() as u32 {
             kc.calc_value(id);
         }
@@ -166,7 +182,7 @@ fn main() {
         let s = syms[i % syms.len()];
         let t = Instant::now();
         let v = if kc.tri_value(s) == Tri::Y { "n" } else { "y" };
-        kc.set_value(s, v);
+        assert!(kc.set_value(s, v), "toggle refused");
         for &id in &screen {
             kc.calc_value(id);
         }
