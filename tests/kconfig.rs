@@ -426,3 +426,46 @@ fn check_reports_unmet_dependencies_in_words() {
     assert!(why.contains("depends on BLOCK [=n]"), "{why}");
     assert!(why.contains("fs/ext4/Kconfig:"), "{why}");
 }
+
+/// The `stali kconfig` command: the whole `.config`, `--minimal` and `--why`.
+#[test]
+fn stali_kconfig_command_prints_the_config_the_minimal_lines_and_why() {
+    let s = setup();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("XDG_CACHE_HOME", s.tmp.join("xdg"))
+            .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+            .output()
+            .expect("running stali");
+        assert!(
+            o.status.success(),
+            "stali {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).expect("utf-8")
+    };
+    let full = run(&["kconfig", "minimal"]);
+    let catalog = stali::model::Catalog::load();
+    let (_, plan) = stali::cli::load_plan(Path::new("minimal"), &catalog).expect("plan");
+    let c = stali::cli::kconfig_cmd::compute(&plan, &s.src, &s.tmp.join("cache")).expect("compute");
+    assert_same("stali kconfig minimal", &c.config, &full);
+    let min = run(&["kconfig", "minimal", "--minimal"]);
+    assert!(min.lines().count() > 5 && min.lines().count() < full.lines().count() / 4);
+    for line in min.lines() {
+        assert!(
+            full.lines().any(|l| l == line),
+            "{line} not in the full config"
+        );
+        assert!(
+            !c.base.lines().any(|l| l == line),
+            "{line} is already in the base"
+        );
+    }
+    assert!(min.contains("CONFIG_CMDLINE=\"console=ttyS0\"\n"), "{min}");
+    let why = run(&["kconfig", "minimal", "--why", "CONFIG_CMDLINE_BOOL"]);
+    assert!(why.starts_with("CONFIG_CMDLINE_BOOL = y (bool)\n"), "{why}");
+    assert!(why.contains("defined at arch/x86/Kconfig:"), "{why}");
+    assert!(why.contains("asks for y"), "{why}");
+}
