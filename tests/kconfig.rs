@@ -275,11 +275,18 @@ fn randconfig_then_olddefconfig_matches_conf_20_seeds() {
     random_seeds(1..=20);
 }
 
-/// The 200-seed run (several minutes): `cargo test --test kconfig -- --ignored`.
+/// The 200-seed run (several minutes): `cargo test --test kconfig -- --ignored`;
+/// `STALI_KCONFIG_SEEDS=FIRST-LAST` runs another range.
 #[test]
 #[ignore]
 fn randconfig_then_olddefconfig_matches_conf_200_seeds() {
-    random_seeds(1..=200);
+    let range = std::env::var("STALI_KCONFIG_SEEDS").ok();
+    let (a, b) = range
+        .as_deref()
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .unwrap_or((1, 200));
+    random_seeds(a..=b);
 }
 
 /// Runs both engines on one of the kernel's own `scripts/kconfig/tests/` cases.
