@@ -16,12 +16,15 @@ fn model(c: &mut Criterion) {
     for (name, text) in EMBEDDED_PROFILES {
         c.bench_function(&format!("check/{name}"), |b| {
             b.iter(|| {
-                let p = Profile::parse(black_box(text), None).expect("valid");
+                let p = Profile::parse(black_box(text), None, &catalog).expect("valid");
                 black_box(resolve(&p, &catalog).expect("resolves"))
             })
         });
-        let plan =
-            resolve(&Profile::parse(text, None).expect("valid"), &catalog).expect("resolves");
+        let plan = resolve(
+            &Profile::parse(text, None, &catalog).expect("valid"),
+            &catalog,
+        )
+        .expect("resolves");
         c.bench_function(&format!("size/{name}"), |b| {
             b.iter(|| black_box(estimate(black_box(&plan), &catalog)))
         });

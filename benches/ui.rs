@@ -19,7 +19,7 @@ use stali::ui::theme::Look;
 fn app() -> App {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
     let text = std::fs::read_to_string(&path).expect("profile");
-    let p = Profile::parse(&text, Some(&path)).expect("parses");
+    let p = Profile::parse(&text, Some(&path), &stali::model::Catalog::embedded()).expect("parses");
     let mut app = App::new(p, Some(text), Catalog::embedded(), Look::default()).expect("resolves");
     // Into Tools > library, the longest list, where a move also recomputes a size delta.
     for c in [KeyCode::Down, KeyCode::Enter, KeyCode::End, KeyCode::Enter] {
@@ -142,7 +142,8 @@ fn custom_report() {
         samples.push(t.elapsed());
     }
     percentiles("redraw only, 80x24", samples);
-    let (p, _) = stali::ui::starting_profile(None).expect("default");
+    let (p, _) =
+        stali::ui::starting_profile(None, &stali::model::Catalog::embedded()).expect("default");
     let real = Index::build(&p, &Catalog::embedded());
     let n = real.len();
     percentiles(
@@ -175,7 +176,8 @@ fn benches(c: &mut Criterion) {
             term.draw(|f| stali::ui::draw::draw(&a, f)).expect("draw");
         })
     });
-    let (p, _) = stali::ui::starting_profile(None).expect("default");
+    let (p, _) =
+        stali::ui::starting_profile(None, &stali::model::Catalog::embedded()).expect("default");
     let mut s = Search::new(Index::build(&p, &Catalog::embedded()));
     c.bench_function("search keystroke, catalog", |b| {
         b.iter(|| {

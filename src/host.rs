@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Need {
-    /// Compiling the userland.
+    /// Compiling the userland (recipes, stripping, unpacking).
     Userland,
     /// Building the kernel.
     Kernel,
@@ -16,15 +16,44 @@ pub enum Need {
     Iso,
     /// Booting under QEMU (`stali boot`).
     Boot,
+    /// The kernel source the shipped profiles name (only for profiles that use it).
+    Source,
 }
+
+/// Every need, in pipeline order.
+pub const ALL_NEEDS: &[Need] = &[
+    Need::Userland,
+    Need::Kernel,
+    Need::Iso,
+    Need::Boot,
+    Need::Source,
+];
 
 /// How to find a requirement on this machine.
 #[derive(Debug, Clone, Copy)]
 pub enum Probe {
-    /// A program on `PATH`.
-    Program(&'static str),
-    /// A file at one of these paths (distributions differ).
+    /// Programs looked up on `PATH`; every one of them is needed.
+    Programs(&'static [&'static str]),
+    /// A program called by this absolute path (make's `SHELL`, `#!` lines).
+    Absolute(&'static str),
+    /// The compiler a wrapper script runs (`exec "${REALGCC:-NAME}"` in musl-gcc), on `PATH`.
+    WrappedCompiler(&'static str),
+    /// A data file at one of these paths (distributions differ).
     File(&'static [&'static str]),
+}
+
+/// A distribution family whose package names the table knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Debian and Ubuntu (`apt-get install`).
+    Debian,
+    /// Fedora (`dnf install`).
+    Fedora,
+    /// Arch Linux (`pacman -S`).
+    Arch,
+    /// Alpine (`apk add`).
+    Alpine,
 }
 
 /// Package names providing a requirement on the four families we document.
@@ -38,6 +67,18 @@ pub struct Packages {
     pub arch: &'static str,
     /// Alpine (`apk add`).
     pub alpine: &'static str,
+}
+
+impl Packages {
+    /// The package on `family`.
+    pub fn of(&self, family: Family) -> &'static str {
+        match family {
+            Family::Debian => self.debian,
+            Family::Fedora => self.fedora,
+            Family::Arch => self.arch,
+            Family::Alpine => self.alpine,
+        }
+    }
 }
 
 /// One host requirement.
@@ -69,140 +110,214 @@ const fn pk(
     }
 }
 
-/// Every host requirement, in pipeline order.
+const fn same(name: &'static str) -> Packages {
+    pk(name, name, name, name)
+}
+
+/// Every host requirement, in pipeline order: everything the pipeline runs, directly or
+/// through make, kbuild and the recipes (the end-to-end test builds with `PATH` reduced to
+/// the programs named here), and the files it reads from the host.
 pub const REQUIREMENTS: &[Requirement] = &[
     Requirement {
+        name: "sh",
+        probe: Probe::Absolute("/bin/sh"),
+        purpose: "make's shell and every `#!/bin/sh` script",
+        need: Need::Userland,
+        packages: pk("dash", "bash", "bash", "busybox"),
+    },
+    Requirement {
+        name: "shell utilities",
+        probe: Probe::Programs(&[
+            "sh", "cat", "cp", "mv", "rm", "mkdir", "rmdir", "ln", "chmod", "touch", "ls", "head",
+            "tail", "tr", "wc", "cut", "sort", "uniq", "basename", "dirname", "expr", "echo",
+            "printf", "env", "mktemp", "uname", "install", "tee", "test", "true", "false", "sleep",
+            "date", "od", "readlink", "realpath", "nproc",
+        ]),
+        purpose: "run by make, kbuild and the recipes' scripts",
+        need: Need::Userland,
+        packages: pk("coreutils", "coreutils", "coreutils", "coreutils"),
+    },
+    Requirement {
+        name: "grep, sed, awk",
+        probe: Probe::Programs(&["grep", "sed", "awk"]),
+        purpose: "text processing in kbuild and the recipes",
+        need: Need::Userland,
+        packages: pk(
+            "grep sed mawk",
+            "grep sed gawk",
+            "grep sed gawk",
+            "grep sed gawk",
+        ),
+    },
+    Requirement {
+        name: "find, xargs",
+        probe: Probe::Programs(&["find", "xargs"]),
+        purpose: "kbuild's header and object lists",
+        need: Need::Userland,
+        packages: same("findutils"),
+    },
+    Requirement {
+        name: "diff, cmp",
+        probe: Probe::Programs(&["diff", "cmp"]),
+        purpose: "kbuild's and configure's comparisons",
+        need: Need::Userland,
+        packages: same("diffutils"),
+    },
+    Requirement {
+        name: "getconf",
+        probe: Probe::Programs(&["getconf"]),
+        purpose: "kbuild asks it for the host's word size",
+        need: Need::Userland,
+        packages: pk("libc-bin", "glibc-common", "glibc", "musl-utils"),
+    },
+    Requirement {
         name: "musl-gcc",
-        probe: Probe::Program("musl-gcc"),
+        probe: Probe::Programs(&["musl-gcc"]),
         purpose: "static C compiler wrapper for musl",
         need: Need::Userland,
         packages: pk("musl-tools", "musl-gcc", "musl", "musl-dev"),
     },
     Requirement {
+        name: "musl-gcc's compiler",
+        probe: Probe::WrappedCompiler("musl-gcc"),
+        purpose: "the gcc that musl-gcc runs",
+        need: Need::Userland,
+        packages: same("gcc"),
+    },
+    Requirement {
         name: "make",
-        probe: Probe::Program("make"),
+        probe: Probe::Programs(&["make"]),
         purpose: "runs recipes and kbuild",
         need: Need::Userland,
-        packages: pk("make", "make", "make", "make"),
+        packages: same("make"),
     },
     Requirement {
-        name: "strip",
-        probe: Probe::Program("strip"),
-        purpose: "strips installed binaries",
+        name: "binutils",
+        probe: Probe::Programs(&[
+            "as", "ld", "ar", "nm", "ranlib", "strip", "objcopy", "objdump", "readelf",
+        ]),
+        purpose: "assembles, links and strips",
         need: Need::Userland,
-        packages: pk("binutils", "binutils", "binutils", "binutils"),
-    },
-    Requirement {
-        name: "sed",
-        probe: Probe::Program("sed"),
-        purpose: "used by several recipes",
-        need: Need::Userland,
-        packages: pk("sed", "sed", "sed", "sed"),
+        packages: same("binutils"),
     },
     Requirement {
         name: "tar",
-        probe: Probe::Program("tar"),
+        probe: Probe::Programs(&["tar"]),
         purpose: "unpacks source tarballs",
         need: Need::Userland,
-        packages: pk("tar", "tar", "tar", "tar"),
+        packages: same("tar"),
     },
     Requirement {
-        name: "autoreconf",
-        probe: Probe::Program("autoreconf"),
+        name: "gzip",
+        probe: Probe::Programs(&["gzip"]),
+        purpose: "unpacks .tar.gz sources; gzip kernel compression",
+        need: Need::Userland,
+        packages: same("gzip"),
+    },
+    Requirement {
+        name: "autotools",
+        probe: Probe::Programs(&[
+            "autoreconf",
+            "autoconf",
+            "autoheader",
+            "autom4te",
+            "aclocal",
+            "automake",
+            "m4",
+            "perl",
+        ]),
         purpose: "regenerates configure for recipes built from git",
         need: Need::Userland,
-        packages: pk("autoconf", "autoconf", "autoconf", "autoconf"),
-    },
-    Requirement {
-        name: "automake",
-        probe: Probe::Program("automake"),
-        purpose: "Makefile.in generation for autotools recipes",
-        need: Need::Userland,
-        packages: pk("automake", "automake", "automake", "automake"),
+        packages: pk(
+            "autoconf automake m4 perl",
+            "autoconf automake m4 perl",
+            "autoconf automake m4 perl",
+            "autoconf automake m4 perl",
+        ),
     },
     Requirement {
         name: "libtoolize",
-        probe: Probe::Program("libtoolize"),
+        probe: Probe::Programs(&["libtoolize"]),
         purpose: "libtool for autotools recipes",
         need: Need::Userland,
-        packages: pk("libtool", "libtool", "libtool", "libtool"),
+        packages: same("libtool"),
     },
     Requirement {
         name: "libtool",
-        probe: Probe::Program("libtool"),
+        probe: Probe::Programs(&["libtool"]),
         purpose: "the libtool script (libtermkey)",
         need: Need::Userland,
         packages: pk("libtool-bin", "libtool", "libtool", "libtool"),
     },
     Requirement {
         name: "autopoint",
-        probe: Probe::Program("autopoint"),
+        probe: Probe::Programs(&["autopoint"]),
         purpose: "gettext macros (kbd)",
         need: Need::Userland,
         packages: pk("autopoint", "gettext-devel", "gettext", "gettext-dev"),
     },
     Requirement {
         name: "gperf",
-        probe: Probe::Program("gperf"),
+        probe: Probe::Programs(&["gperf"]),
         purpose: "perfect hashes (e2fsprogs, kbd)",
         need: Need::Userland,
-        packages: pk("gperf", "gperf", "gperf", "gperf"),
+        packages: same("gperf"),
     },
     Requirement {
         name: "pkg-config",
-        probe: Probe::Program("pkg-config"),
+        probe: Probe::Programs(&["pkg-config"]),
         purpose: "finds libraries in the sysroot",
         need: Need::Userland,
         packages: pk("pkgconf", "pkgconf-pkg-config", "pkgconf", "pkgconf"),
     },
     Requirement {
         name: "tic",
-        probe: Probe::Program("tic"),
+        probe: Probe::Programs(&["tic"]),
         purpose: "compiles ncurses' built-in terminal descriptions",
         need: Need::Userland,
         packages: pk("ncurses-bin", "ncurses", "ncurses", "ncurses"),
     },
     Requirement {
         name: "gcc",
-        probe: Probe::Program("gcc"),
+        probe: Probe::Programs(&["gcc"]),
         purpose: "compiles the kernel",
         need: Need::Kernel,
-        packages: pk("gcc", "gcc", "gcc", "gcc"),
+        packages: same("gcc"),
     },
     Requirement {
-        name: "flex",
-        probe: Probe::Program("flex"),
-        purpose: "kconfig lexer",
+        name: "flex, bison",
+        probe: Probe::Programs(&["flex", "bison"]),
+        purpose: "kconfig's lexer and parser",
         need: Need::Kernel,
-        packages: pk("flex", "flex", "flex", "flex"),
-    },
-    Requirement {
-        name: "bison",
-        probe: Probe::Program("bison"),
-        purpose: "kconfig parser",
-        need: Need::Kernel,
-        packages: pk("bison", "bison", "bison", "bison"),
+        packages: pk("flex bison", "flex bison", "flex bison", "flex bison"),
     },
     Requirement {
         name: "bc",
-        probe: Probe::Program("bc"),
+        probe: Probe::Programs(&["bc"]),
         purpose: "kernel build-time constants",
         need: Need::Kernel,
-        packages: pk("bc", "bc", "bc", "bc"),
+        packages: same("bc"),
     },
     Requirement {
         name: "xz",
-        probe: Probe::Program("xz"),
-        purpose: "kernel and source compression",
+        probe: Probe::Programs(&["xz"]),
+        purpose: "xz kernel compression, .tar.xz sources",
         need: Need::Kernel,
         packages: pk("xz-utils", "xz", "xz", "xz"),
     },
     Requirement {
         name: "zstd",
-        probe: Probe::Program("zstd"),
+        probe: Probe::Programs(&["zstd"]),
         purpose: "zstd kernel compression",
         need: Need::Kernel,
-        packages: pk("zstd", "zstd", "zstd", "zstd"),
+        packages: same("zstd"),
+    },
+    Requirement {
+        name: "rsync",
+        probe: Probe::Programs(&["rsync"]),
+        purpose: "the kernel's `make headers_install`",
+        need: Need::Kernel,
+        packages: same("rsync"),
     },
     Requirement {
         name: "libelf headers",
@@ -225,61 +340,49 @@ pub const REQUIREMENTS: &[Requirement] = &[
     },
     Requirement {
         name: "xorriso",
-        probe: Probe::Program("xorriso"),
+        probe: Probe::Programs(&["xorriso"]),
         purpose: "writes the ISO",
         need: Need::Iso,
         packages: pk("xorriso", "xorriso", "libisoburn", "xorriso"),
     },
     Requirement {
         name: "isolinux.bin",
-        probe: Probe::File(&[
-            "/usr/lib/ISOLINUX/isolinux.bin",
-            "/usr/share/syslinux/isolinux.bin",
-            "/usr/lib/syslinux/bios/isolinux.bin",
-        ]),
+        probe: Probe::File(ISOLINUX_BIN),
         purpose: "BIOS boot loader",
         need: Need::Iso,
         packages: pk("isolinux", "syslinux", "syslinux", "syslinux"),
     },
     Requirement {
         name: "isohdpfx.bin",
-        probe: Probe::File(&[
-            "/usr/lib/ISOLINUX/isohdpfx.bin",
-            "/usr/share/syslinux/isohdpfx.bin",
-            "/usr/lib/syslinux/bios/isohdpfx.bin",
-        ]),
+        probe: Probe::File(ISOHDPFX_BIN),
         purpose: "hybrid MBR for USB sticks",
         need: Need::Iso,
         packages: pk("isolinux", "syslinux", "syslinux", "syslinux"),
     },
     Requirement {
         name: "ldlinux.c32",
-        probe: Probe::File(&[
-            "/usr/lib/syslinux/modules/bios/ldlinux.c32",
-            "/usr/share/syslinux/ldlinux.c32",
-            "/usr/lib/syslinux/bios/ldlinux.c32",
-        ]),
+        probe: Probe::File(LDLINUX_C32),
         purpose: "isolinux core module",
         need: Need::Iso,
         packages: pk("syslinux-common", "syslinux", "syslinux", "syslinux"),
     },
     Requirement {
         name: "mkfs.fat",
-        probe: Probe::Program("mkfs.fat"),
+        probe: Probe::Programs(&["mkfs.fat"]),
         purpose: "EFI system partition image",
         need: Need::Iso,
-        packages: pk("dosfstools", "dosfstools", "dosfstools", "dosfstools"),
+        packages: same("dosfstools"),
     },
     Requirement {
-        name: "mcopy",
-        probe: Probe::Program("mcopy"),
+        name: "mtools",
+        probe: Probe::Programs(&["mmd", "mcopy"]),
         purpose: "fills the EFI image",
         need: Need::Iso,
-        packages: pk("mtools", "mtools", "mtools", "mtools"),
+        packages: same("mtools"),
     },
     Requirement {
         name: "qemu-system-x86_64",
-        probe: Probe::Program("qemu-system-x86_64"),
+        probe: Probe::Programs(&["qemu-system-x86_64"]),
         purpose: "boots the image (stali boot)",
         need: Need::Boot,
         packages: pk(
@@ -291,16 +394,47 @@ pub const REQUIREMENTS: &[Requirement] = &[
     },
     Requirement {
         name: "OVMF",
-        probe: Probe::File(&[
-            "/usr/share/ovmf/OVMF.fd",
-            "/usr/share/edk2/ovmf/OVMF_CODE.fd",
-            "/usr/share/edk2/x64/OVMF.fd",
-            "/usr/share/qemu/OVMF.fd",
-        ]),
+        probe: Probe::File(OVMF_FD),
         purpose: "UEFI firmware for stali boot --uefi",
         need: Need::Boot,
         packages: pk("ovmf", "edk2-ovmf", "edk2-ovmf", "ovmf"),
     },
+    Requirement {
+        name: "linux-source-6.1",
+        probe: Probe::File(&[crate::model::profile::DEFAULT_KERNEL_PATH]),
+        purpose: "the kernel source the shipped profiles name",
+        need: Need::Source,
+        packages: pk("linux-source-6.1", "", "", ""),
+    },
+];
+
+/// Where distributions put isolinux.bin.
+pub const ISOLINUX_BIN: &[&str] = &[
+    "/usr/lib/ISOLINUX/isolinux.bin",
+    "/usr/share/syslinux/isolinux.bin",
+    "/usr/lib/syslinux/bios/isolinux.bin",
+];
+
+/// Where distributions put the isohybrid MBR.
+pub const ISOHDPFX_BIN: &[&str] = &[
+    "/usr/lib/ISOLINUX/isohdpfx.bin",
+    "/usr/share/syslinux/isohdpfx.bin",
+    "/usr/lib/syslinux/bios/isohdpfx.bin",
+];
+
+/// Where distributions put isolinux's core module.
+pub const LDLINUX_C32: &[&str] = &[
+    "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+    "/usr/share/syslinux/ldlinux.c32",
+    "/usr/lib/syslinux/bios/ldlinux.c32",
+];
+
+/// Where distributions put OVMF, the UEFI firmware for QEMU.
+pub const OVMF_FD: &[&str] = &[
+    "/usr/share/ovmf/OVMF.fd",
+    "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+    "/usr/share/edk2/x64/OVMF.fd",
+    "/usr/share/qemu/OVMF.fd",
 ];
 
 /// Finds a program on `PATH`.
@@ -316,12 +450,69 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The compiler a wrapper script such as musl-gcc runs: the `NAME` of its
+/// `${REALGCC:-NAME}`, or `None` when the wrapper is not such a script.
+pub fn wrapped_compiler(wrapper: &Path) -> Option<String> {
+    let text = std::fs::read(wrapper).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    let at = text.find("${REALGCC:-")? + "${REALGCC:-".len();
+    let name: String = text[at..].chars().take_while(|c| *c != '}').collect();
+    (!name.is_empty() && !name.contains(['/', ' ', '$'])).then_some(name)
+}
+
+/// One program or file of a requirement, and where it is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    /// Program name (or absolute path, or the first file path).
+    pub name: String,
+    /// Where it is, if it is here.
+    pub path: Option<PathBuf>,
+    /// Whether the pipeline finds it on `PATH` (rather than by an absolute path).
+    pub on_path: bool,
+}
+
 impl Requirement {
-    /// Where the requirement was found, if it was.
-    pub fn locate(&self) -> Option<PathBuf> {
+    /// Every program or file of the requirement, each with where it is.
+    pub fn locate_all(&self) -> Vec<Found> {
         match self.probe {
-            Probe::Program(p) => which(p),
-            Probe::File(paths) => paths.iter().map(PathBuf::from).find(|p| p.is_file()),
+            Probe::Programs(names) => names
+                .iter()
+                .map(|n| Found {
+                    name: n.to_string(),
+                    path: which(n),
+                    on_path: true,
+                })
+                .collect(),
+            Probe::Absolute(p) => vec![Found {
+                name: p.to_string(),
+                path: is_executable(Path::new(p)).then(|| PathBuf::from(p)),
+                on_path: false,
+            }],
+            Probe::WrappedCompiler(wrapper) => {
+                let name = which(wrapper)
+                    .and_then(|w| wrapped_compiler(&w))
+                    .unwrap_or_else(|| "gcc".to_string());
+                vec![Found {
+                    path: which(&name),
+                    name,
+                    on_path: true,
+                }]
+            }
+            Probe::File(paths) => vec![Found {
+                name: paths.first().map(|p| p.to_string()).unwrap_or_default(),
+                path: paths.iter().map(PathBuf::from).find(|p| p.is_file()),
+                on_path: false,
+            }],
+        }
+    }
+
+    /// Where the requirement was found (its first program or file), if all of it was.
+    pub fn locate(&self) -> Option<PathBuf> {
+        let all = self.locate_all();
+        if all.iter().all(|f| f.path.is_some()) {
+            all.into_iter().next().and_then(|f| f.path)
+        } else {
+            None
         }
     }
 }
@@ -331,17 +522,20 @@ pub fn requirement(name: &str) -> Option<&'static Requirement> {
     REQUIREMENTS.iter().find(|r| r.name == name)
 }
 
-/// Where the requirement `name` is on this machine, or an error naming the package to install.
-pub fn locate(name: &str) -> anyhow::Result<PathBuf> {
-    let r = requirement(name).ok_or_else(|| anyhow::anyhow!("unknown host requirement {name}"))?;
-    r.locate().ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} not found ({}); on Debian/Ubuntu: apt-get install {}",
-            r.name,
-            r.purpose,
-            r.packages.debian
-        )
-    })
+/// The first of `paths` that is a file here, or an error naming the requirement's package.
+pub fn host_file(paths: &[&str], what: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = paths.iter().map(PathBuf::from).find(|p| p.is_file()) {
+        return Ok(p);
+    }
+    let r = REQUIREMENTS.iter().find(|r| match r.probe {
+        Probe::File(ps) => std::ptr::eq(ps, paths) || ps == paths,
+        _ => false,
+    });
+    let pkg = r.map(|r| r.packages.debian).unwrap_or("");
+    anyhow::bail!(
+        "{what} not found (looked at {}); on Debian/Ubuntu: apt-get install {pkg}",
+        paths.join(", ")
+    )
 }
 
 /// The state of one requirement on this machine.
@@ -353,9 +547,13 @@ pub struct Status {
     pub need: Need,
     /// Why it is needed.
     pub purpose: &'static str,
-    /// Where it was found.
+    /// Where it was found (its first program or file), when all of it was.
     pub found: Option<PathBuf>,
-    /// Debian package.
+    /// Each program or file, with where it is.
+    pub items: Vec<Found>,
+    /// The names of the programs or files that are missing.
+    pub missing: Vec<String>,
+    /// Debian package(s), space-separated.
     pub debian: &'static str,
 }
 
@@ -364,14 +562,40 @@ pub fn check(needs: &[Need]) -> Vec<Status> {
     REQUIREMENTS
         .iter()
         .filter(|r| needs.contains(&r.need))
-        .map(|r| Status {
-            name: r.name,
-            need: r.need,
-            purpose: r.purpose,
-            found: r.locate(),
-            debian: r.packages.debian,
+        .map(|r| {
+            let items = r.locate_all();
+            let missing: Vec<String> = items
+                .iter()
+                .filter(|f| f.path.is_none())
+                .map(|f| f.name.clone())
+                .collect();
+            Status {
+                name: r.name,
+                need: r.need,
+                purpose: r.purpose,
+                found: if missing.is_empty() {
+                    items.first().and_then(|f| f.path.clone())
+                } else {
+                    None
+                },
+                items,
+                missing,
+                debian: r.packages.debian,
+            }
         })
         .collect()
+}
+
+/// Every package of `family` that the requirements for `needs` name, sorted, once each.
+pub fn packages(family: Family, needs: &[Need]) -> Vec<&'static str> {
+    let mut v: Vec<&str> = REQUIREMENTS
+        .iter()
+        .filter(|r| needs.contains(&r.need))
+        .flat_map(|r| r.packages.of(family).split_whitespace())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Install commands for the missing requirements, one per distribution family.
@@ -380,8 +604,11 @@ pub fn install_commands(missing: &[&str]) -> Vec<(&'static str, String)> {
         .iter()
         .filter(|r| missing.contains(&r.name))
         .collect();
-    let pkgs = |f: fn(&Packages) -> &'static str| {
-        let mut v: Vec<&str> = reqs.iter().map(|r| f(&r.packages)).collect();
+    let pkgs = |f: Family| {
+        let mut v: Vec<&str> = reqs
+            .iter()
+            .flat_map(|r| r.packages.of(f).split_whitespace())
+            .collect();
         v.sort();
         v.dedup();
         v.join(" ")
@@ -389,31 +616,61 @@ pub fn install_commands(missing: &[&str]) -> Vec<(&'static str, String)> {
     vec![
         (
             "Debian/Ubuntu",
-            format!("apt-get install -y {}", pkgs(|p| p.debian)),
+            format!("apt-get install -y {}", pkgs(Family::Debian)),
         ),
-        ("Fedora", format!("dnf install -y {}", pkgs(|p| p.fedora))),
-        ("Arch", format!("pacman -S --needed {}", pkgs(|p| p.arch))),
-        ("Alpine", format!("apk add {}", pkgs(|p| p.alpine))),
+        ("Fedora", format!("dnf install -y {}", pkgs(Family::Fedora))),
+        ("Arch", format!("pacman -S --needed {}", pkgs(Family::Arch))),
+        ("Alpine", format!("apk add {}", pkgs(Family::Alpine))),
     ]
+}
+
+fn missing_message(status: &[Status]) -> Option<String> {
+    let missing: Vec<&Status> = status.iter().filter(|s| !s.missing.is_empty()).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = missing
+        .iter()
+        .map(|s| {
+            if s.items.len() > 1 {
+                format!("{} ({})", s.name, s.missing.join(", "))
+            } else {
+                s.missing.join(", ")
+            }
+        })
+        .collect();
+    let reqs: Vec<&str> = missing.iter().map(|s| s.name).collect();
+    let mut msg = format!("missing host tools: {}\n", names.join(", "));
+    for (family, cmd) in install_commands(&reqs) {
+        msg.push_str(&format!("  {family}: {cmd}\n"));
+    }
+    msg.push_str("(`stali doctor` shows every requirement)");
+    Some(msg)
 }
 
 /// Fails before any work when a requirement for `needs` is missing, naming the packages.
 pub fn require(needs: &[Need]) -> anyhow::Result<()> {
-    let missing: Vec<&str> = check(needs)
-        .iter()
-        .filter(|s| s.found.is_none())
-        .map(|s| s.name)
+    match missing_message(&check(needs)) {
+        Some(m) => anyhow::bail!(m),
+        None => Ok(()),
+    }
+}
+
+/// Fails when one of these programs (each named in [`REQUIREMENTS`]) is not on `PATH`.
+pub fn require_programs(programs: &[&str]) -> anyhow::Result<()> {
+    let status: Vec<Status> = check(ALL_NEEDS)
+        .into_iter()
+        .filter(|s| s.items.iter().any(|f| programs.contains(&f.name.as_str())))
+        .map(|mut s| {
+            s.items.retain(|f| programs.contains(&f.name.as_str()));
+            s.missing.retain(|m| programs.contains(&m.as_str()));
+            s
+        })
         .collect();
-    if missing.is_empty() {
-        return Ok(());
+    match missing_message(&status) {
+        Some(m) => anyhow::bail!(m),
+        None => Ok(()),
     }
-    let cmds = install_commands(&missing);
-    let mut msg = format!("missing host tools: {}\n", missing.join(", "));
-    for (family, cmd) in cmds {
-        msg.push_str(&format!("  {family}: {cmd}\n"));
-    }
-    msg.push_str("(`stali doctor` shows every requirement)");
-    anyhow::bail!(msg)
 }
 
 #[cfg(test)]
@@ -422,14 +679,85 @@ mod tests {
 
     #[test]
     fn install_commands_name_packages_per_family() {
-        let c = install_commands(&["musl-gcc", "xorriso"]);
-        assert_eq!(c[0].1, "apt-get install -y musl-tools xorriso");
-        assert_eq!(c[2].1, "pacman -S --needed libisoburn musl");
+        let c = install_commands(&["musl-gcc", "xorriso", "rsync"]);
+        assert_eq!(c[0].1, "apt-get install -y musl-tools rsync xorriso");
+        assert_eq!(c[2].1, "pacman -S --needed libisoburn musl rsync");
     }
 
     #[test]
     fn which_finds_a_real_program_and_not_a_fake_one() {
         assert!(which("sh").is_some());
         assert!(which("no-such-program-stali").is_none());
+    }
+
+    #[test]
+    fn debian_packages_cover_every_requirement() {
+        let all = packages(Family::Debian, ALL_NEEDS);
+        for want in [
+            "rsync",
+            "musl-tools",
+            "coreutils",
+            "linux-source-6.1",
+            "ovmf",
+        ] {
+            assert!(all.contains(&want), "{want} not in {all:?}");
+        }
+        for r in REQUIREMENTS {
+            assert!(
+                !r.packages.debian.is_empty(),
+                "{} has no Debian package",
+                r.name
+            );
+        }
+        let mut sorted = all.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(all, sorted);
+    }
+
+    #[test]
+    fn the_wrapped_compiler_is_read_from_the_wrapper() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let w = d.path().join("musl-gcc");
+        std::fs::write(
+            &w,
+            "#!/bin/sh\nexec \"${REALGCC:-x86_64-linux-gnu-gcc}\" \"$@\" -specs \"/x.specs\"\n",
+        )
+        .expect("write");
+        assert_eq!(
+            wrapped_compiler(&w).as_deref(),
+            Some("x86_64-linux-gnu-gcc")
+        );
+        std::fs::write(&w, "\x7fELF...").expect("write");
+        assert_eq!(wrapped_compiler(&w), None);
+    }
+
+    #[test]
+    fn a_missing_program_is_named_with_its_group_and_package() {
+        let s = vec![Status {
+            name: "binutils",
+            need: Need::Userland,
+            purpose: "",
+            found: None,
+            items: vec![
+                Found {
+                    name: "as".into(),
+                    path: Some("/usr/bin/as".into()),
+                    on_path: true,
+                },
+                Found {
+                    name: "ld".into(),
+                    path: None,
+                    on_path: true,
+                },
+            ],
+            missing: vec!["ld".into()],
+            debian: "binutils",
+        }];
+        let m = missing_message(&s).expect("a message");
+        assert!(
+            m.contains("binutils (ld)") && m.contains("apt-get install -y binutils"),
+            "{m}"
+        );
     }
 }

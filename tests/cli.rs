@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod host_common;
+
 fn stali(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stali"))
         .args(args)
@@ -234,7 +236,7 @@ fn list_diff_doctor_and_completions() {
     assert!(d.contains("hardware: qemu-x86_64 -> pc-x86_64"), "{d}");
     assert!(d.contains("+ dropbear"), "{d}");
     assert!(d.contains("+ zlib (needed by"), "{d}");
-    assert!(d.contains("estimated size:"), "{d}");
+    assert!(d.contains("estimated image:"), "{d}");
 
     let o = stali(&["doctor"]);
     let out = text(&o.stdout);
@@ -300,4 +302,144 @@ fn mutated_profiles_never_panic() {
             text(&o.stderr)
         );
     }
+}
+
+#[test]
+fn doctor_fails_naming_each_missing_program_and_its_package() {
+    // Everything the table names, but rsync (the kernel's headers_install) and ld.
+    let bin = host_common::doctor_path(&["rsync", "ld"]);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stali"))
+            .args(args)
+            .env("PATH", bin.path())
+            .output()
+            .expect("run stali")
+    };
+    let o = run(&["doctor"]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("MISSING  rsync"), "{out}");
+    assert!(out.contains("missing: ld"), "{out}");
+    assert!(out.contains("apt-get install -y binutils rsync"), "{out}");
+    assert!(
+        !out.contains("Everything the pipeline needs is here"),
+        "{out}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&run(&["doctor", "--json"]).stdout).expect("doctor json");
+    let missing: Vec<&str> = j["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert_eq!(missing, ["binutils", "rsync"]);
+    // With the full table on PATH the doctor is content.
+    let all = host_common::doctor_path(&[]);
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .arg("doctor")
+        .env("PATH", all.path())
+        .output()
+        .expect("run stali");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // The package list tests/run installs.
+    let o = stali(&["doctor", "--packages", "debian"]);
+    let pkgs = text(&o.stdout);
+    for p in ["rsync", "musl-tools", "xorriso", "linux-source-6.1"] {
+        assert!(pkgs.lines().any(|l| l == p), "{p} not in:\n{pkgs}");
+    }
+}
+
+fn stali_with_config(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STALI_CONFIG_DIR", config)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run stali")
+}
+
+#[test]
+fn kernel_bases_come_from_the_catalog() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(dir.path().join("hardware")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("hardware/bases.toml"),
+        "[[base]]\nname = \"allnoconfig\"\ndescription = \"Everything off\"\nsize = 500000\nsize_source = \"estimate: test\"\n",
+    )
+    .expect("write");
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "format = 1\n[kernel]\nbase = \"allnoconfig\"\n").expect("write");
+    let p = profile.to_str().expect("utf-8");
+    let o = stali_with_config(dir.path(), &["check", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = stali_with_config(dir.path(), &["list", "bases"]);
+    let listed = text(&o.stdout);
+    for b in ["tinyconfig", "defconfig", "allnoconfig"] {
+        assert!(listed.contains(b), "{b} not listed:\n{listed}");
+    }
+    // Without the user's catalog the same profile is refused, pointing at the list.
+    let o = stali(&["check", p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).ends_with(
+            "p.toml:3:8: error: kernel.base: unknown base `allnoconfig` (see `stali list bases`)\n"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn the_budget_warns_and_strict_fails() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let profile = dir.path().join("tight.toml");
+    std::fs::write(&profile, "format = 1\n[image]\nbudget = \"1 KiB\"\n").expect("write");
+    let p = profile.to_str().expect("utf-8");
+    for cmd in ["check", "size"] {
+        let o = stali(&[cmd, p]);
+        assert_eq!(o.status.code(), Some(0), "{cmd}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("tight.toml:3:10: warning: image.budget: the estimated image is ")
+                && err.contains("over the budget of 1 KiB by"),
+            "{cmd}: {err}"
+        );
+        let o = stali(&[cmd, p, "--strict"]);
+        assert_eq!(o.status.code(), Some(1), "{cmd} --strict");
+        assert!(
+            text(&o.stderr).contains("tight.toml:3:10: error: image.budget: the estimated image"),
+            "{cmd}: {}",
+            text(&o.stderr)
+        );
+    }
+    let o = stali(&["check", "profiles/minimal.toml", "--strict"]);
+    assert_eq!(o.status.code(), Some(0), "within its budget");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_each_at_its_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let profile = dir.path().join("multi.toml");
+    std::fs::write(
+        &profile,
+        "format = 1\nname = \"Bad Name\"\n[kernel]\nbase = \"tinyconf\"\n[kernel.options]\nCONFIG_EXT4_FS = \"m\"\nCONFIG_MODULES = true\n[image]\nhostname = \"a b\"\n[pins]\nmksh = \"0123456789012345678901234567890123456789012345678901234567890123\"\n",
+    )
+    .expect("write");
+    let o = stali(&["check", profile.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let places: Vec<&str> = err
+        .lines()
+        .map(|l| l.split(": error: ").next().unwrap_or(""))
+        .map(|p| p.rsplit("multi.toml").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        places,
+        [":2:8", ":4:8", ":6:18", ":7:18", ":9:12", ":11:1"],
+        "{err}"
+    );
+    assert!(err.contains("did you mean `tinyconfig`?"), "{err}");
+    assert!(err.contains("`mksh` comes from git"), "{err}");
 }

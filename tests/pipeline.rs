@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+mod host_common;
+mod net_common;
+
 /// The pipeline tests share a cache; they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -40,6 +43,23 @@ fn build(profile: &Path, out: &Path, cache: &Path) -> Output {
         "--cache",
         cache.to_str().expect("utf-8"),
     ])
+}
+
+/// Lines of the build logs under `logs` that say a program was not found.
+fn programs_not_found(logs: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(logs).expect("logs").flatten() {
+        let Ok(t) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        for l in t.lines() {
+            let make_missing = l.starts_with("make") && l.ends_with(": No such file or directory");
+            if l.ends_with(": not found") || l.contains("command not found") || make_missing {
+                found.push(format!("{}: {l}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
 }
 
 fn text(b: &[u8]) -> String {
@@ -390,21 +410,51 @@ fn fixture_profile_builds_boots_and_reproduces() {
         "the first profile, its kernel rebuilt from the second one's objects, differs"
     );
 
-    // That profile again, other cache and output path, its kernel built from nothing:
-    // the same bytes.
+    // That profile again, other cache and output path, its kernel built from nothing, and
+    // PATH reduced to the programs the host table names: the same bytes. A program the
+    // pipeline runs that the table does not name fails this build (or shows in its logs).
     let out2 = work.path().join("two/other-name.iso");
     let c2 = cache("second");
     match std::fs::remove_dir_all(c2.join("kernel")) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("clearing {c2:?}: {e}"),
         _ => {}
     }
-    let o = build(&prof_b, &out2, &c2);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let bin = host_common::doctor_path(&[]);
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .arg("build")
+        .arg(&prof_b)
+        .arg("-o")
+        .arg(&out2)
+        .arg("--cache")
+        .arg(&c2)
+        .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("PATH", bin.path())
+        .output()
+        .expect("run stali build");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the build with PATH reduced to the host table failed:\n{}",
+        text(&o.stderr)
+    );
+    let missing = programs_not_found(&c2.join("logs/e2e"));
+    assert!(
+        missing.is_empty(),
+        "programs the host table does not name:\n{}",
+        missing.join("\n")
+    );
     assert_eq!(
         sha256(&std::fs::read(&out2).expect("iso 2")),
         sha256(&std::fs::read(&out1b).expect("iso 1b")),
         "a kernel built from another configuration's objects differs from one built from nothing"
     );
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(["boot", out2.to_str().expect("utf-8"), "--timeout", "180"])
+        .env("PATH", bin.path())
+        .output()
+        .expect("run stali boot");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 
     // An image whose init is missing is a failed boot (a kernel panic), not a hang.
     let noinit = work.path().join("noinit.toml");
@@ -704,4 +754,144 @@ fn sigterm_stops_the_build_and_the_next_run_resumes() {
         text(&o.stderr)
     );
     assert!(out.is_file());
+}
+
+#[test]
+fn sources_served_over_loopback_are_fetched_then_built_offline() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    // The fixture repositories, served by git daemon (fixture-init, hello) and git's smart
+    // HTTP (greet); the profile names them by those URLs only.
+    let daemon = net_common::Daemon::start(&f.root);
+    let root = f.root.clone();
+    let http = net_common::Server::start(move |req, body, s, _| {
+        net_common::http_backend(&root, req, body, s)
+    });
+    let file = |n: &str| format!("file://{}", f.root.join(n).display());
+    let text_profile = profile(
+        &f,
+        "e2e-net",
+        &["fixture-init", "hello", "greet"],
+        "CONFIG_PRINTK_TIME = \"y\"",
+        "",
+    )
+    .replace(
+        &file("fixture-init"),
+        &format!("git://127.0.0.1:{}/fixture-init", daemon.1),
+    )
+    .replace(
+        &file("hello-make"),
+        &format!("git://127.0.0.1:{}/hello-make", daemon.1),
+    )
+    .replace(&file("greet-autotools"), &http.url("/git/greet-autotools"));
+    assert!(!text_profile.contains("file://"), "{text_profile}");
+    // hello follows its upstream's branch, which moves on by one commit.
+    let hello_repo = f.root.join("hello-make");
+    let c_file = hello_repo.join("hello.c");
+    let mut src = std::fs::read_to_string(&c_file).expect("hello.c");
+    src.push_str("/* moved on upstream */\n");
+    std::fs::write(&c_file, src).expect("write hello.c");
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(&hello_repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@stali.invalid"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        text(&o.stdout).trim().to_string()
+    };
+    git(&["commit", "-q", "-a", "-m", "moved on"]);
+    let hello_new = git(&["rev-parse", "HEAD"]);
+    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]);
+    let text_profile = format!("{text_profile}\n[track]\nhello = \"branch:{branch}\"\n");
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join("e2e-net.toml");
+    std::fs::write(&prof, &text_profile).expect("write profile");
+    let c = cache("main");
+    let o = stali(&[
+        "update",
+        prof.to_str().expect("utf-8"),
+        "hello",
+        "--cache",
+        c.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("1 commit"), "{}", text(&o.stdout));
+    let updated = std::fs::read_to_string(&prof).expect("profile");
+    assert!(
+        updated.contains(&format!("hello = \"{hello_new}\" # {branch}")),
+        "{updated}"
+    );
+    // Checkouts are found by commit whatever URL brought them: drop those of the fixtures,
+    // so these come over the network (the kernel and packages stay cached).
+    for e in std::fs::read_dir(c.join("src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if [&f.init, &f.hello, &f.greet]
+            .iter()
+            .any(|rev| name.contains(rev.as_str()))
+        {
+            std::fs::remove_dir_all(e.path()).expect("remove a fixture checkout");
+        }
+    }
+    let o = stali(&[
+        "fetch",
+        prof.to_str().expect("utf-8"),
+        "--cache",
+        c.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let listed: Vec<&str> = j["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .filter_map(|s| s["url"].as_str())
+        .collect();
+    assert!(
+        listed.iter().any(|u| u.starts_with("git://127.0.0.1"))
+            && listed.iter().any(|u| u.starts_with("http://127.0.0.1")),
+        "{listed:?}"
+    );
+    assert!(
+        http.seen()
+            .iter()
+            .any(|r| r.path.contains("git-upload-pack")),
+        "greet did not come over smart HTTP"
+    );
+
+    // The servers are gone: the build needs nothing but the cache.
+    drop(daemon);
+    drop(http);
+    let out = work.path().join("net/e2e-net.iso");
+    let o = stali(&[
+        "build",
+        prof.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--cache",
+        c.to_str().expect("utf-8"),
+        "--offline",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(out.is_file());
+    let r = report(&out);
+    let sources = r["sources"].as_array().expect("sources");
+    for (name, rev) in [
+        ("fixture-init", &f.init),
+        ("greet", &f.greet),
+        ("hello", &hello_new),
+    ] {
+        assert!(
+            sources
+                .iter()
+                .any(|s| s["name"] == name && s["pin"] == rev.as_str()),
+            "{name} missing in {sources:?}"
+        );
+    }
 }

@@ -2,8 +2,6 @@
 
 mod ui_common;
 
-use std::path::Path;
-
 use crossterm::event::KeyCode;
 use stali::model::profile::human;
 use stali::model::{Catalog, Profile, estimate, resolve};
@@ -125,16 +123,6 @@ fn undo_and_redo_walk_the_snapshots() {
     assert_eq!(app.message.expect("message").text, "nothing to redo");
 }
 
-fn app_on_copy(dir: &Path) -> (App, std::path::PathBuf, String) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
-    let path = dir.join("minimal.toml");
-    std::fs::copy(&src, &path).expect("copy");
-    let text = std::fs::read_to_string(&path).expect("read");
-    let p = Profile::load(&path).expect("loads");
-    let app = App::new(p, Some(text.clone()), Catalog::embedded(), look("default")).expect("ok");
-    (app, path, text)
-}
-
 #[test]
 fn save_writes_the_change_and_keeps_every_comment() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -152,7 +140,7 @@ fn save_writes_the_change_and_keeps_every_comment() {
             "lost comment {comment:?} in\n{saved}"
         );
     }
-    let back = Profile::load(&path).expect("valid");
+    let back = Profile::load(&path, &stali::model::Catalog::embedded()).expect("valid");
     assert_eq!(back.select, app.profile.select);
     assert!(back.select.contains(&"dropbear".to_string()));
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -173,14 +161,15 @@ fn save_writes_the_change_and_keeps_every_comment() {
 #[test]
 fn first_save_asks_for_a_name() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (p, text) = stali::ui::starting_profile(None).expect("default");
+    let (p, text) =
+        stali::ui::starting_profile(None, &stali::model::Catalog::embedded()).expect("default");
     let mut app = App::new(p, text, Catalog::embedded(), look("default")).expect("ok");
     press(&mut app, "s");
     assert!(matches!(app.modal, Some(Modal::Prompt(_))));
     let target = dir.path().join("mine.toml");
     press(&mut app, &format!("{}\n", target.display()));
     assert!(app.modal.is_none(), "{:?}", app.modal);
-    let back = Profile::load(&target).expect("saved and valid");
+    let back = Profile::load(&target, &stali::model::Catalog::embedded()).expect("saved and valid");
     assert_eq!(back.name, "mine");
     assert_eq!(app.profile.file.as_deref(), Some(target.as_path()));
 }
@@ -284,7 +273,11 @@ fn recovery_file_is_offered_and_restores_the_changes() {
     assert_eq!(rec, dir.path().join(".minimal.toml.stali-recover"));
     let wanted = app.profile.select.clone();
     let (_, _, _) = (path, (), ());
-    let p = Profile::load(&dir.path().join("minimal.toml")).expect("loads");
+    let p = Profile::load(
+        &dir.path().join("minimal.toml"),
+        &stali::model::Catalog::embedded(),
+    )
+    .expect("loads");
     let mut fresh = App::new(p, Some(text), Catalog::embedded(), look("default")).expect("ok");
     fresh.offer_recovery(rec.clone());
     press(&mut fresh, "y");

@@ -116,7 +116,7 @@ fn search_add_save_quit_in_a_real_terminal() {
     let path = t.profile();
     let original = std::fs::read_to_string(&path).expect("profile");
     let c = Catalog::embedded();
-    let mut p = Profile::load(&path).expect("loads");
+    let mut p = Profile::load(&path, &stali::model::Catalog::embedded()).expect("loads");
     let before = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
     p.select.push("dropbear".into());
     let after = human(estimate(&resolve(&p, &c).expect("ok"), &c).total_bytes);
@@ -157,7 +157,7 @@ fn search_add_save_quit_in_a_real_terminal() {
     );
 
     let saved = std::fs::read_to_string(&path).expect("saved");
-    let back = Profile::load(&path).expect("valid");
+    let back = Profile::load(&path, &stali::model::Catalog::embedded()).expect("valid");
     assert!(back.select.contains(&"dropbear".to_string()), "{saved}");
     for line in original.lines().filter(|l| l.contains('#')) {
         let comment = &line[line.find('#').unwrap_or(0)..];
@@ -214,7 +214,8 @@ fn hangup_keeps_unsaved_changes_and_exits_quickly() {
         .join(".minimal.toml.stali-recover");
     let text = std::fs::read_to_string(&rec)
         .unwrap_or_else(|e| panic!("no recovery file {}: {e}", rec.display()));
-    let p = Profile::parse(&text, None).expect("recovery file is a valid profile");
+    let p = Profile::parse(&text, None, &stali::model::Catalog::embedded())
+        .expect("recovery file is a valid profile");
     assert!(p.select.contains(&"dropbear".to_string()));
     assert!(
         !std::fs::read_to_string(&path)
@@ -285,4 +286,40 @@ fn sigterm_mid_edit_also_keeps_the_changes_and_the_next_run_offers_them() {
     t.wait_for("recovered", |s| {
         s.contains("recovered unsaved changes") && s.contains("[modified]")
     });
+}
+
+#[test]
+fn a_lost_terminal_exits_129_after_keeping_the_changes() {
+    let t = Tmux::new("lost");
+    let path = t.profile();
+    let code = t.dir.path().join("exit-code");
+    // sh ignores the hangup so that it outlives the terminal and can say how stali ended;
+    // stali installs its own handler.
+    t.start(&format!(
+        "sh -c 'trap \"\" HUP; {} menu {}; echo $? > {}'",
+        env!("CARGO_BIN_EXE_stali"),
+        path.display(),
+        code.display()
+    ));
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    t.keys(&["j", "j", "j", "Enter", "j", "Enter", "Space"]);
+    t.wait_for("an unsaved change", |s| s.contains("[modified]"));
+    let o = t.tmux(&["kill-session", "-t", "t"]);
+    assert!(o.status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        if let Ok(s) = std::fs::read_to_string(&code)
+            && s.ends_with('\n')
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "stali did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(text.trim(), "129", "not 134: no panic on the dead terminal");
+    let rec = path
+        .parent()
+        .expect("dir")
+        .join(".minimal.toml.stali-recover");
+    assert!(rec.exists(), "recovery file");
 }

@@ -1,6 +1,8 @@
 //! The command line: argument parsing and the model-only commands (check, size, list, diff,
 //! doctor, completions). `menu` hands over to the UI, `build` and `boot` to the pipeline.
 
+pub mod update;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -9,9 +11,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::host;
 
 pub mod kconfig_cmd;
-use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
-use crate::model::{Catalog, Estimate, Invalid, Plan, Profile, diff, estimate, resolve};
+use crate::model::{
+    Catalog, Diagnostic, Estimate, Invalid, Plan, Profile, diff, estimate, resolve,
+};
 
 /// Exit code for invalid input.
 pub const EXIT_INVALID: i32 = 1;
@@ -37,6 +41,9 @@ pub enum Command {
         /// Profile files (or names of shipped profiles: minimal, stali-classic, rescue).
         #[arg(required = true)]
         profiles: Vec<PathBuf>,
+        /// Fail (exit 1) when an estimate is over its profile's budget, instead of warning.
+        #[arg(long)]
+        strict: bool,
     },
     /// Show the estimated image size of a profile, by component.
     Size {
@@ -45,8 +52,11 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Fail (exit 1) when the estimate is over the profile's budget, instead of warning.
+        #[arg(long)]
+        strict: bool,
     },
-    /// List the catalog: tools, hardware, kernel fragments, themes, profiles.
+    /// List the catalog: tools, hardware, kernel fragments and bases, themes, profiles.
     List {
         /// What to list (all when omitted).
         what: Option<ListWhat>,
@@ -69,7 +79,19 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Print only the names of the packages that provide everything, for this family
+        /// (`apt-get install -y $(stali doctor --packages debian)`).
+        #[arg(long, value_name = "FAMILY")]
+        packages: Option<host::Family>,
     },
+    /// Move the profile's pins to the newest commits their recipes track upstream (release
+    /// tags or a branch), writing them into `[pins]` with comments kept.
+    Update(update::UpdateArgs),
+    /// Say which pins are behind what their recipes track upstream: exit 1 when one is.
+    Outdated(update::UpdateArgs),
+    /// Download every source of the profiles into the cache without building (like
+    /// `cargo fetch`), so a later `stali build --offline` finds them.
+    Fetch(FetchArgs),
     /// Build the image a profile describes: fetch, compile, kernel, initramfs, ISO.
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
@@ -134,6 +156,38 @@ pub struct BuildArgs {
     /// Boot timeout in seconds, with --boot.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Accept an ISO bigger than the profile's budget (else the build fails and the ISO is
+    /// moved aside).
+    #[arg(long)]
+    pub allow_over_budget: bool,
+}
+
+/// Where sources come from: the options `fetch`, `update` and `outdated` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Cache folder (default: $XDG_CACHE_HOME/stali).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Take sources from this folder: DIR/NAME for a URL ending in NAME or NAME.git.
+    #[arg(long)]
+    pub mirror: Option<PathBuf>,
+    /// Never use the network: use only the cache and the mirror.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Arguments of `stali fetch`.
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// Profile files (or names of shipped profiles).
+    #[arg(required = true)]
+    pub profiles: Vec<PathBuf>,
+    /// Where sources come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Print each source (name, kind, URL, pin, cache path) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `stali boot`.
@@ -168,6 +222,8 @@ pub enum ListWhat {
     Themes,
     /// Shipped profiles.
     Profiles,
+    /// Kernel base configurations.
+    Bases,
 }
 
 /// Shells for completion scripts.
@@ -198,13 +254,13 @@ fn report(inv: &Invalid) {
 }
 
 /// Reads a profile argument: a file, or the name of a shipped profile when no such file exists.
-pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
+pub fn load_profile(arg: &Path, catalog: &Catalog) -> Result<Profile, Invalid> {
     if !arg.exists() {
         let s = arg.to_string_lossy();
-        if let Some((_, text)) = EMBEDDED_PROFILES.iter().find(|(n, _)| *n == s) {
-            return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))));
+        if let Some(text) = shipped_profile(&s) {
+            return Profile::parse(text, Some(Path::new(&format!("{s}.toml"))), catalog);
         }
-        let mut inv = Profile::load(arg)
+        let mut inv = Profile::load(arg, catalog)
             .err()
             .unwrap_or_else(|| Invalid(Vec::new()));
         if let Some(d) = inv.0.first_mut() {
@@ -217,12 +273,12 @@ pub fn load_profile(arg: &Path) -> Result<Profile, Invalid> {
         }
         return Err(inv);
     }
-    Profile::load(arg)
+    Profile::load(arg, catalog)
 }
 
 /// Loads and resolves a profile argument.
 pub fn load_plan(arg: &Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
-    let p = load_profile(arg)?;
+    let p = load_profile(arg, catalog)?;
     let plan = resolve(&p, catalog)?;
     Ok((p, plan))
 }
@@ -232,11 +288,18 @@ pub fn run(cli: Cli) -> i32 {
     let command = cli.command.unwrap_or(Command::Menu(MenuArgs::default()));
     match command {
         Command::Menu(args) => crate::ui::run(args),
-        Command::Check { profiles } => check(&profiles),
-        Command::Size { profile, json } => size(&profile, json),
+        Command::Check { profiles, strict } => check(&profiles, strict),
+        Command::Size {
+            profile,
+            json,
+            strict,
+        } => size(&profile, json, strict),
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
-        Command::Doctor { json } => doctor(json),
+        Command::Doctor { json, packages } => doctor(json, packages),
+        Command::Fetch(args) => crate::pipeline::cli_fetch(&args),
+        Command::Update(args) => update::cli_update(&args),
+        Command::Outdated(args) => update::cli_outdated(&args),
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
         Command::Kconfig {
@@ -273,7 +336,22 @@ fn catalog() -> Catalog {
     c
 }
 
-fn check(profiles: &[PathBuf]) -> i32 {
+/// Says so when the estimate is over the profile's budget: a warning, or an error with
+/// `--strict`; returns whether that failed the command.
+fn budget_verdict(profile: &Profile, e: &Estimate, strict: bool) -> bool {
+    let Some(msg) = e.budget_problem() else {
+        return false;
+    };
+    let d = if strict {
+        Diagnostic::error(msg)
+    } else {
+        Diagnostic::warning(format!("{msg} (`--strict` makes this an error)"))
+    };
+    eprintln!("{}", profile.locate(d, "image.budget"));
+    strict
+}
+
+fn check(profiles: &[PathBuf], strict: bool) -> i32 {
     let c = catalog();
     let mut code = 0;
     for path in profiles {
@@ -288,6 +366,10 @@ fn check(profiles: &[PathBuf]) -> i32 {
                     continue;
                 }
                 let e = estimate(&plan, &c);
+                if budget_verdict(&profile, &e, strict) {
+                    code = EXIT_INVALID;
+                    continue;
+                }
                 out(&format!(
                     "{}: ok: {} on {}, {} tools, {} boot, estimated {}\n",
                     path.display(),
@@ -363,11 +445,12 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s
 }
 
-fn size(path: &Path, json: bool) -> i32 {
+fn size(path: &Path, json: bool, strict: bool) -> i32 {
     let c = catalog();
     match load_plan(path, &c) {
-        Ok((_, plan)) => {
+        Ok((profile, plan)) => {
             let e = estimate(&plan, &c);
+            let failed = budget_verdict(&profile, &e, strict);
             if json {
                 match serde_json::to_string_pretty(&e) {
                     Ok(j) => out(&format!("{j}\n")),
@@ -379,7 +462,7 @@ fn size(path: &Path, json: bool) -> i32 {
             } else {
                 out(&size_table(&plan, &e));
             }
-            0
+            if failed { EXIT_INVALID } else { 0 }
         }
         Err(inv) => {
             report(&inv);
@@ -467,6 +550,19 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 .collect();
             obj.insert("fragments".into(), v.into());
         }
+        if want(ListWhat::Bases) {
+            let v: Vec<serde_json::Value> = c
+                .bases
+                .iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "name": b.name, "description": b.description, "size": b.size,
+                        "size_source": b.size_source,
+                    })
+                })
+                .collect();
+            obj.insert("bases".into(), v.into());
+        }
         if want(ListWhat::Themes) {
             let v: Vec<&str> = c.themes.iter().map(|t| t.name.as_str()).collect();
             obj.insert("themes".into(), serde_json::json!(v));
@@ -531,6 +627,17 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
             ));
         }
     }
+    if want(ListWhat::Bases) {
+        s.push_str("Kernel bases (kernel.base):\n");
+        for b in &c.bases {
+            s.push_str(&format!(
+                "  {:<20} {:>9}  {}\n",
+                b.name,
+                human(b.size),
+                b.description
+            ));
+        }
+    }
     if want(ListWhat::Themes) {
         s.push_str("Themes:\n");
         for t in &c.themes {
@@ -540,7 +647,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
     if want(ListWhat::Profiles) {
         s.push_str("Shipped profiles (usable by name, e.g. `stali size minimal`):\n");
         for (n, text) in EMBEDDED_PROFILES {
-            let d = Profile::parse(text, None)
+            let d = Profile::parse(text, None, &c)
                 .map(|p| p.description)
                 .unwrap_or_default();
             s.push_str(&format!("  {n:<14} {d}\n"));
@@ -550,14 +657,23 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
     0
 }
 
-fn doctor(json: bool) -> i32 {
-    use host::Need;
-    let status = host::check(&[Need::Userland, Need::Kernel, Need::Iso, Need::Boot]);
+fn doctor(json: bool, packages: Option<host::Family>) -> i32 {
+    if let Some(family) = packages {
+        out(&format!(
+            "{}\n",
+            host::packages(family, host::ALL_NEEDS).join("\n")
+        ));
+        return 0;
+    }
+    let status = host::check(host::ALL_NEEDS);
+    // The default kernel source matters only to profiles that name it: reported, not fatal.
+    let fatal = |s: &host::Status| s.need != host::Need::Source && !s.missing.is_empty();
     let missing: Vec<&str> = status
         .iter()
-        .filter(|s| s.found.is_none())
+        .filter(|s| !s.missing.is_empty())
         .map(|s| s.name)
         .collect();
+    let failed = status.iter().any(fatal);
     if json {
         let j = serde_json::json!({
             "requirements": status,
@@ -572,7 +688,20 @@ fn doctor(json: bool) -> i32 {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
+            let names: Vec<&str> = st.items.iter().map(|f| f.name.as_str()).collect();
+            let what = if names.len() > 1 {
+                format!(" ({})", names.join(" "))
+            } else {
+                String::new()
+            };
             match &st.found {
+                Some(p) if names.len() > 1 => s.push_str(&format!(
+                    "  ok       {:<20} {:<9} {} programs in {}\n",
+                    st.name,
+                    need,
+                    names.len(),
+                    p.parent().unwrap_or(p).display()
+                )),
                 Some(p) => s.push_str(&format!(
                     "  ok       {:<20} {:<9} {}\n",
                     st.name,
@@ -580,20 +709,34 @@ fn doctor(json: bool) -> i32 {
                     p.display()
                 )),
                 None => s.push_str(&format!(
-                    "  MISSING  {:<20} {:<9} {} (Debian: {})\n",
-                    st.name, need, st.purpose, st.debian
+                    "  {:<8} {:<20} {:<9} {}{} (Debian: {}){}\n",
+                    if fatal(st) { "MISSING" } else { "absent" },
+                    st.name,
+                    need,
+                    st.purpose,
+                    what,
+                    st.debian,
+                    if names.len() > 1 {
+                        format!("; missing: {}", st.missing.join(" "))
+                    } else {
+                        String::new()
+                    }
                 )),
             }
         }
         if missing.is_empty() {
             s.push_str("\nEverything the pipeline needs is here.\n");
         } else {
-            s.push_str(&format!("\n{} missing. Install with:\n", missing.len()));
+            if failed {
+                s.push_str(&format!("\n{} missing. Install with:\n", missing.len()));
+            } else {
+                s.push_str("\nEverything the pipeline needs is here; only profiles naming the default kernel source need:\n");
+            }
             for (family, cmd) in host::install_commands(&missing) {
                 s.push_str(&format!("  {family:<14} {cmd}\n"));
             }
         }
         out(&s);
     }
-    if missing.is_empty() { 0 } else { EXIT_INVALID }
+    if failed { EXIT_INVALID } else { 0 }
 }

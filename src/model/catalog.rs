@@ -104,6 +104,8 @@ pub struct ToolDef {
     pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
+    /// What `stali update` follows upstream (release tags or a branch), for git sources.
+    pub track: Option<super::track::Track>,
     /// Where this entry came from.
     pub origin: Origin,
 }
@@ -338,6 +340,14 @@ pub const EMBEDDED_PROFILES: &[(&str, &str)] = &[
     ("rescue", include_str!("../../profiles/rescue.toml")),
 ];
 
+/// The text of the shipped profile called `name`, if there is one.
+pub fn shipped_profile(name: &str) -> Option<&'static str> {
+    EMBEDDED_PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
 /// Keys a `[[tool]]` table may have, in the catalog or in a profile.
 pub const TOOL_KEYS: &[&str] = &[
     "name",
@@ -360,6 +370,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "size",
     "size_source",
     "compressed",
+    "track",
     "untested",
 ];
 
@@ -408,13 +419,56 @@ pub fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Whether a URL is acceptable as a source: a known scheme, no spaces or control bytes.
-pub fn valid_url(s: &str) -> bool {
-    let ok_scheme = ["https://", "http://", "git://", "file://", "ssh://"]
-        .iter()
-        .any(|p| s.starts_with(p))
-        || (s.starts_with('/') && !s.contains("://"));
-    ok_scheme && s.len() <= 2048 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+/// What kind of source a URL is for: the schemes each one can be fetched with differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// A git repository (libgit2: https, http, git, file, a local path).
+    Git,
+    /// A tarball (downloaded over https or http, or read from file:// or a local path).
+    Tarball,
+}
+
+impl UrlKind {
+    /// The schemes this kind of source may use.
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            UrlKind::Git => &["https", "http", "git", "file"],
+            UrlKind::Tarball => &["https", "http", "file"],
+        }
+    }
+}
+
+/// Why `s` is not a usable URL for `kind` (unknown scheme, spaces, too long), if it is not.
+pub fn url_problem(s: &str, kind: UrlKind) -> Option<String> {
+    let schemes = kind.schemes();
+    let list = || {
+        let v: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+        format!("{} or an absolute path", v.join(", "))
+    };
+    if s.len() > 2048 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "`{}` is not a usable URL: use {}, without spaces",
+            short(s),
+            list()
+        ));
+    }
+    if s.starts_with('/') && !s.contains("://") {
+        return None;
+    }
+    let scheme = s.split_once("://").map(|(sc, _)| sc.to_ascii_lowercase());
+    match scheme {
+        Some(sc) if schemes.contains(&sc.as_str()) && s.len() > sc.len() + 3 => None,
+        Some(sc) if sc == "ssh" && kind == UrlKind::Git => Some(format!(
+            "`{}`: this stali's git (libgit2) has no SSH transport; use {}",
+            short(s),
+            list()
+        )),
+        _ => Some(format!(
+            "`{}` is not a usable URL: use {}",
+            short(s),
+            list()
+        )),
+    }
 }
 
 /// Reads one `[[tool]]` table; problems go to `r`.
@@ -472,7 +526,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     let sha = r.string(t, "sha256");
     let source = match (git, rev, tarball, sha) {
         (Some(url), Some(rev), None, None) => {
-            check_url(r, &url, &format!("{}.git", t.path));
+            check_url(r, &url, &format!("{}.git", t.path), UrlKind::Git);
             check_pin(r, &rev, &format!("{}.rev", t.path), PinKind::Commit);
             let mut exclude = Vec::new();
             for x in r.strings(t, "exclude").unwrap_or_default() {
@@ -493,7 +547,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
             })
         }
         (None, None, Some(url), Some(sha)) => {
-            check_url(r, &url, &format!("{}.tarball", t.path));
+            check_url(r, &url, &format!("{}.tarball", t.path), UrlKind::Tarball);
             check_pin(r, &sha, &format!("{}.sha256", t.path), PinKind::Sha256);
             if let Some(x) = r.strings(t, "exclude").and_then(|v| v.into_iter().next()) {
                 r.error(
@@ -602,6 +656,15 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     }
     let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
+    let track = r
+        .string(t, "track")
+        .and_then(|v| match super::track::Track::parse(v.get_ref()) {
+            Ok(tr) => Some(tr),
+            Err(e) => {
+                r.error(&v.span(), &format!("{}.track", t.path), e);
+                None
+            }
+        });
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
         return None;
@@ -624,6 +687,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         size_source,
         compressed,
         untested,
+        track,
         origin,
     })
 }
@@ -637,38 +701,32 @@ pub enum PinKind {
     Sha256,
 }
 
-/// Complains unless `v` is a well-formed pin of `kind`.
-pub fn check_pin(r: &mut Reader<'_>, v: &toml::Spanned<String>, key: &str, kind: PinKind) {
-    let s = v.get_ref();
+/// Why `s` is not a well-formed pin of `kind`, or `None` when it is one.
+pub fn pin_problem(s: &str, kind: PinKind) -> Option<String> {
     match kind {
-        PinKind::Commit if !is_commit(s) => r.error(
-            &v.span(),
-            key,
-            format!(
-                "`{}` is not a pinned commit: give the full 40-hex-digit commit id (branches and tags move)",
-                short(s)
-            ),
-        ),
-        PinKind::Sha256 if !is_sha256(s) => r.error(
-            &v.span(),
-            key,
-            format!("`{}` is not a sha256: expected 64 hex digits", short(s)),
-        ),
-        _ => {}
+        PinKind::Commit if !is_commit(s) => Some(format!(
+            "`{}` is not a pinned commit: give the full 40-hex-digit commit id (branches and tags move)",
+            short(s)
+        )),
+        PinKind::Sha256 if !is_sha256(s) => Some(format!(
+            "`{}` is not a sha256: expected 64 hex digits",
+            short(s)
+        )),
+        _ => None,
     }
 }
 
-/// Complains unless `v` is an acceptable source URL.
-pub fn check_url(r: &mut Reader<'_>, v: &toml::Spanned<String>, key: &str) {
-    if !valid_url(v.get_ref()) {
-        r.error(
-            &v.span(),
-            key,
-            format!(
-                "`{}` is not a usable URL: use https://, http://, git://, ssh://, file:// or an absolute path, without spaces",
-                short(v.get_ref())
-            ),
-        );
+/// Complains unless `v` is a well-formed pin of `kind`.
+pub fn check_pin(r: &mut Reader<'_>, v: &toml::Spanned<String>, key: &str, kind: PinKind) {
+    if let Some(why) = pin_problem(v.get_ref(), kind) {
+        r.error(&v.span(), key, why);
+    }
+}
+
+/// Complains unless `v` is an acceptable URL for a source of this kind.
+pub fn check_url(r: &mut Reader<'_>, v: &toml::Spanned<String>, key: &str, kind: UrlKind) {
+    if let Some(problem) = url_problem(v.get_ref(), kind) {
+        r.error(&v.span(), key, problem);
     }
 }
 
@@ -1306,8 +1364,15 @@ mod tests {
         assert!(is_commit(&"a".repeat(40)));
         assert!(!is_commit(&"g".repeat(40)));
         assert!(is_sha256(&"0".repeat(64)));
-        assert!(valid_url("file:///srv/x"));
-        assert!(!valid_url("ftp://x"));
-        assert!(!valid_url("https://a b"));
+        let ok = |s, k| url_problem(s, k).is_none();
+        assert!(ok("file:///srv/x", UrlKind::Git));
+        assert!(ok("git://127.0.0.1/x", UrlKind::Git));
+        assert!(ok("/srv/x.tar.gz", UrlKind::Tarball));
+        assert!(!ok("git://127.0.0.1/x.tar.gz", UrlKind::Tarball));
+        assert!(!ok("ftp://x", UrlKind::Tarball));
+        assert!(!ok("https://a b", UrlKind::Git));
+        assert!(!ok("https://", UrlKind::Git));
+        let ssh = url_problem("ssh://git@example.org/x", UrlKind::Git).expect("refused");
+        assert!(ssh.contains("no SSH") && ssh.contains("git://"), "{ssh}");
     }
 }

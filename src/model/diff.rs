@@ -26,6 +26,15 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
     if a.name != b.name {
         out.push(change("profile", format!("name: {} -> {}", a.name, b.name)));
     }
+    if a.description != b.description {
+        out.push(change(
+            "profile",
+            format!(
+                "description: \"{}\" -> \"{}\"",
+                a.description, b.description
+            ),
+        ));
+    }
     if a.hardware.name != b.hardware.name {
         out.push(change(
             "hardware",
@@ -41,7 +50,7 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
             out.push(change(
                 "tools",
                 format!(
-                    "+ {} ({})",
+                    "+ {} ({} installed)",
                     label(b, &t.def.name),
                     human_delta(t.def.size as i64)
                 ),
@@ -53,7 +62,7 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
             out.push(change(
                 "tools",
                 format!(
-                    "- {} ({})",
+                    "- {} ({} installed)",
                     label(a, &t.def.name),
                     human_delta(-(t.def.size as i64))
                 ),
@@ -168,7 +177,7 @@ pub fn diff(a: &Plan, ea: &Estimate, b: &Plan, eb: &Estimate) -> Vec<Change> {
     out.push(change(
         "size",
         format!(
-            "estimated size: {} -> {} ({})",
+            "estimated image: {} -> {} ({})",
             human(ea.total_bytes),
             human(eb.total_bytes),
             human_delta(delta)
@@ -189,11 +198,12 @@ mod tests {
     #[test]
     fn adding_dropbear_shows_zlib_and_a_growth() {
         let c = Catalog::embedded();
-        let a = resolve(&Profile::parse("format = 1\n", None).expect("a"), &c).expect("a");
+        let a = resolve(&Profile::parse("format = 1\n", None, &c).expect("a"), &c).expect("a");
         let b = resolve(
             &Profile::parse(
                 "format = 1\n[tools]\nselect = [\"sinit\", \"mksh\", \"sbase\", \"dropbear\"]\n",
                 None,
+                &c,
             )
             .expect("b"),
             &c,

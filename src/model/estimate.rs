@@ -86,6 +86,24 @@ impl Estimate {
     pub fn over_budget(&self) -> bool {
         self.budget_bytes.is_some_and(|b| self.total_bytes > b)
     }
+
+    /// What `stali check` and `stali size` say when the estimate is over the budget.
+    pub fn budget_problem(&self) -> Option<String> {
+        over_budget("the estimated image", self.total_bytes, self.budget_bytes)
+    }
+}
+
+/// "`what` is N, over the budget of B by D", when `bytes` is over `budget`; `None` when it
+/// fits or there is no budget. Shared by the estimate and the measured ISO.
+pub fn over_budget(what: &str, bytes: u64, budget: Option<u64>) -> Option<String> {
+    use super::profile::human;
+    let b = budget.filter(|b| bytes > *b)?;
+    Some(format!(
+        "{what} is {} ({bytes} bytes), over the budget of {} by {}",
+        human(bytes),
+        human(b),
+        human(bytes - b)
+    ))
 }
 
 fn ratio(table: &std::collections::BTreeMap<String, f64>, key: &str) -> f64 {
@@ -239,7 +257,7 @@ mod tests {
 
     fn est(text: &str) -> Estimate {
         let c = Catalog::embedded();
-        let p = Profile::parse(text, None).expect("valid profile");
+        let p = Profile::parse(text, None, &c).expect("valid profile");
         estimate(&resolve(&p, &c).expect("resolves"), &c)
     }
 
@@ -301,5 +319,10 @@ mod tests {
         assert!(e.over_budget());
         let e = est("format = 1\n[image]\nbudget = \"1 GiB\"\n");
         assert!(!e.over_budget());
+        assert_eq!(e.budget_problem(), None);
+        assert_eq!(
+            over_budget("the ISO", 3 << 20, Some(1024)).as_deref(),
+            Some("the ISO is 3.0 MiB (3145728 bytes), over the budget of 1 KiB by 3.0 MiB")
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod estimate;
 pub mod plan;
 pub mod profile;
+pub mod track;
 pub mod walk;
 
 pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};
@@ -19,7 +20,7 @@ pub use profile::{Compression, KernelSource, Profile};
 
 /// Loads, parses and resolves a profile file in one go.
 pub fn load_plan(path: &std::path::Path, catalog: &Catalog) -> Result<(Profile, Plan), Invalid> {
-    let profile = Profile::load(path)?;
+    let profile = Profile::load(path, catalog)?;
     let plan = resolve(&profile, catalog)?;
     Ok((profile, plan))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::catalog::{BootMode, Catalog, Fragment, Hardware, Source, ToolDef};
 use super::diag::{Diagnostic, Invalid, suggestion};
-use super::profile::{Compression, KernelSource, Profile, kconfig_value};
+use super::profile::{Compression, KernelSource, Profile, kconfig_value, validate};
 
 /// Capabilities of which at most one provider may be selected.
 pub const EXCLUSIVE: &[&str] = &["init", "sh"];
@@ -130,8 +130,10 @@ pub fn default_cmdline(hw: &Hardware) -> String {
 
 /// Checks a profile against the catalog and resolves it into a plan.
 pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
-    let mut errors: Vec<Diagnostic> = Vec::new();
-    let mut warnings: Vec<Diagnostic> = Vec::new();
+    // The profile's own rules first; resolution goes on to find everything else wrong.
+    let (mut errors, mut warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = validate(profile, catalog)
+        .into_iter()
+        .partition(Diagnostic::is_error);
 
     // The universe of tools: the catalog, then the profile's own.
     let mut universe: BTreeMap<String, ToolDef> = catalog
@@ -152,72 +154,28 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         universe.insert(t.name.clone(), t.clone());
     }
     let names: Vec<String> = universe.keys().cloned().collect();
-    let unknown = |what: &str, name: &str| {
-        format!(
-            "unknown {what} `{}`{}",
-            super::catalog::short(name),
-            suggestion(name, names.iter().map(String::as_str))
-        )
-    };
 
+    // Pins of the wrong kind or for unknown tools were reported by `validate`.
     for (name, pin) in &profile.pins {
-        let key = format!("pins.{name}");
-        match universe.get_mut(name) {
-            None => errors.push(profile.locate(Diagnostic::error(unknown("tool", name)), &key)),
-            Some(t) => match &mut t.source {
+        if let Some(t) = universe.get_mut(name) {
+            match &mut t.source {
                 Source::Git { rev, .. } if super::catalog::is_commit(pin) => *rev = pin.clone(),
                 Source::Tarball { sha256, .. } if super::catalog::is_sha256(pin) => {
                     *sha256 = pin.clone()
                 }
-                Source::Git { .. } => errors.push(profile.locate(
-                    Diagnostic::error(format!(
-                        "`{name}` comes from git: pin it with a 40-hex commit"
-                    )),
-                    &key,
-                )),
-                Source::Tarball { .. } => errors.push(profile.locate(
-                    Diagnostic::error(format!(
-                        "`{name}` comes from a tarball: pin it with a 64-hex sha256"
-                    )),
-                    &key,
-                )),
-            },
+                _ => {}
+            }
         }
     }
-
-    let hardware = match catalog.hardware(&profile.hardware) {
-        Some(h) => Some(h.clone()),
-        None => {
-            let hint = suggestion(
-                &profile.hardware,
-                catalog.hardware.iter().map(|h| h.name.as_str()),
-            );
-            errors.push(profile.locate(
-                Diagnostic::error(format!(
-                    "unknown hardware `{}`{hint} (see `stali list hardware`)",
-                    super::catalog::short(&profile.hardware)
-                )),
-                "target.hardware",
-            ));
-            None
-        }
-    };
+    let hardware = catalog.hardware(&profile.hardware).cloned();
 
     // Tool closure.
-    let mut selected = Vec::new();
-    for (i, name) in profile.select.iter().enumerate() {
-        if universe.contains_key(name) {
-            selected.push(name.clone());
-        } else {
-            errors.push(profile.locate(
-                Diagnostic::error(format!(
-                    "{} (see `stali list tools`)",
-                    unknown("tool", name)
-                )),
-                &format!("tools.select[{i}]"),
-            ));
-        }
-    }
+    let selected: Vec<String> = profile
+        .select
+        .iter()
+        .filter(|n| universe.contains_key(*n))
+        .cloned()
+        .collect();
     let mut order: Vec<String> = Vec::new();
     let mut state: BTreeMap<String, u8> = BTreeMap::new(); // 1 visiting, 2 done
     fn visit(
@@ -475,6 +433,9 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         Ok(())
     }
     for (name, reason, key) in &wanted {
+        if key.is_some() && catalog.fragment(name).is_none() {
+            continue; // the profile's own unknown fragment: reported by `validate`
+        }
         if let Err(msg) = add_fragment(name, reason, catalog, &mut fragments, 0) {
             let d = Diagnostic::error(msg);
             errors.push(match key {
@@ -583,8 +544,9 @@ mod tests {
     use super::*;
 
     fn plan(text: &str) -> Result<Plan, Invalid> {
-        let p = Profile::parse(text, None)?;
-        resolve(&p, &Catalog::embedded())
+        let c = Catalog::embedded();
+        let p = Profile::parse(text, None, &c)?;
+        resolve(&p, &c)
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -154,7 +154,7 @@ fn musl_version() -> String {
 /// Builds the image `plan` describes.
 pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<BuildResult> {
     let started = Instant::now();
-    let progress = Progress::new(opts.plain);
+    let progress = Arc::new(Progress::new(opts.plain));
     let est = estimate(plan, catalog);
     host::require(&[Need::Userland, Need::Kernel, Need::Iso])?;
     validate_output(&opts.output)?;
@@ -168,21 +168,10 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
     let mut rebuilt = Vec::new();
 
     // Fetch.
-    progress.stage("fetch", &format!("{} sources", plan.tools.len() + 1));
-    let fopts = super::fetch::FetchOpts {
-        mirror: opts.mirror.clone(),
-        offline: opts.offline,
-        ..Default::default()
-    };
-    let mut sources: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for t in &plan.tools {
-        progress.item("fetch", &t.def.name);
-        let dir = fetch_source(&t.def.name, &t.def.source, &cache_root, &fopts, &logs)
-            .with_context(|| format!("fetching {} ({})", t.def.name, t.def.source.url()))?;
-        sources.insert(t.def.name.clone(), dir);
-    }
-    let ksrc_spec = kernel_source(&plan.kernel.source, &cache_root, &fopts)?;
-    let ksrc = super::kernel::prepare_source(&ksrc_spec, &cache_root)
+    let fopts = fetch_options(opts.mirror.clone(), opts.offline, &progress)?;
+    let fetched = fetch_sources(plan, &cache_root, &fopts, &logs, &progress)?;
+    let sources = fetched.tools;
+    let ksrc = super::kernel::prepare_source(&fetched.kernel, &cache_root)
         .context("preparing the kernel source")?;
     let kident = kernel_identity(&plan.kernel.source, &ksrc)?;
 
@@ -358,19 +347,116 @@ fn validate_output(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One fetched source, as `stali fetch --json` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FetchedSource {
+    /// The tool's name, or `kernel`.
+    pub name: String,
+    /// `git`, `tarball` or `path`.
+    pub kind: &'static str,
+    /// Where it comes from (URL or path).
+    pub url: String,
+    /// The pinned commit or the SHA-256.
+    pub pin: String,
+    /// Where it is in the cache (a checkout folder, a downloaded file, or the path itself).
+    pub path: PathBuf,
+}
+
+/// Every source of a plan in the cache.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Each tool's unpacked source folder, by name.
+    pub tools: BTreeMap<String, PathBuf>,
+    /// The kernel source as kbuild's preparation takes it.
+    pub kernel: super::kernel::KernelSource,
+    /// What was fetched, tools first, the kernel last.
+    pub list: Vec<FetchedSource>,
+}
+
+/// Fetch options for a build or `stali fetch`: the mirror, offline mode, HTTP limits from
+/// the environment, and progress shown through `progress`.
+pub fn fetch_options(
+    mirror: Option<PathBuf>,
+    offline: bool,
+    progress: &Arc<Progress>,
+) -> Result<super::fetch::FetchOpts> {
+    Ok(super::fetch::FetchOpts {
+        mirror,
+        offline,
+        http: super::download::HttpOpts::from_env()?,
+        retry_delays: super::download::retry_delays_from_env()?,
+        progress: Some(progress.clone()),
+        notify: None,
+    })
+}
+
+/// Fetches every source of `plan` into the cache (what `stali build` does first, and all
+/// that `stali fetch` does), so a later `--offline` build finds them.
+pub fn fetch_sources(
+    plan: &Plan,
+    cache_root: &Path,
+    fopts: &super::fetch::FetchOpts,
+    logs: &Path,
+    progress: &Progress,
+) -> Result<Fetched> {
+    progress.stage("fetch", &format!("{} sources", plan.tools.len() + 1));
+    let mut tools = BTreeMap::new();
+    let mut list = Vec::new();
+    for t in &plan.tools {
+        progress.item("fetch", &t.def.name);
+        let dir = fetch_source(&t.def.name, &t.def.source, cache_root, fopts, logs)
+            .with_context(|| format!("fetching {} ({})", t.def.name, t.def.source.url()))?;
+        let (kind, path) = match &t.def.source {
+            Source::Git { .. } => ("git", dir.clone()),
+            Source::Tarball { url, .. } => (
+                "tarball",
+                super::fetch::tarball_cache_path(cache_root, url)?,
+            ),
+        };
+        list.push(FetchedSource {
+            name: t.def.name.clone(),
+            kind,
+            url: t.def.source.url().to_string(),
+            pin: t.def.source.pin().to_string(),
+            path,
+        });
+        tools.insert(t.def.name.clone(), dir);
+    }
+    progress.item("fetch", "kernel");
+    let kernel = kernel_source(&plan.kernel.source, cache_root, fopts)?;
+    let kpath = match &kernel {
+        super::kernel::KernelSource::Path(p) => p.clone(),
+        super::kernel::KernelSource::Tarball {
+            path_already_downloaded,
+            ..
+        } => path_already_downloaded.clone(),
+    };
+    let (kind, url, pin) = match &plan.kernel.source {
+        KernelSource::Path(p) => ("path", p.display().to_string(), String::new()),
+        KernelSource::Tarball { url, sha256 } => ("tarball", url.clone(), sha256.clone()),
+        KernelSource::Git { url, rev } => ("git", url.clone(), rev.clone()),
+    };
+    list.push(FetchedSource {
+        name: "kernel".into(),
+        kind,
+        url,
+        pin,
+        path: kpath,
+    });
+    Ok(Fetched {
+        tools,
+        kernel,
+        list,
+    })
+}
+
 fn fetch_tarball(
     url: &str,
     sha256: &str,
     cache_root: &Path,
     fopts: &super::fetch::FetchOpts,
 ) -> Result<PathBuf> {
-    super::fetch::fetch_tarball(
-        url,
-        sha256,
-        cache_root,
-        fopts.mirror.as_deref(),
-        fopts.offline,
-    )
+    super::fetch::fetch_tarball(url, sha256, cache_root, fopts)
 }
 
 /// Fetches one source and returns a fresh-enough checkout folder (never modified by builds).
@@ -746,7 +832,7 @@ fn build_kernel(
         .join("kbuild")
         .join(&cache::sha256_bytes(lineage.as_bytes())[..16]);
     fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
-    let _lock = lock_file(&wdir.join("lock"))?;
+    let _lock = cache::lock_file(&wdir.join("lock"))?;
     let work = wdir.join("obj");
     let cpio_path = work.join("stali-initramfs.cpio");
     let configured = kdir.join("configured");
@@ -841,18 +927,6 @@ fn build_kernel(
 }
 
 /// Holds an exclusive lock on `path` (created if needed) until dropped.
-fn lock_file(path: &Path) -> Result<fs::File> {
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening the lock {}", path.display()))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-        .with_context(|| format!("locking {}", path.display()))?;
-    Ok(f)
-}
-
 /// One configuration's kbuild objects moved into the lineage's work folder; they go back
 /// to their own folder by `put_back`, or on drop when the build fails.
 struct Parked {

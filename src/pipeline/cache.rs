@@ -124,6 +124,20 @@ pub fn publish_dir(from: &Path, to: &Path) -> Result<()> {
         .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
+/// Opens (creating) the lock file `path` and waits for an exclusive lock on it; the lock
+/// is held until the returned file is dropped (or the process ends, however it ends).
+pub fn lock_file(path: &Path) -> Result<fs::File> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(f)
+}
+
 /// Removes a folder if it exists.
 pub fn remove_dir(p: &Path) -> Result<()> {
     match fs::remove_dir_all(p) {

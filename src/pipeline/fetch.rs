@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use super::kernel::sha256_file;
+use super::cache::sha256_file;
+use super::progress::Progress;
 
 /// Receives plain-language progress notes (retries).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -28,6 +29,10 @@ pub struct FetchOpts {
     pub retry_delays: Vec<Duration>,
     /// Where retry notes go (standard error when `None`).
     pub notify: Option<Notify>,
+    /// Timeouts and size cap of HTTP downloads.
+    pub http: super::download::HttpOpts,
+    /// Where download progress goes (plain lines on standard error when `None`).
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for FetchOpts {
@@ -37,6 +42,8 @@ impl Default for FetchOpts {
             offline: false,
             retry_delays: [1, 2, 4].map(Duration::from_secs).to_vec(),
             notify: None,
+            http: super::download::HttpOpts::default(),
+            progress: None,
         }
     }
 }
@@ -47,6 +54,7 @@ impl fmt::Debug for FetchOpts {
             .field("mirror", &self.mirror)
             .field("offline", &self.offline)
             .field("retry_delays", &self.retry_delays)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -517,31 +525,202 @@ fn write_tree(
     Ok(())
 }
 
-/// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: from a `file://`
-/// URL, from `mirror/<name>`, or an already cached copy (no HTTP client).
-pub fn fetch_tarball(
-    url: &str,
-    sha256: &str,
-    cache_dir: &Path,
-    mirror: Option<&Path>,
-    offline: bool,
-) -> Result<PathBuf> {
-    let want = sha256.trim().to_ascii_lowercase();
-    if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("SHA-256 {sha256:?} for {url} must be 64 hex digits");
+/// An upstream repository whose branches and tags can be read: a local repository (a
+/// mirror, a `file://` URL, a path) read in place, or the cache's bare copy of a remote
+/// one with its refs fetched just now.
+pub struct Upstream {
+    /// The repository holding the refs and their history.
+    pub repo: git2::Repository,
+    /// Where branch heads are (`refs/heads/`, or a namespace of the cache copy).
+    pub heads: String,
+    /// Where tags are.
+    pub tags: String,
+    /// Where it was read from, for messages.
+    pub from: String,
+}
+
+const UPSTREAM_NS: &str = "refs/stali/upstream/";
+
+/// Reads the branches and tags of the git repository at `url` (honouring the mirror,
+/// `insteadOf`, retries and offline mode like [`fetch_git`]); offline, a remote one's refs
+/// are those fetched the last time, and it says so.
+pub fn upstream(url: &str, cache_dir: &Path, opts: &FetchOpts) -> Result<Upstream> {
+    let local = |path: &str, from: String| -> Result<Upstream> {
+        let repo = git2::Repository::open(path)
+            .with_context(|| format!("opening the git repository {path} (for {url})"))?;
+        Ok(Upstream {
+            repo,
+            heads: "refs/heads/".into(),
+            tags: "refs/tags/".into(),
+            from,
+        })
+    };
+    if let Some(m) = mirror_for(opts.mirror.as_deref(), url) {
+        return local(
+            &m.display().to_string(),
+            format!("the mirror {}", m.display()),
+        );
     }
-    let name = url
+    let repo_path = cache_repo_path(cache_dir, url);
+    fs::create_dir_all(&repo_path).with_context(|| format!("creating {}", repo_path.display()))?;
+    let repo = match git2::Repository::open_bare(&repo_path) {
+        Ok(r) => r,
+        Err(_) => git2::Repository::init_bare(&repo_path)
+            .with_context(|| format!("creating cache repository {}", repo_path.display()))?,
+    };
+    let effective = repo
+        .remote_anonymous(url)
+        .with_context(|| format!("setting up remote {url}"))?
+        .url()
+        .unwrap_or(url)
+        .to_string();
+    if is_local_url(&effective) {
+        let path = effective
+            .strip_prefix("file://")
+            .unwrap_or(&effective)
+            .to_string();
+        return local(&path, path.clone());
+    }
+    let heads = format!("{UPSTREAM_NS}heads/");
+    let tags = format!("{UPSTREAM_NS}tags/");
+    if opts.offline {
+        let known = repo
+            .references_glob(&format!("{UPSTREAM_NS}*"))
+            .map(|r| r.count())
+            .unwrap_or(0);
+        if known == 0 {
+            bail!(
+                "{url}: offline, and its branches and tags were never fetched into {}",
+                repo_path.display()
+            );
+        }
+        opts.note(&format!(
+            "warning: offline: the branches and tags of {url} are those fetched last time into {}",
+            repo_path.display()
+        ));
+        return Ok(Upstream {
+            repo,
+            heads,
+            tags,
+            from: repo_path.display().to_string(),
+        });
+    }
+    // Refs the upstream deleted or moved must not survive: start from none.
+    let old: Vec<String> = repo
+        .references_glob(&format!("{UPSTREAM_NS}*"))
+        .map(|refs| {
+            refs.flatten()
+                .filter_map(|r| r.name().ok().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in old {
+        if let Ok(mut r) = repo.find_reference(&name) {
+            let _ = r.delete();
+        }
+    }
+    with_retries(opts, url, false, || {
+        let mut remote = repo.remote_anonymous(url)?;
+        let mut fo = git2::FetchOptions::new();
+        fo.download_tags(git2::AutotagOption::None);
+        remote.fetch(
+            &[
+                format!("+refs/heads/*:{heads}*"),
+                format!("+refs/tags/*:{tags}*"),
+            ],
+            Some(&mut fo),
+            None,
+        )
+    })
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "fetching the branches and tags of {effective}: {}",
+            e.message()
+        )
+    })?;
+    Ok(Upstream {
+        repo,
+        heads,
+        tags,
+        from: effective,
+    })
+}
+
+/// `url` rewritten by git's `url.<base>.insteadOf` settings (the longest matching prefix
+/// wins, as in git), so one git configuration points git and tarball sources at a mirror.
+pub fn instead_of(url: &str) -> String {
+    let Ok(config) = git2::Config::open_default() else {
+        return url.to_string();
+    };
+    let mut best: Option<(usize, String)> = None;
+    if let Ok(mut entries) = config.entries(Some(r"url\..*\.insteadof")) {
+        while let Some(Ok(e)) = entries.next() {
+            let (Ok(name), Ok(prefix)) = (e.name(), e.value()) else {
+                continue;
+            };
+            let Some(base) = name
+                .strip_prefix("url.")
+                .and_then(|n| n.get(..n.len().saturating_sub(".insteadof".len())))
+            else {
+                continue;
+            };
+            if url.starts_with(prefix) && best.as_ref().is_none_or(|(l, _)| prefix.len() > *l) {
+                best = Some((prefix.len(), format!("{base}{}", &url[prefix.len()..])));
+            }
+        }
+    }
+    best.map(|(_, u)| u).unwrap_or_else(|| url.to_string())
+}
+
+/// The file name a tarball URL is cached under (its last path component).
+pub fn tarball_name(url: &str) -> Result<String> {
+    Ok(url
         .split(['?', '#'])
         .next()
         .unwrap_or(url)
         .trim_end_matches('/')
         .rsplit('/')
         .next()
-        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains(':'))
         .with_context(|| format!("cannot tell a file name from URL {url}"))?
-        .to_string();
-    let dl = cache_dir.join("dl");
-    let cached = dl.join(&name);
+        .to_string())
+}
+
+/// Where a tarball URL is cached under `cache_dir`.
+pub fn tarball_cache_path(cache_dir: &Path, url: &str) -> Result<PathBuf> {
+    Ok(cache_dir.join("dl").join(tarball_name(url)?))
+}
+
+/// Gets a tarball by SHA-256 into `cache_dir/dl/<name>`: an already cached copy, a
+/// `file://` URL or absolute path, `mirror/<name>`, or (unless offline) a download over
+/// http or https. The hash is checked before the file is used; a wrong file is never kept.
+pub fn fetch_tarball(
+    url: &str,
+    sha256: &str,
+    cache_dir: &Path,
+    opts: &FetchOpts,
+) -> Result<PathBuf> {
+    let want = sha256.trim().to_ascii_lowercase();
+    if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("SHA-256 {sha256:?} for {url} must be 64 hex digits");
+    }
+    if let Some(problem) =
+        crate::model::catalog::url_problem(url, crate::model::catalog::UrlKind::Tarball)
+    {
+        bail!("{problem}");
+    }
+    let local = if let Some(p) = url.strip_prefix("file://") {
+        Some(PathBuf::from(p))
+    } else if url.starts_with('/') {
+        Some(PathBuf::from(url))
+    } else {
+        None
+    };
+    let cached = tarball_cache_path(cache_dir, url)?;
+    let dl = cached
+        .parent()
+        .context("the download folder")?
+        .to_path_buf();
     let mut mismatch = None;
     if cached.is_file() {
         let got = sha256_file(&cached)?;
@@ -551,13 +730,9 @@ pub fn fetch_tarball(
         mismatch = Some((cached.clone(), got));
     }
     let mut candidates = Vec::new();
-    if let Some(p) = url.strip_prefix("file://") {
-        candidates.push(PathBuf::from(p));
-    } else if url.starts_with('/') {
-        candidates.push(PathBuf::from(url));
-    }
-    if let Some(m) = mirror {
-        candidates.push(m.join(&name));
+    candidates.extend(local.clone());
+    if let Some(m) = &opts.mirror {
+        candidates.push(m.join(tarball_name(url)?));
     }
     for cand in candidates.iter().filter(|c| c.is_file()) {
         let got = sha256_file(cand)?;
@@ -566,13 +741,36 @@ pub fn fetch_tarball(
             continue;
         }
         fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dl)
-            .with_context(|| format!("creating a temporary file in {}", dl.display()))?;
-        let data = fs::read(cand).with_context(|| format!("reading {}", cand.display()))?;
-        tmp.write_all(&data)
-            .with_context(|| format!("writing {}", tmp.path().display()))?;
-        tmp.persist(&cached)
-            .with_context(|| format!("renaming into {}", cached.display()))?;
+        super::cache::copy_atomic(cand, &cached)?;
+        return Ok(cached);
+    }
+    if local.is_none() && !opts.offline {
+        fs::create_dir_all(&dl).with_context(|| format!("creating {}", dl.display()))?;
+        let effective = instead_of(url);
+        if effective != url {
+            opts.note(&format!(
+                "{url}: from {effective} (url.insteadOf in the git configuration)"
+            ));
+        }
+        let plain;
+        let progress = match &opts.progress {
+            Some(p) => p.as_ref(),
+            None => {
+                plain = Progress::new(true);
+                &plain
+            }
+        };
+        super::download::download(
+            &super::download::Download {
+                url: &effective,
+                sha256: Some(&want),
+                dest: &cached,
+            },
+            &opts.http,
+            &opts.retry_delays,
+            progress,
+            &|m| opts.note(m),
+        )?;
         return Ok(cached);
     }
     if let Some((path, got)) = mismatch {
@@ -581,15 +779,13 @@ pub fn fetch_tarball(
             path.display()
         );
     }
-    bail!(
-        "cannot download {url}: {}; put the file at {}",
-        if offline {
-            "offline"
-        } else {
-            "offline or no HTTP support"
-        },
-        cached.display()
-    )
+    match local {
+        Some(p) => bail!("{} does not exist", p.display()),
+        None => bail!(
+            "cannot download {url}: offline; put the file at {}",
+            cached.display()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -1031,36 +1227,54 @@ mod tests {
         let sha = sha256_file(&file).expect("sha");
         let cache = d.path().join("cache");
         let url = format!("file://{}", file.display());
-        let got = fetch_tarball(&url, &sha, &cache, None, true).expect("file url");
+        let offline = FetchOpts {
+            offline: true,
+            ..quiet()
+        };
+        let got = fetch_tarball(&url, &sha, &cache, &offline).expect("file url");
         assert_eq!(got, cache.join("dl/pkg-1.0.tar.gz"));
         // Cached now: works even for an http URL, offline.
-        fetch_tarball("https://x.invalid/pkg-1.0.tar.gz", &sha, &cache, None, true)
-            .expect("cached");
+        fetch_tarball("https://x.invalid/pkg-1.0.tar.gz", &sha, &cache, &offline).expect("cached");
         let e = format!(
             "{:#}",
-            fetch_tarball(&url, &"ab".repeat(32), &d.path().join("c2"), None, false)
+            fetch_tarball(&url, &"ab".repeat(32), &d.path().join("c2"), &quiet())
                 .expect_err("mismatch")
         );
         assert!(e.contains(&"ab".repeat(32)) && e.contains(&sha), "{e}");
+        assert!(!d.path().join("c2/dl/pkg-1.0.tar.gz").exists());
         let mirror = d.path().join("m");
         fs::create_dir_all(&mirror).expect("mkdir");
         fs::copy(&file, mirror.join("pkg-1.0.tar.gz")).expect("copy");
+        let with_mirror = FetchOpts {
+            mirror: Some(mirror),
+            ..quiet()
+        };
         fetch_tarball(
             "https://x.invalid/pkg-1.0.tar.gz",
             &sha,
             &d.path().join("c3"),
-            Some(&mirror),
-            false,
+            &with_mirror,
         )
         .expect("mirror");
         let e = format!(
             "{:#}",
-            fetch_tarball("https://x.invalid/other.tar.xz", &sha, &cache, None, false)
-                .expect_err("no http")
+            fetch_tarball("https://x.invalid/other.tar.xz", &sha, &cache, &offline)
+                .expect_err("offline")
         );
         assert!(
             e.contains("put the file at") && e.contains("dl/other.tar.xz"),
             "{e}"
         );
+        for bad in [
+            "ftp://x.invalid/a.tar.gz",
+            "gopher://x/b.tar.gz",
+            "c.tar.gz",
+        ] {
+            let e = format!(
+                "{:#}",
+                fetch_tarball(bad, &sha, &cache, &quiet()).expect_err("scheme")
+            );
+            assert!(e.contains(bad) && e.contains("https"), "{e}");
+        }
     }
 }

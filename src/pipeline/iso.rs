@@ -8,11 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
+use crate::host;
 
-/// Where isolinux.bin and the isohybrid MBR come from (Debian `isolinux`).
-pub const ISOLINUX_DIR: &str = "/usr/lib/ISOLINUX";
-/// Where ldlinux.c32 comes from (Debian `syslinux-common`).
-pub const SYSLINUX_BIOS_MODULES: &str = "/usr/lib/syslinux/modules/bios";
 /// FAT volume serial number of the EFI image (fixed for reproducibility).
 pub const EFI_VOLUME_ID: &str = "57A11000";
 
@@ -190,24 +187,19 @@ pub fn write_iso(spec: &IsoSpec, out: &Path) -> Result<()> {
 
     let mut boot_args: Vec<String> = Vec::new();
     if spec.boot.bios() {
-        let isolinux = Path::new(ISOLINUX_DIR);
-        copy_file(
-            &isolinux.join("isolinux.bin"),
-            &tree.join("isolinux/isolinux.bin"),
-            0o644,
-        )?;
-        copy_file(
-            &Path::new(SYSLINUX_BIOS_MODULES).join("ldlinux.c32"),
-            &tree.join("isolinux/ldlinux.c32"),
-            0o644,
-        )?;
+        // Where the host keeps them: `crate::host` knows each distribution's paths.
+        let isolinux_bin = host::host_file(host::ISOLINUX_BIN, "isolinux.bin")?;
+        let isohdpfx = host::host_file(host::ISOHDPFX_BIN, "isohdpfx.bin")?;
+        let ldlinux = host::host_file(host::LDLINUX_C32, "ldlinux.c32")?;
+        copy_file(&isolinux_bin, &tree.join("isolinux/isolinux.bin"), 0o644)?;
+        copy_file(&ldlinux, &tree.join("isolinux/ldlinux.c32"), 0o644)?;
         fs::write(tree.join("isolinux/isolinux.cfg"), isolinux_cfg())
             .context("writing isolinux.cfg")?;
         copy_file(&spec.kernel, &tree.join("boot/bzImage"), 0o644)?;
         boot_args.extend(
             [
                 "-isohybrid-mbr",
-                &arg(&isolinux.join("isohdpfx.bin")),
+                &arg(&isohdpfx),
                 "-b",
                 "isolinux/isolinux.bin",
                 "-c",

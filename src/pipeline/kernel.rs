@@ -3,12 +3,11 @@
 //! installing the UAPI headers.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
 
 use super::exec::{Step, run_logged};
 
@@ -29,7 +28,7 @@ pub enum KernelSource {
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfigRequest {
-    /// Base configuration target: "tinyconfig" or "defconfig".
+    /// Base configuration target: a `[[base]]` of the catalog (`tinyconfig`, `defconfig`).
     pub base: String,
     /// Config fragments as (name, text), applied in order.
     pub fragments: Vec<(String, String)>,
@@ -90,23 +89,6 @@ pub fn kconfig_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// SHA-256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 fn is_tarball(p: &Path) -> bool {
     let n = p
         .file_name()
@@ -133,13 +115,13 @@ pub fn prepare_source(spec: &KernelSource, cache_dir: &Path) -> Result<PathBuf> 
                     p.display()
                 );
             }
-            (p.clone(), sha256_file(p)?)
+            (p.clone(), super::cache::sha256_file(p)?)
         }
         KernelSource::Tarball {
             path_already_downloaded: p,
             sha256,
         } => {
-            let actual = sha256_file(p)?;
+            let actual = super::cache::sha256_file(p)?;
             if !actual.eq_ignore_ascii_case(sha256.trim()) {
                 bail!(
                     "kernel tarball {} has the wrong SHA-256:\n  expected {}\n  actual   {actual}",
@@ -299,9 +281,9 @@ pub fn verify_config(
 /// options appended to `.config`, `CONFIG_MODULES` forced off, `make
 /// olddefconfig`, and a check that every requested value stuck.
 pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Path) -> Result<()> {
-    if !matches!(req.base.as_str(), "tinyconfig" | "defconfig") {
+    if crate::model::Catalog::load().base(&req.base).is_none() {
         bail!(
-            "unknown kernel base config {:?} (expected tinyconfig or defconfig)",
+            "unknown kernel base config {:?} (see `stali list bases`)",
             req.base
         );
     }
@@ -505,7 +487,7 @@ mod tests {
             sha256: "00".repeat(32),
         };
         let err = format!("{:#}", prepare_source(&wrong, &cache).expect_err("bad sha"));
-        let actual = sha256_file(&tarball).expect("sha");
+        let actual = crate::pipeline::cache::sha256_file(&tarball).expect("sha");
         assert!(
             err.contains(&"00".repeat(32)) && err.contains(&actual),
             "{err}"

@@ -6,9 +6,11 @@
 //! reproducible initramfs, [`elf`] checks binaries are static, [`iso`] drives xorriso,
 //! [`qemu`] boots. [`build`] strings them together with a [`cache`].
 
+pub mod budget;
 pub mod build;
 pub mod cache;
 pub mod cpio;
+pub mod download;
 pub mod elf;
 pub mod exec;
 pub mod fetch;
@@ -19,19 +21,92 @@ pub mod qemu;
 pub mod recipe;
 pub mod report;
 pub mod rootfs;
+pub mod update;
 
 #[cfg(test)]
 mod chain_test;
 
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::time::Duration;
 
-use crate::cli::{BootArgs, BuildArgs, EXIT_INVALID, load_plan, out};
+use crate::cli::{BootArgs, BuildArgs, EXIT_INVALID, FetchArgs, load_plan, out};
 use crate::model::Catalog;
 
 fn fail(e: &anyhow::Error) -> i32 {
     eprintln!("error: {e:#}");
     EXIT_INVALID
+}
+
+/// Runs `stali fetch`; returns the exit code.
+pub fn cli_fetch(args: &FetchArgs) -> i32 {
+    if let Err(e) = exec::install_signal_handler() {
+        return fail(&e);
+    }
+    let catalog = Catalog::load();
+    let mut plans = Vec::new();
+    for p in &args.profiles {
+        match load_plan(p, &catalog) {
+            Ok((_, plan)) => plans.push(plan),
+            Err(inv) => {
+                eprintln!("{inv}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let run = || -> anyhow::Result<Vec<serde_json::Value>> {
+        // Unpacking a tarball runs tar: checked first, like a build checks everything.
+        crate::host::require_programs(&["tar"])?;
+        let cache = match args.sources.cache.clone() {
+            Some(c) => c,
+            None => cache::default_root()?,
+        };
+        std::fs::create_dir_all(&cache)
+            .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
+        let cache = std::fs::canonicalize(&cache)
+            .with_context(|| format!("cannot resolve {}", cache.display()))?;
+        let progress = std::sync::Arc::new(progress::Progress::new(args.json));
+        let fopts =
+            build::fetch_options(args.sources.mirror.clone(), args.sources.offline, &progress)?;
+        let mut listed = Vec::new();
+        for plan in &plans {
+            let logs = cache.join("logs").join(&plan.name);
+            std::fs::create_dir_all(&logs)?;
+            let fetched = build::fetch_sources(plan, &cache, &fopts, &logs, &progress)
+                .map_err(|e| e.context(format!("profile {}", plan.name)))?;
+            for s in fetched.list {
+                listed.push(serde_json::json!({
+                    "profile": plan.name,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "url": s.url,
+                    "pin": s.pin,
+                    "path": s.path,
+                }));
+            }
+        }
+        progress.finish();
+        Ok(listed)
+    };
+    match run() {
+        Ok(listed) => {
+            if args.json {
+                out(&format!(
+                    "{}\n",
+                    serde_json::json!({ "format": 1, "sources": listed })
+                ));
+            } else {
+                out(&format!(
+                    "fetched {} sources of {} profile(s) into the cache\n",
+                    listed.len(),
+                    plans.len()
+                ));
+            }
+            0
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 /// Runs `stali build`; returns the exit code.
@@ -100,6 +175,14 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
     ));
     if result.rebuilt.is_empty() {
         out("nothing changed: every stage came from the cache\n");
+    }
+    if let Err(e) = budget::enforce(
+        &result.iso,
+        result.report.iso.bytes,
+        plan.image.budget,
+        args.allow_over_budget,
+    ) {
+        return fail(&e);
     }
     if args.boot {
         let mut modes = Vec::new();

@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,8 +11,11 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Registration, describe_start_error, describe_status, display_argv, register};
 
-/// The UEFI firmware image (Debian package `ovmf`).
-pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+/// Where the UEFI firmware is on this host (the first known path when none is there).
+pub fn ovmf() -> PathBuf {
+    crate::host::host_file(crate::host::OVMF_FD, "OVMF")
+        .unwrap_or_else(|_| PathBuf::from(crate::host::OVMF_FD[0]))
+}
 /// Console lines quoted when a boot fails.
 pub const FAIL_TAIL_LINES: usize = 30;
 
@@ -114,7 +117,7 @@ pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
         a.extend(["-monitor".into(), "none".into()]);
     }
     if spec.uefi {
-        a.extend(["-bios".into(), OVMF.into()]);
+        a.extend(["-bios".into(), ovmf().display().to_string()]);
     }
     a
 }
@@ -157,8 +160,8 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
     if !spec.iso.is_file() {
         bail!("ISO {} does not exist", spec.iso.display());
     }
-    if spec.uefi && !Path::new(OVMF).is_file() {
-        bail!("UEFI boot needs {OVMF} (Debian package `ovmf`)");
+    if spec.uefi {
+        crate::host::host_file(crate::host::OVMF_FD, "OVMF, the UEFI firmware,")?;
     }
     let accel = pick_accel();
     if spec.interactive {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::action::{self, Action, Binding};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, items};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::save;
@@ -12,7 +13,7 @@ use super::search::{Index, Search};
 use super::theme::Look;
 use crate::model::diff::{Change, diff};
 use crate::model::plan::EXCLUSIVE;
-use crate::model::profile::{cmdline_problem, parse_size, valid_hostname, valid_profile_name};
+use crate::model::profile::{BUDGET_HELP, parse_size};
 use crate::model::{Catalog, Estimate, KernelSource, Plan, Profile, estimate, resolve};
 
 /// What the terminal loop should do after a key.
@@ -80,7 +81,14 @@ pub enum Confirm {
     /// Quit with unsaved changes?
     Quit,
     /// Recover the changes kept in this file?
-    Recover(PathBuf),
+    Recover {
+        /// The recovery file.
+        path: PathBuf,
+        /// When it was written, in words (`4 minutes ago`).
+        age: String,
+        /// What it changes, one line each.
+        changes: Vec<String>,
+    },
     /// Discard unsaved changes to open another profile?
     Open,
     /// Overwrite this existing file?
@@ -92,10 +100,17 @@ impl Confirm {
     pub fn question(&self) -> String {
         match self {
             Confirm::Quit => "There are unsaved changes. Quit without saving?".into(),
-            Confirm::Recover(p) => format!(
-                "Unsaved changes were kept in {}. Recover them?",
-                p.display()
-            ),
+            Confirm::Recover { path, age, changes } => {
+                let mut q = format!(
+                    "Unsaved changes from {age} were kept in {}:",
+                    path.display()
+                );
+                for c in changes {
+                    q.push_str(&format!("\n  {c}"));
+                }
+                q.push_str("\nRecover them?");
+                q
+            }
             Confirm::Open => {
                 "There are unsaved changes. Discard them and open another profile?".into()
             }
@@ -107,7 +122,7 @@ impl Confirm {
     pub fn answers(&self) -> &'static [(&'static str, &'static str)] {
         match self {
             Confirm::Quit => &[("y", "quit"), ("s", "save and quit"), ("n", "stay")],
-            Confirm::Recover(_) => &[("y", "recover"), ("n", "discard them")],
+            Confirm::Recover { .. } => &[("y", "recover"), ("n", "discard them")],
             Confirm::Open => &[("y", "discard"), ("n", "keep editing")],
             Confirm::Overwrite(_) => &[("y", "overwrite"), ("n", "cancel")],
         }
@@ -174,7 +189,29 @@ pub struct App {
     pub modal: Option<Modal>,
     /// The search, kept while its results are on the stack.
     pub search: Option<Search>,
+    /// The terminal's width and height.
+    pub size: (u16, u16),
     quit_after_save: bool,
+}
+
+/// Smallest terminal width drawn normally.
+pub const MIN_W: u16 = 80;
+/// Smallest terminal height drawn normally.
+pub const MIN_H: u16 = 24;
+
+/// A duration in words, as an age: `a few seconds ago`, `4 minutes ago`, `2 days ago`.
+pub fn ago(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s < 10 {
+        return "a few seconds ago".into();
+    }
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86400 => (s / 3600, "hour"),
+        _ => (s / 86400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
 fn content_eq(a: &Profile, b: &Profile) -> bool {
@@ -185,6 +222,23 @@ fn content_eq(a: &Profile, b: &Profile) -> bool {
         p
     };
     strip(a) == strip(b)
+}
+
+/// What going from profile `from` to `to` changes, in the diff's words (the size line last,
+/// left out when the size does not change).
+fn changes_between(catalog: &Catalog, from: &Profile, to: &Profile) -> Vec<String> {
+    let plans = resolve(from, catalog).and_then(|a| Ok((a, resolve(to, catalog)?)));
+    match plans {
+        Ok((a, b)) => {
+            let (ea, eb) = (estimate(&a, catalog), estimate(&b, catalog));
+            diff(&a, &ea, &b, &eb)
+                .into_iter()
+                .filter(|c| c.area != "size" || ea.total_bytes != eb.total_bytes)
+                .map(|c| c.text)
+                .collect()
+        }
+        Err(e) => vec![format!("(it does not resolve: {})", first_error(&e))],
+    }
 }
 
 fn first_error(e: &crate::model::Invalid) -> String {
@@ -229,6 +283,7 @@ impl App {
             message: None,
             modal: None,
             search: None,
+            size: (MIN_W, MIN_H),
             quit_after_save: false,
         };
         if let Some(w) = app.catalog.warnings.first() {
@@ -246,9 +301,44 @@ impl App {
         !content_eq(&self.profile, &self.saved)
     }
 
-    /// Asks whether to recover the unsaved changes kept in `path`.
+    /// Asks whether to recover the unsaved changes kept in `path`, saying what they change
+    /// and how old they are.
     pub fn offer_recovery(&mut self, path: PathBuf) {
-        self.modal = Some(Modal::Confirm(Confirm::Recover(path)));
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .map(ago)
+            .unwrap_or_else(|| "an earlier session".into());
+        let changes = match self.load_recovery(&path) {
+            Ok(p) => {
+                let mut c = self.changes_to(&p);
+                if c.len() > 6 {
+                    let more = c.len() - 5;
+                    c.truncate(5);
+                    c.push(format!("and {more} more"));
+                }
+                c
+            }
+            Err(e) => vec![format!("(it cannot be read: {})", first_error(&e))],
+        };
+        self.modal = Some(Modal::Confirm(Confirm::Recover { path, age, changes }));
+    }
+
+    /// What going from the current profile to `to` changes, in words (the size line last).
+    fn changes_to(&self, to: &Profile) -> Vec<String> {
+        changes_between(&self.catalog, &self.profile, to)
+    }
+
+    /// Whether the terminal is too small to draw the configurator.
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_W || self.size.1 < MIN_H
+    }
+
+    /// The terminal's size changed (or is first known).
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
+        self.clamp_scroll();
     }
 
     /// The screen on top of the stack.
@@ -486,18 +576,272 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Effect::None;
         }
+        if self.too_small() {
+            // Nothing is visible: only quitting (and answering its question) acts.
+            let quit =
+                action::find(&[action::GLOBAL], &key).map(|b| b.action) == Some(Action::Quit);
+            let effect = match &self.modal {
+                Some(Modal::Confirm(Confirm::Quit)) => self.handle_modal(key),
+                _ if quit => self.quit(),
+                _ => Effect::None,
+            };
+            self.refresh();
+            return effect;
+        }
         let effect = if self.modal.is_some() {
             self.handle_modal(key)
         } else {
             self.message = None;
-            match self.view().clone() {
-                View::Menu { .. } => self.handle_menu(key),
-                View::Search => self.handle_search(key),
-                View::Help { .. } | View::Diff { .. } => self.handle_text(key),
+            match action::find(self.tables(), &key) {
+                Some(b) => self.perform(b.action),
+                None => {
+                    self.type_in_query(&key);
+                    Effect::None
+                }
             }
         };
         self.refresh();
         effect
+    }
+
+    /// The key tables of the screen showing; the first binding of a key wins.
+    pub fn tables(&self) -> &'static [&'static [Binding]] {
+        match (&self.modal, self.view()) {
+            (Some(Modal::Prompt(_)), _) => &[action::PROMPT],
+            (Some(Modal::Confirm(_)), _) => &[],
+            (None, View::Menu { .. }) => &[action::MENU, action::GLOBAL],
+            (None, View::Search) if self.search.as_ref().is_some_and(|s| s.typing) => {
+                &[action::QUERY]
+            }
+            (None, View::Search) => &[action::RESULTS, action::GLOBAL],
+            (None, View::Help { .. }) => &[action::TEXT, action::HELP, action::GLOBAL],
+            (None, View::Diff { .. }) => &[action::TEXT, action::DIFF, action::GLOBAL],
+        }
+    }
+
+    /// The key hints for the current screen, most important first: made from the same
+    /// tables the keys are looked up in, keeping what applies to the highlighted line.
+    pub fn hints(&self) -> Vec<(&'static str, &'static str)> {
+        if let Some(Modal::Confirm(c)) = &self.modal {
+            return c.answers().to_vec();
+        }
+        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+        for b in self.tables().iter().flat_map(|t| t.iter()) {
+            if let Some(h) = b.hint.and_then(|h| self.offered(b.action, h))
+                && !out.iter().any(|(k, _)| *k == h.0)
+            {
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// How the hint bar offers `action` here, or `None` when it does not apply.
+    fn offered(
+        &self,
+        action: Action,
+        hint: (&'static str, &'static str),
+    ) -> Option<(&'static str, &'static str)> {
+        let item = self.current_item();
+        let in_options = matches!(
+            self.view(),
+            View::Menu {
+                id: MenuId::Options,
+                ..
+            }
+        );
+        match action {
+            Action::Activate => match item.map(|i| (&i.kind, i.marker)) {
+                Some((ItemKind::Submenu(_), _)) => Some(("Enter", "open")),
+                Some((ItemKind::Field(_) | ItemKind::KOption(_), _)) => Some(("Enter", "edit")),
+                Some((ItemKind::AddOption, _)) => Some(("Enter", "add")),
+                Some((_, Marker::RadioOff)) => Some(("Space", "choose")),
+                Some((_, Marker::RadioOn)) | None => None,
+                Some(_) => Some(("Space", "toggle")),
+            },
+            Action::RemoveOption => {
+                matches!(item.map(|i| &i.kind), Some(ItemKind::KOption(_))).then_some(hint)
+            }
+            Action::AddOption => (in_options
+                && !matches!(item.map(|i| &i.kind), Some(ItemKind::AddOption)))
+            .then_some(hint),
+            Action::Back if matches!(self.view(), View::Menu { .. }) => {
+                (self.stack.len() > 1).then_some(hint)
+            }
+            Action::Keys => matches!(
+                self.view(),
+                View::Help {
+                    subject: Some(_),
+                    ..
+                }
+            )
+            .then_some(hint),
+            Action::Undo => (!self.undo.is_empty()).then_some(hint),
+            Action::Redo => (!self.redo.is_empty()).then_some(hint),
+            _ => Some(hint),
+        }
+    }
+
+    /// Does what `action` means on the screen showing.
+    fn perform(&mut self, action: Action) -> Effect {
+        let view = self.view().clone();
+        match action {
+            Action::Down => self.step(1),
+            Action::Up => self.step(-1),
+            Action::PageDown => self.step(10),
+            Action::PageUp => self.step(-10),
+            Action::First => self.step(i64::MIN),
+            Action::Last => self.step(i64::MAX),
+            Action::Back => self.back(),
+            Action::Open => {
+                if let Some(ItemKind::Submenu(m)) = self.current_item().map(|i| i.kind.clone()) {
+                    self.push(View::Menu { id: m, cursor: 0 });
+                }
+            }
+            Action::Activate => self.activate(),
+            Action::Set | Action::Unset => {
+                let on = matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::On | Marker::Forced)
+                );
+                let off = matches!(
+                    self.current_item().map(|i| i.marker),
+                    Some(Marker::Off | Marker::RadioOff)
+                );
+                if (action == Action::Set && off) || (action == Action::Unset && on) {
+                    self.activate();
+                }
+            }
+            Action::RemoveOption => {
+                if let Some(ItemKind::KOption(name)) = self.current_item().map(|i| i.kind.clone()) {
+                    let mut p = self.profile.clone();
+                    p.kernel.options.retain(|(k, _)| *k != name);
+                    if let Err(e) = self.apply(p, Some(format!("removed {name}"))) {
+                        self.set_message(Level::Error, e);
+                    }
+                }
+            }
+            Action::AddOption => {
+                if matches!(
+                    view,
+                    View::Menu {
+                        id: MenuId::Options,
+                        ..
+                    }
+                ) {
+                    self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
+                }
+            }
+            Action::Search => self.open_search(),
+            Action::Help => {
+                let subject = self.focused();
+                self.push(View::Help { subject, scroll: 0 });
+            }
+            Action::Save => self.save(),
+            Action::SaveAs => self.save_as_prompt(),
+            Action::OpenProfile => {
+                if self.dirty() {
+                    self.modal = Some(Modal::Confirm(Confirm::Open));
+                } else {
+                    self.open_prompt();
+                }
+            }
+            Action::Undo => self.undo_step(),
+            Action::Redo => self.redo_step(),
+            Action::Diff => self.show_diff(),
+            Action::Quit => return self.quit(),
+            Action::Jump => {
+                let n = self.search.as_ref().map(|s| s.selected).unwrap_or(0);
+                self.jump_to_result(n);
+            }
+            Action::JumpTo(n) => {
+                // Like mconf: the digits label the first nine results.
+                if self.search.as_ref().is_some_and(|s| n < s.results.len()) {
+                    self.jump_to_result(n);
+                }
+            }
+            Action::SwitchToList => {
+                if let Some(s) = self.search.as_mut() {
+                    s.typing = !s.typing;
+                }
+            }
+            Action::EditQuery => {
+                if let Some(s) = self.search.as_mut() {
+                    s.typing = true;
+                }
+            }
+            Action::Erase => match self.search.as_mut() {
+                Some(s) if !s.query.is_empty() => {
+                    let mut q = s.query.clone();
+                    q.pop();
+                    s.set_query(&q);
+                }
+                _ => self.back(),
+            },
+            Action::Clear => {
+                if let Some(s) = self.search.as_mut() {
+                    s.set_query("");
+                }
+            }
+            Action::Keys => match self.stack.last_mut() {
+                Some(View::Help { subject, scroll }) if subject.is_some() => {
+                    *subject = None;
+                    *scroll = 0;
+                }
+                _ => self.back(),
+            },
+            // A prompt's own keys (see `Prompt::handle`).
+            Action::Accept | Action::Cancel => {}
+        }
+        Effect::None
+    }
+
+    /// Moves the highlight (a menu, the search results) or scrolls (help, diff) by `by`
+    /// lines; `i64::MIN` and `i64::MAX` go to the first and last.
+    fn step(&mut self, by: i64) {
+        let apply = |at: usize, len: usize| -> usize {
+            let last = len.saturating_sub(1);
+            match by {
+                i64::MIN => 0,
+                i64::MAX => last,
+                b if b < 0 => at.saturating_sub(b.unsigned_abs() as usize),
+                b => at.saturating_add(b as usize).min(last),
+            }
+        };
+        let len = self.items.len();
+        match self.stack.last_mut() {
+            Some(View::Menu { cursor, .. }) => *cursor = apply(*cursor, len),
+            Some(View::Search) => {
+                if let Some(s) = self.search.as_mut() {
+                    s.selected = apply(s.selected, s.results.len());
+                }
+            }
+            Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => {
+                *scroll = apply(*scroll as usize, usize::from(u16::MAX)) as u16;
+                self.clamp_scroll();
+            }
+            None => {}
+        }
+    }
+
+    /// A character typed while the search query is being typed.
+    fn type_in_query(&mut self, key: &KeyEvent) {
+        let Some(s) = self.search.as_mut().filter(|s| s.typing) else {
+            return;
+        };
+        if !matches!(self.stack.last(), Some(View::Search)) {
+            return;
+        }
+        if let KeyCode::Char(c) = key.code
+            && !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            && !c.is_control()
+            && s.query.len() < 200
+        {
+            let q = format!("{}{c}", s.query);
+            s.set_query(&q);
+        }
     }
 
     fn push(&mut self, v: View) {
@@ -516,59 +860,6 @@ impl App {
         }
     }
 
-    fn global(&mut self, key: &KeyEvent) -> Option<Effect> {
-        if ctrl(key, 'c') {
-            return Some(self.quit());
-        }
-        if ctrl(key, 'r') {
-            self.redo_step();
-            return Some(Effect::None);
-        }
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return None;
-        }
-        match key.code {
-            KeyCode::Char('q') => Some(self.quit()),
-            KeyCode::Char('s') => {
-                self.save();
-                Some(Effect::None)
-            }
-            KeyCode::Char('S') => {
-                self.save_as_prompt();
-                Some(Effect::None)
-            }
-            KeyCode::Char('o') => {
-                if self.dirty() {
-                    self.modal = Some(Modal::Confirm(Confirm::Open));
-                } else {
-                    self.open_prompt();
-                }
-                Some(Effect::None)
-            }
-            KeyCode::Char('u') => {
-                self.undo_step();
-                Some(Effect::None)
-            }
-            KeyCode::Char('d') => {
-                self.show_diff();
-                Some(Effect::None)
-            }
-            KeyCode::Char('/') => {
-                self.open_search();
-                Some(Effect::None)
-            }
-            KeyCode::Char('?') => {
-                let subject = self.focused();
-                self.push(View::Help { subject, scroll: 0 });
-                Some(Effect::None)
-            }
-            _ => None,
-        }
-    }
-
     fn quit(&mut self) -> Effect {
         if self.dirty() {
             self.modal = Some(Modal::Confirm(Confirm::Quit));
@@ -580,45 +871,60 @@ impl App {
     }
 
     fn undo_step(&mut self) {
-        match self.undo.pop() {
-            Some(p) => {
-                let cur = self.profile.clone();
-                self.restore(p);
-                self.redo.push(cur);
-                self.set_message(
-                    Level::Info,
-                    format!("undone ({} more to undo)", self.undo.len()),
-                );
-            }
-            None => self.set_message(Level::Info, "nothing to undo"),
-        }
+        self.step_back_or_forth(true);
     }
 
     fn redo_step(&mut self) {
-        match self.redo.pop() {
-            Some(p) => {
-                let cur = self.profile.clone();
-                self.restore(p);
-                self.undo.push(cur);
-                self.set_message(
-                    Level::Info,
-                    format!("redone ({} more to redo)", self.redo.len()),
-                );
-            }
-            None => self.set_message(Level::Info, "nothing to redo"),
-        }
+        self.step_back_or_forth(false);
     }
 
-    fn open_search(&mut self) {
-        if self.search.is_some() {
-            // Already on the stack: go back to it.
-            while !matches!(self.view(), View::Search) && self.stack.len() > 1 {
-                self.stack.pop();
-            }
-            if let Some(s) = self.search.as_mut() {
-                s.typing = true;
-            }
+    /// Undo (or redo): restores the snapshot and says which change it took back (or made
+    /// again), in the diff's words.
+    fn step_back_or_forth(&mut self, undo: bool) {
+        let (from, verb, left) = if undo {
+            (&mut self.undo, "undid", "to undo")
+        } else {
+            (&mut self.redo, "redid", "to redo")
+        };
+        let Some(p) = from.pop() else {
+            self.set_message(Level::Info, format!("nothing {left}"));
             return;
+        };
+        let cur = self.profile.clone();
+        // Undoing takes back what p -> cur did; redoing makes cur -> p again.
+        let changes = if undo {
+            changes_between(&self.catalog, &p, &cur)
+        } else {
+            self.changes_to(&p)
+        };
+        self.restore(p);
+        let more = if undo {
+            self.redo.push(cur);
+            self.undo.len()
+        } else {
+            self.undo.push(cur);
+            self.redo.len()
+        };
+        // What the user did first, what it pulled in or dropped after.
+        let (mut what, pulled): (Vec<String>, Vec<String>) = changes
+            .into_iter()
+            .filter(|c| !c.starts_with("estimated image"))
+            .partition(|c| !c.contains("(needed by "));
+        what.extend(pulled);
+        what.truncate(2);
+        let what = if what.is_empty() {
+            "a change".to_string()
+        } else {
+            what.join("; ")
+        };
+        self.set_message(Level::Info, format!("{verb} {what} ({more} more {left})"));
+    }
+
+    /// `/`: a new search with an empty query. An earlier one still on the stack (its
+    /// results, the menus jumped to from it) is closed first.
+    fn open_search(&mut self) {
+        if let Some(i) = self.stack.iter().position(|v| *v == View::Search) {
+            self.stack.truncate(i.max(1));
         }
         self.search = Some(Search::new(Index::build(&self.profile, &self.catalog)));
         self.push(View::Search);
@@ -641,86 +947,6 @@ impl App {
             }],
         };
         self.push(View::Diff { changes, scroll: 0 });
-    }
-
-    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
-        let len = self.items.len();
-        if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
-            && len > 0
-        {
-            *cursor = to(*cursor, len).min(len - 1);
-        }
-    }
-
-    fn handle_menu(&mut self, key: KeyEvent) -> Effect {
-        if let Some(e) = self.global(&key) {
-            return e;
-        }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            match key.code {
-                KeyCode::Char('n') => self.move_cursor(|c, _| c + 1),
-                KeyCode::Char('p') => self.move_cursor(|c, _| c.saturating_sub(1)),
-                KeyCode::Char('f') => self.move_cursor(|c, _| c + 10),
-                KeyCode::Char('b') => self.move_cursor(|c, _| c.saturating_sub(10)),
-                _ => {}
-            }
-            return Effect::None;
-        }
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => self.move_cursor(|c, _| c + 1),
-            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
-                self.move_cursor(|c, _| c.saturating_sub(1))
-            }
-            KeyCode::PageDown => self.move_cursor(|c, _| c + 10),
-            KeyCode::PageUp => self.move_cursor(|c, _| c.saturating_sub(10)),
-            KeyCode::Home | KeyCode::Char('g') => self.move_cursor(|_, _| 0),
-            KeyCode::End | KeyCode::Char('G') => self.move_cursor(|_, len| len),
-            KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') | KeyCode::Backspace => self.back(),
-            KeyCode::Right | KeyCode::Char('l') => {
-                if let Some(ItemKind::Submenu(m)) = self.current_item().map(|i| i.kind.clone()) {
-                    self.push(View::Menu { id: m, cursor: 0 });
-                }
-            }
-            KeyCode::Enter | KeyCode::Char(' ') => self.activate(),
-            KeyCode::Char('y') => {
-                if matches!(
-                    self.current_item().map(|i| i.marker),
-                    Some(Marker::Off | Marker::RadioOff)
-                ) {
-                    self.activate();
-                }
-            }
-            KeyCode::Char('n') => {
-                if matches!(
-                    self.current_item().map(|i| i.marker),
-                    Some(Marker::On | Marker::Forced)
-                ) {
-                    self.activate();
-                }
-            }
-            KeyCode::Char('x') | KeyCode::Delete => {
-                if let Some(ItemKind::KOption(name)) = self.current_item().map(|i| i.kind.clone()) {
-                    let mut p = self.profile.clone();
-                    p.kernel.options.retain(|(k, _)| *k != name);
-                    if let Err(e) = self.apply(p, Some(format!("removed {name}"))) {
-                        self.set_message(Level::Error, e);
-                    }
-                }
-            }
-            KeyCode::Char('a') => {
-                if matches!(
-                    self.view(),
-                    View::Menu {
-                        id: MenuId::Options,
-                        ..
-                    }
-                ) {
-                    self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
-                }
-            }
-            _ => {}
-        }
-        Effect::None
     }
 
     /// Enter or Space on the highlighted line.
@@ -801,124 +1027,12 @@ impl App {
         }
     }
 
-    fn handle_search(&mut self, key: KeyEvent) -> Effect {
-        let Some(s) = self.search.as_mut() else {
-            self.back();
-            return Effect::None;
-        };
-        let len = s.results.len();
-        // Keys common to both modes.
-        match key.code {
-            KeyCode::Esc | KeyCode::Left => {
-                self.back();
-                return Effect::None;
-            }
-            KeyCode::Down => {
-                s.selected = (s.selected + 1).min(len.saturating_sub(1));
-                return Effect::None;
-            }
-            KeyCode::Up => {
-                s.selected = s.selected.saturating_sub(1);
-                return Effect::None;
-            }
-            KeyCode::PageDown => {
-                s.selected = (s.selected + 10).min(len.saturating_sub(1));
-                return Effect::None;
-            }
-            KeyCode::PageUp => {
-                s.selected = s.selected.saturating_sub(10);
-                return Effect::None;
-            }
-            KeyCode::Tab | KeyCode::BackTab => {
-                s.typing = !s.typing;
-                return Effect::None;
-            }
-            KeyCode::Enter => {
-                let n = s.selected;
-                self.jump_to_result(n);
-                return Effect::None;
-            }
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                return self.quit();
-            }
-            _ => {}
+    /// Keeps the help or diff screen from scrolling past its last line.
+    fn clamp_scroll(&mut self) {
+        let limit = super::draw::scroll_limit(self);
+        if let Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) = self.stack.last_mut() {
+            *scroll = (*scroll).min(limit);
         }
-        if s.typing {
-            match key.code {
-                KeyCode::Backspace => {
-                    if s.query.is_empty() {
-                        self.back();
-                    } else {
-                        let mut q = s.query.clone();
-                        q.pop();
-                        s.set_query(&q);
-                    }
-                }
-                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    s.set_query("")
-                }
-                KeyCode::Char(c)
-                    if !key.modifiers.contains(KeyModifiers::CONTROL)
-                        && !c.is_control()
-                        && s.query.len() < 200 =>
-                {
-                    let q = format!("{}{c}", s.query);
-                    s.set_query(&q);
-                }
-                _ => {}
-            }
-            return Effect::None;
-        }
-        match key.code {
-            KeyCode::Char('j') => s.selected = (s.selected + 1).min(len.saturating_sub(1)),
-            KeyCode::Char('k') => s.selected = s.selected.saturating_sub(1),
-            KeyCode::Char('h') | KeyCode::Backspace => self.back(),
-            KeyCode::Char('l') | KeyCode::Right => {
-                let n = s.selected;
-                self.jump_to_result(n);
-            }
-            KeyCode::Char(d @ '1'..='9') => {
-                // Like mconf: the digits label the first nine results.
-                let n = d as usize - '1' as usize;
-                if n < len {
-                    self.jump_to_result(n);
-                }
-            }
-            KeyCode::Char('/') => s.typing = true,
-            _ => {
-                if let Some(e) = self.global(&key) {
-                    return e;
-                }
-            }
-        }
-        Effect::None
-    }
-
-    fn handle_text(&mut self, key: KeyEvent) -> Effect {
-        let scroll = match self.stack.last_mut() {
-            Some(View::Help { scroll, .. } | View::Diff { scroll, .. }) => scroll,
-            _ => return Effect::None,
-        };
-        match key.code {
-            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1).min(500),
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10).min(500),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-            KeyCode::Esc
-            | KeyCode::Left
-            | KeyCode::Char('h')
-            | KeyCode::Backspace
-            | KeyCode::Enter => self.back(),
-            KeyCode::Char('?') if matches!(self.view(), View::Help { .. }) => self.back(),
-            KeyCode::Char('d') if matches!(self.view(), View::Diff { .. }) => self.back(),
-            _ => {
-                if let Some(e) = self.global(&key) {
-                    return e;
-                }
-            }
-        }
-        Effect::None
     }
 
     fn handle_modal(&mut self, key: KeyEvent) -> Effect {
@@ -952,7 +1066,11 @@ impl App {
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Left
         ) || ctrl(&key, 'c');
         match c {
-            Confirm::Quit if yes => return Effect::Quit,
+            Confirm::Quit if yes => {
+                // Quitting without saving discards the changes, recovered ones included.
+                save::remove_recovery(self.profile.file.as_deref());
+                return Effect::Quit;
+            }
             Confirm::Quit if key.code == KeyCode::Char('s') => {
                 self.quit_after_save = true;
                 self.save();
@@ -960,8 +1078,8 @@ impl App {
                     return Effect::Quit;
                 }
             }
-            Confirm::Recover(path) if yes => self.recover(&path),
-            Confirm::Recover(path) if no => {
+            Confirm::Recover { path, .. } if yes => self.recover(&path),
+            Confirm::Recover { path, .. } if no => {
                 let _ = std::fs::remove_file(&path);
                 self.set_message(Level::Info, format!("discarded {}", path.display()));
             }
@@ -973,21 +1091,26 @@ impl App {
         Effect::None
     }
 
+    /// The profile kept in recovery file `path`, as if read from the profile's own file
+    /// (a name it does not set is the profile's, not the recovery file's).
+    fn load_recovery(&self, path: &Path) -> Result<Profile, crate::model::Invalid> {
+        let mut p = Profile::load(path, &self.catalog)?;
+        if !p.locations.contains_key("name") {
+            p.name = Profile::default_name(self.profile.file.as_deref());
+        }
+        p.file = self.profile.file.clone();
+        Ok(p)
+    }
+
     fn recover(&mut self, path: &Path) {
-        match Profile::load(path) {
-            Ok(mut p) => {
-                p.file = self.profile.file.clone();
-                if !p.name.is_empty() && p.name.starts_with('.') {
-                    p.name = self.profile.name.clone();
-                }
-                match self.apply(p, None) {
-                    Ok(()) => self.set_message(
-                        Level::Ok,
-                        format!("recovered unsaved changes from {}", path.display()),
-                    ),
-                    Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
-                }
-            }
+        match self.load_recovery(path) {
+            Ok(p) => match self.apply(p, None) {
+                Ok(()) => self.set_message(
+                    Level::Ok,
+                    format!("recovered unsaved changes from {}", path.display()),
+                ),
+                Err(e) => self.set_message(Level::Error, format!("cannot recover: {e}")),
+            },
             Err(e) => self.set_message(
                 Level::Error,
                 format!("cannot recover {}: {}", path.display(), first_error(&e)),
@@ -1022,12 +1145,8 @@ impl App {
         let mut p = self.profile.clone();
         let first = p.file.is_none();
         p.file = Some(path.to_path_buf());
-        if first
-            && let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().to_lowercase())
-            && valid_profile_name(&stem)
-            && p.name == self.saved.name
-        {
-            p.name = stem;
+        if first && p.name == self.saved.name {
+            p.name = Profile::default_name(Some(path));
         }
         match save::save_profile(&p, path, self.saved_text.as_deref()) {
             Ok(text) => {
@@ -1044,64 +1163,20 @@ impl App {
         }
     }
 
+    /// Applies a prompt's text. The profile's rules are not checked here: `apply` resolves
+    /// the edited profile, which runs the same `validate` as `stali check`.
     fn submit(&mut self, prompt: &Prompt) -> Result<(), String> {
         let text = prompt.text.trim().to_string();
         let mut p = self.profile.clone();
         match &prompt.kind {
-            PromptKind::Cmdline => {
-                if text.is_empty() {
-                    p.image.cmdline = None;
-                } else if let Some(why) = cmdline_problem(&text) {
-                    return Err(format!("the command line {why}"));
-                } else {
-                    p.image.cmdline = Some(text);
-                }
-            }
-            PromptKind::Hostname => {
-                if !valid_hostname(&text) {
-                    return Err(
-                        "1-63 letters, digits and `-`, not starting or ending with `-`".into(),
-                    );
-                }
-                p.image.hostname = text;
-            }
-            PromptKind::Budget => {
-                if text.is_empty() {
-                    p.image.budget = None;
-                } else {
-                    match parse_size(&text) {
-                        Some(b) if b > 0 => p.image.budget = Some(b),
-                        _ => {
-                            return Err(
-                                "expected a size such as 2 MiB, 512 KiB or a number of bytes"
-                                    .into(),
-                            );
-                        }
-                    }
-                }
-            }
-            PromptKind::Name => {
-                if !valid_profile_name(&text) {
-                    return Err("1-64 lowercase letters, digits, `-`, `_`, `.`".into());
-                }
-                p.name = text;
-            }
-            PromptKind::Description => {
-                if text.chars().count() > 200 {
-                    return Err("at most 200 characters".into());
-                }
-                p.description = text;
-            }
-            PromptKind::KernelPath => {
-                if !text.starts_with('/') {
-                    return Err(
-                        "give an absolute path (edit the file for a git or tarball source)".into(),
-                    );
-                }
-                p.kernel.source = KernelSource::Path(PathBuf::from(&text));
-            }
+            PromptKind::Cmdline => p.image.cmdline = (!text.is_empty()).then_some(text),
+            PromptKind::Hostname => p.image.hostname = text,
+            PromptKind::Budget if text.is_empty() => p.image.budget = None,
+            PromptKind::Budget => p.image.budget = Some(parse_size(&text).ok_or(BUDGET_HELP)?),
+            PromptKind::Name => p.name = text,
+            PromptKind::Description => p.description = text,
+            PromptKind::KernelPath => p.kernel.source = KernelSource::Path(PathBuf::from(&text)),
             PromptKind::OptionValue(name) => {
-                option_value_problem(&text)?;
                 if let Some(o) = p.kernel.options.iter_mut().find(|(k, _)| k == name) {
                     o.1 = text;
                 }
@@ -1116,17 +1191,7 @@ impl App {
                 } else {
                     format!("CONFIG_{k}")
                 };
-                if k.len() <= 7
-                    || !k
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-                {
-                    return Err(
-                        "an option name is CONFIG_ and upper-case letters, digits, `_`".into(),
-                    );
-                }
                 let v = v.trim().to_string();
-                option_value_problem(&v)?;
                 match p.kernel.options.iter_mut().find(|(n, _)| *n == k) {
                     Some(o) => o.1 = v,
                     None => p.kernel.options.push((k, v)),
@@ -1154,29 +1219,44 @@ impl App {
                 };
             }
             PromptKind::Open => {
+                // A file, or a shipped profile by name (opened with no file, so that `s`
+                // asks where to save rather than overwrite the shipped one).
                 let path = expand_home(&text);
-                let loaded = Profile::load(&path).map_err(|e| first_error(&e))?;
-                let base = std::fs::read_to_string(&path).ok();
+                let shipped = crate::model::catalog::shipped_profile(&text).is_some();
+                let (loaded, base) = if path.exists() || shipped {
+                    super::starting_profile(Some(&path), &self.catalog)?
+                } else {
+                    let e = Profile::load(&path, &self.catalog).err();
+                    let hint = crate::model::diag::suggestion(
+                        &text,
+                        crate::model::catalog::EMBEDDED_PROFILES
+                            .iter()
+                            .map(|(n, _)| *n),
+                    );
+                    let why = e.map(|e| first_error(&e)).unwrap_or_default();
+                    return Err(format!(
+                        "{}: {why}{}",
+                        path.display(),
+                        hint.replace("did you mean", "did you mean the shipped profile")
+                    ));
+                };
                 let look = self.look.clone();
                 let catalog = self.catalog.clone();
+                let size = self.size;
                 let app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
                 *self = app;
-                self.set_message(Level::Ok, format!("opened {}", path.display()));
+                self.size = size;
+                let opened = if path.exists() {
+                    format!("opened {}", path.display())
+                } else {
+                    format!("opened the shipped profile {text}; s asks where to save it")
+                };
+                self.set_message(Level::Ok, opened);
                 return Ok(());
             }
         }
         self.apply(p, None)
     }
-}
-
-fn option_value_problem(v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        return Err("give a value: y, n (not set), m, a number or text".into());
-    }
-    if v.chars().any(char::is_control) || v.len() > 256 {
-        return Err("a value is one line of at most 256 characters".into());
-    }
-    Ok(())
 }
 
 fn expand_home(s: &str) -> PathBuf {

@@ -6,15 +6,33 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{App, Confirm, Delta, Level, Modal, View};
+use super::app::{App, Confirm, Delta, Level, MIN_H, MIN_W, Modal, View};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, home_of, universe};
-use crate::model::catalog::Source;
+use crate::model::catalog::{EMBEDDED_PROFILES, Source};
 use crate::model::profile::{human, human_delta};
 
-/// Smallest terminal width drawn normally.
-pub const MIN_W: u16 = 80;
-/// Smallest terminal height drawn normally.
-pub const MIN_H: u16 = 24;
+/// Where each part of the screen goes.
+struct Areas {
+    header: Rect,
+    /// The menu (or search, help, diff) on the left.
+    left: Rect,
+    /// The size panel on the right.
+    right: Rect,
+    msg: Rect,
+    hints: Rect,
+}
+
+fn areas(area: Rect) -> Areas {
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 3);
+    let panel_w = if area.width >= 110 { 38 } else { 30 };
+    Areas {
+        header: Rect::new(area.x, area.y, area.width, 1),
+        left: Rect::new(body.x, body.y, body.width - panel_w, body.height),
+        right: Rect::new(body.x + body.width - panel_w, body.y, panel_w, body.height),
+        msg: Rect::new(area.x, area.y + area.height - 2, area.width, 1),
+        hints: Rect::new(area.x, area.y + area.height - 1, area.width, 1),
+    }
+}
 
 /// Paints the whole screen.
 pub fn draw(app: &App, f: &mut Frame) {
@@ -25,23 +43,32 @@ pub fn draw(app: &App, f: &mut Frame) {
         return;
     }
     f.render_widget(Block::new().style(th.screen_style()), area);
-    let header = Rect::new(area.x, area.y, area.width, 1);
-    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 3);
-    let msg = Rect::new(area.x, area.y + area.height - 2, area.width, 1);
-    let hints = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
-    let panel_w = if area.width >= 110 { 38 } else { 30 };
-    let left = Rect::new(body.x, body.y, body.width - panel_w, body.height);
-    let right = Rect::new(body.x + body.width - panel_w, body.y, panel_w, body.height);
-
-    draw_header(app, f, header);
+    let a = areas(area);
+    draw_header(app, f, a.header);
     match app.view() {
-        View::Menu { id, cursor } => draw_menu(app, f, left, id, *cursor),
-        View::Search => draw_search(app, f, left),
-        View::Help { subject, scroll } => {
-            let (title, lines) = help_lines(app, subject.as_ref());
-            draw_text(app, f, left, &title, lines, *scroll);
+        View::Menu { id, cursor } => draw_menu(app, f, a.left, id, *cursor),
+        View::Search => draw_search(app, f, a.left),
+        View::Help { scroll, .. } | View::Diff { scroll, .. } => {
+            if let Some((title, lines)) = text_view(app) {
+                draw_text(app, f, a.left, &title, lines, *scroll);
+            }
         }
-        View::Diff { changes, scroll } => {
+    }
+    draw_size(app, f, a.right);
+    draw_message(app, f, a.msg);
+    draw_hints(app, f, a.hints);
+    if let Some(m) = &app.modal {
+        // Over the menu only: the size panel stays whole beside it.
+        draw_modal(app, f, a.left, m);
+    }
+}
+
+/// The title and lines of the help or diff screen on top of the stack.
+fn text_view(app: &App) -> Option<(String, Vec<Line<'static>>)> {
+    let th = &app.look.theme;
+    match app.view() {
+        View::Help { subject, .. } => Some(help_lines(app, subject.as_ref())),
+        View::Diff { changes, .. } => {
             let title = match &app.saved.file {
                 Some(p) if app.saved_text.is_some() => format!("Changes since {}", p.display()),
                 _ => "Changes since the start".to_string(),
@@ -56,15 +83,30 @@ pub fn draw(app: &App, f: &mut Frame) {
                     Span::raw(app.look.glyphs.text(c.text.clone())),
                 ]));
             }
-            draw_text(app, f, left, &title, lines, *scroll);
+            Some((title, lines))
         }
+        _ => None,
     }
-    draw_size(app, f, right);
-    draw_message(app, f, msg);
-    draw_hints(app, f, hints);
-    if let Some(m) = &app.modal {
-        draw_modal(app, f, body, m);
+}
+
+/// How far the help or diff screen can scroll at the app's terminal size: its wrapped
+/// lines less the rows that show at once (0 when everything fits, or for other screens).
+pub fn scroll_limit(app: &App) -> u16 {
+    let (w, h) = app.size;
+    if w < MIN_W || h < MIN_H {
+        return 0;
     }
+    let Some((_, lines)) = text_view(app) else {
+        return 0;
+    };
+    let left = areas(Rect::new(0, 0, w, h)).left;
+    // Borders and the one-column padding on each side.
+    let width = left.width.saturating_sub(4);
+    let rows = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(width);
+    let shown = left.height.saturating_sub(2) as usize;
+    u16::try_from(rows.saturating_sub(shown)).unwrap_or(u16::MAX)
 }
 
 fn too_small(app: &App, f: &mut Frame, area: Rect) {
@@ -75,7 +117,18 @@ fn too_small(app: &App, f: &mut Frame, area: Rect) {
     let mut lines = vec![Line::from(text)];
     if area.height > 3 {
         lines.push(Line::from(""));
-        lines.push(Line::from("Enlarge the window, or press q to quit."));
+        match &app.modal {
+            Some(Modal::Confirm(c @ Confirm::Quit)) => {
+                lines.push(Line::from(c.question()));
+                let answers: Vec<String> = c
+                    .answers()
+                    .iter()
+                    .map(|(k, a)| format!("{k}: {a}"))
+                    .collect();
+                lines.push(Line::from(answers.join(", ")));
+            }
+            _ => lines.push(Line::from("Enlarge the window, or press q to quit.")),
+        }
     }
     let top = area.height.saturating_sub(lines.len() as u16 + 1) / 2;
     let inner = Rect::new(area.x, area.y + top, area.width, area.height - top);
@@ -654,8 +707,24 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             title = "Help".into();
             para(
                 &mut v,
-                "stali menu composes a Stali image and saves it as a profile.\n\nMove with the arrows or j/k, enter a submenu with Enter, Right or l, go back with Esc, Left or h. Space toggles or chooses. / searches everything; ? shows help about the highlighted line.\n\ns saves, S saves as, o opens another profile, u undoes, Ctrl-r redoes, d shows the changes since the last save, q quits.",
+                "stali menu composes a Stali image and saves it as a profile. Every key, by screen:",
             );
+            use super::action::{GLOBAL, MENU, QUERY, RESULTS, TEXT, key_help};
+            for (heading, tables) in [
+                ("In a menu", &[MENU, GLOBAL][..]),
+                ("Typing a search", &[QUERY][..]),
+                ("In the search results", &[RESULTS][..]),
+                ("In the help and the diff", &[TEXT][..]),
+            ] {
+                v.push(Line::from(""));
+                v.push(Line::styled(heading.to_string(), th.title_style()));
+                for (keys, what) in key_help(tables) {
+                    v.push(Line::from(vec![
+                        Span::styled(keys, th.fg(th.accent)),
+                        Span::raw(format!(": {what}")),
+                    ]));
+                }
+            }
         }
     }
     (title, v)
@@ -769,7 +838,7 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
                     truncate(&name, inner_w, g.ellipsis),
                     th.title_style(),
                 ));
-                v.push(Line::from(format!("{verb}:")));
+                v.push(Line::from(format!("{verb}, in the image:")));
                 let over = e.budget_bytes.is_some_and(|b| *total > b);
                 let arrow = if g.ascii { "->" } else { "→" };
                 v.push(Line::from(vec![
@@ -828,94 +897,6 @@ fn draw_message(app: &App, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(format!(" {text}")).style(style), area);
 }
 
-/// The key hints for the current screen, most important first.
-pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
-    let mut h: Vec<(&str, &str)> = Vec::new();
-    match &app.modal {
-        Some(Modal::Prompt(_)) => {
-            return vec![("Enter", "accept"), ("Esc", "cancel"), ("Ctrl-u", "clear")];
-        }
-        Some(Modal::Confirm(c)) => return c.answers().to_vec(),
-        None => {}
-    }
-    let common = |h: &mut Vec<(&'static str, &'static str)>| {
-        h.push(("/", "search"));
-        h.push(("?", "help"));
-        h.push(("s", "save"));
-        if !app.undo.is_empty() {
-            h.push(("u", "undo"));
-        }
-        if !app.redo.is_empty() {
-            h.push(("^r", "redo"));
-        }
-        h.push(("d", "diff"));
-        h.push(("q", "quit"));
-    };
-    match app.view() {
-        View::Menu { id, .. } => {
-            match app.current_item().map(|i| (&i.kind, i.marker)) {
-                Some((ItemKind::Submenu(_), _)) => h.push(("Enter", "open")),
-                Some((ItemKind::Field(_), _)) => h.push(("Enter", "edit")),
-                Some((ItemKind::KOption(_), _)) => {
-                    h.push(("Enter", "edit"));
-                    h.push(("x", "remove"));
-                }
-                Some((ItemKind::AddOption, _)) => h.push(("Enter", "add")),
-                Some((_, Marker::RadioOff)) => h.push(("Space", "choose")),
-                Some((_, Marker::RadioOn)) => {}
-                Some(_) => h.push(("Space", "toggle")),
-                None => {}
-            }
-            if *id == MenuId::Options
-                && !matches!(
-                    app.current_item().map(|i| &i.kind),
-                    Some(ItemKind::AddOption)
-                )
-            {
-                h.push(("a", "add"));
-            }
-            if *id != MenuId::Main {
-                h.push(("Esc/h", "back"));
-            }
-            common(&mut h);
-        }
-        View::Search => {
-            let typing = app.search.as_ref().is_some_and(|s| s.typing);
-            if typing {
-                h.extend([
-                    ("Enter", "jump"),
-                    ("Up/Down", "move"),
-                    ("Tab", "pick 1-9"),
-                    ("Esc", "back"),
-                ]);
-            } else {
-                h.extend([
-                    ("1-9", "jump"),
-                    ("Enter", "jump"),
-                    ("j/k", "move"),
-                    ("/", "edit query"),
-                    ("Esc/h", "back"),
-                ]);
-                common(&mut h);
-            }
-        }
-        View::Help { .. } | View::Diff { .. } => {
-            h.extend([("j/k", "scroll"), ("Esc/h", "back")]);
-            common(&mut h);
-        }
-    }
-    let mut seen = Vec::new();
-    h.retain(|(k, _)| {
-        if seen.contains(k) {
-            false
-        } else {
-            seen.push(*k);
-            true
-        }
-    });
-    h
-}
-
 fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.look.theme;
     let key_style = if th.mono {
@@ -925,7 +906,7 @@ fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     };
     let mut spans = Vec::new();
     let mut used = 0usize;
-    for (k, a) in hints(app) {
+    for (k, a) in app.hints() {
         let n = k.len() + a.len() + 3;
         if used + n > area.width as usize {
             break;
@@ -941,18 +922,41 @@ fn draw_hints(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
+/// Rows `lines` take when wrapped to `width` columns.
+fn rows(lines: &[Line<'_>], width: u16) -> u16 {
+    let n = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: true })
+        .line_count(width);
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
     let th = &app.look.theme;
-    let w = body.width.saturating_sub(8).min(72);
-    let x = body.x + (body.width.saturating_sub(w)) / 2;
+    let w = within.width.saturating_sub(4).min(72);
+    let x = within.x + (within.width.saturating_sub(w)) / 2;
+    let inner_w = w.saturating_sub(4);
+    // A box of `inner` rows inside its borders, centred in `within`, with the columns
+    // between it and `within`'s borders cleared too, so no text behind peeks out.
+    let place = |f: &mut Frame, inner: u16| {
+        let h = (inner + 2).min(within.height);
+        let y = within.y + within.height.saturating_sub(h) / 2;
+        let margin = Rect::new(within.x + 1, y, within.width.saturating_sub(2), h);
+        f.render_widget(Clear, margin);
+        f.render_widget(Block::new().style(th.base()), margin);
+        Rect::new(x, y, w, h)
+    };
     match m {
         Modal::Prompt(p) => {
-            let h = 5;
-            let y = body.y + body.height.saturating_sub(h) / 2;
-            let area = Rect::new(x, y, w, h);
-            f.render_widget(Clear, area);
+            let (text, style) = match &p.error {
+                Some(e) => (e.clone(), th.fg(th.error)),
+                None => (prompt_hint(&p.kind), th.dim_style()),
+            };
+            let note = vec![Line::from(app.look.glyphs.text(text))];
+            let note_h = rows(&note, inner_w).max(1);
+            let area = place(f, 1 + note_h);
+            let y = area.y;
             f.render_widget(block(app, p.kind.title()), area);
-            let inner_w = w.saturating_sub(4) as usize;
+            let inner_w = inner_w as usize;
             // Scroll the text so the cursor stays visible.
             let chars: Vec<char> = p.text.chars().collect();
             let start = p.cursor.saturating_sub(inner_w.saturating_sub(1));
@@ -963,25 +967,15 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 input,
             );
             f.set_cursor_position(Position::new(x + 2 + (p.cursor - start) as u16, y + 1));
-            let (text, style) = match &p.error {
-                Some(e) => (e.clone(), th.fg(th.error)),
-                None => (prompt_hint(&p.kind).to_string(), th.dim_style()),
-            };
             f.render_widget(
-                Paragraph::new(app.look.glyphs.text(text))
-                    .style(style)
-                    .wrap(Wrap { trim: true }),
-                Rect::new(x + 2, y + 2, w.saturating_sub(4), 2),
+                Paragraph::new(note).style(style).wrap(Wrap { trim: true }),
+                Rect::new(x + 2, y + 2, w.saturating_sub(4), note_h),
             );
         }
         Modal::Confirm(c) => {
-            let h = 6;
-            let y = body.y + body.height.saturating_sub(h) / 2;
-            let area = Rect::new(x, y, w, h);
-            f.render_widget(Clear, area);
             let title = match c {
                 Confirm::Quit => "Quit",
-                Confirm::Recover(_) => "Recover",
+                Confirm::Recover { .. } => "Recover",
                 Confirm::Open => "Open",
                 Confirm::Overwrite(_) => "Overwrite",
             };
@@ -990,11 +984,14 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
                 answers.push(Span::styled(format!(" {k} "), th.selected()));
                 answers.push(Span::raw(format!(" {a}  ")));
             }
-            let lines = vec![
-                Line::from(c.question()),
-                Line::from(""),
-                Line::from(answers),
-            ];
+            let mut lines: Vec<Line> = c
+                .question()
+                .lines()
+                .map(|l| Line::from(app.look.glyphs.text(l.to_string())))
+                .collect();
+            lines.push(Line::from(""));
+            lines.push(Line::from(answers));
+            let area = place(f, rows(&lines, w.saturating_sub(2)));
             f.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: true })
@@ -1005,8 +1002,12 @@ fn draw_modal(app: &App, f: &mut Frame, body: Rect, m: &Modal) {
     }
 }
 
-fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
+fn prompt_hint(k: &super::prompt::PromptKind) -> String {
     use super::prompt::PromptKind as P;
+    if *k == P::Open {
+        let names: Vec<&str> = EMBEDDED_PROFILES.iter().map(|(n, _)| *n).collect();
+        return format!("a profile file, or a shipped one: {}", names.join(", "));
+    }
     match k {
         P::Cmdline => "e.g. console=ttyS0 quiet; empty for the hardware's console",
         P::Hostname => "letters, digits and -",
@@ -1014,9 +1015,10 @@ fn prompt_hint(k: &super::prompt::PromptKind) -> &'static str {
         P::Name => "lowercase letters, digits, -, _, .",
         P::Description => "one line",
         P::KernelPath => "a kernel tree or tarball on this machine",
-        P::OptionValue(_) => "y, n (not set), m, a number or text",
+        P::OptionValue(_) => "y, n (not set), a number or text; never m (no modules)",
         P::NewOption => "e.g. CONFIG_PRINTK_TIME=y",
         P::SaveAs => "a path; relative to the current folder",
         P::Open => "a profile file",
     }
+    .to_string()
 }

@@ -96,6 +96,16 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every text setting, in menu order.
+    pub const ALL: [Field; 6] = [
+        Field::Name,
+        Field::Description,
+        Field::KernelSource,
+        Field::Cmdline,
+        Field::Hostname,
+        Field::Budget,
+    ];
+
     /// The label shown after the value.
     pub fn label(self) -> &'static str {
         match self {

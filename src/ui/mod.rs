@@ -9,6 +9,7 @@
 //! the profile, or `$XDG_STATE_HOME/stali/recover/untitled.toml.stali-recover` for a profile
 //! not saved yet (see [`save`]). The next `stali menu` of that profile offers to recover it.
 
+pub mod action;
 pub mod app;
 pub mod draw;
 pub mod input;
@@ -24,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use crossterm::event::KeyEvent;
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
     disable_raw_mode, enable_raw_mode,
@@ -35,10 +35,18 @@ use ratatui::backend::CrosstermBackend;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
 
 use crate::cli::MenuArgs;
-use crate::model::catalog::EMBEDDED_PROFILES;
+use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::{Catalog, Profile};
 use app::{App, Effect};
 use theme::{Glyphs, Look, Theme};
+
+/// Prints a line on stderr; unlike `eprintln!` it never panics, as a lost terminal's
+/// stderr fails every write.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Runs the configurator; returns the exit code.
 pub fn run(args: MenuArgs) -> i32 {
@@ -47,22 +55,22 @@ pub fn run(args: MenuArgs) -> i32 {
     let theme = match Theme::choose(&catalog, args.theme.as_deref(), no_color) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("stali menu: {e:#}");
+            say!("stali menu: {e:#}");
             return 1;
         }
     };
     let glyphs = Glyphs::choose(args.ascii, std::env::var("TERM").ok().as_deref());
-    let (profile, text) = match starting_profile(args.profile.as_deref()) {
+    let (profile, text) = match starting_profile(args.profile.as_deref(), &catalog) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return 1;
         }
     };
     let mut app = match App::new(profile, text, catalog, Look { theme, glyphs }) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("stali menu: the profile is not valid:\n{e}");
+            say!("stali menu: the profile is not valid:\n{e}");
             return 1;
         }
     };
@@ -76,7 +84,7 @@ pub fn run(args: MenuArgs) -> i32 {
         (false, false) => Some("standard input and output are"),
     };
     if let Some(which) = which {
-        eprintln!(
+        say!(
             "stali menu: {which} not a terminal; the configurator needs one. In scripts use `stali check`, `stali size` or edit the profile."
         );
         return 2;
@@ -88,46 +96,52 @@ pub fn run(args: MenuArgs) -> i32 {
         Ok(code) => code,
         Err(e) => {
             restore_terminal();
-            eprintln!("stali menu: {e:#}");
+            say!("stali menu: {e:#}");
             1
         }
     }
 }
 
-/// The profile to start from, and the text whose comments saving keeps: the file, or the
-/// embedded default (for a path that does not exist yet, or none).
-pub fn starting_profile(path: Option<&Path>) -> Result<(Profile, Option<String>), String> {
+/// The profile to start from, and the text whose comments saving keeps: the file; a
+/// shipped profile named without a path (with no file, so the first save asks where);
+/// or the embedded default (for a path that does not exist yet, or none).
+pub fn starting_profile(
+    path: Option<&Path>,
+    catalog: &Catalog,
+) -> Result<(Profile, Option<String>), String> {
     let default_text = EMBEDDED_PROFILES
         .first()
         .map(|(_, t)| *t)
         .unwrap_or("format = 1\n");
+    let parse = |text: &str, name: Option<&str>| {
+        let file = name.map(|n| PathBuf::from(format!("{n}.toml")));
+        let mut p = Profile::parse(text, file.as_deref(), catalog)
+            .map_err(|e| format!("stali menu: {e}"))?;
+        p.file = None;
+        Ok::<_, String>((p, Some(text.to_string())))
+    };
     match path {
         Some(p) if p.exists() => {
-            let profile = Profile::load(p).map_err(|e| format!("stali menu: {e}"))?;
+            let profile = Profile::load(p, catalog).map_err(|e| format!("stali menu: {e}"))?;
             let text = std::fs::read_to_string(p).ok();
             Ok((profile, text))
         }
         Some(p) => {
-            let mut profile =
-                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
-            if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().to_lowercase())
-                && crate::model::profile::valid_profile_name(&stem)
-            {
-                profile.name = stem;
+            let name = p.to_string_lossy();
+            if let Some(text) = shipped_profile(&name) {
+                return parse(text, Some(&name));
             }
+            let (mut profile, text) = parse(default_text, None)?;
+            profile.name = Profile::default_name(Some(p));
             profile.file = Some(PathBuf::from(p));
-            Ok((profile, Some(default_text.to_string())))
+            Ok((profile, text))
         }
-        None => {
-            let profile =
-                Profile::parse(default_text, None).map_err(|e| format!("stali menu: {e}"))?;
-            Ok((profile, Some(default_text.to_string())))
-        }
+        None => parse(default_text, None),
     }
 }
 
 enum Input {
-    Key(KeyEvent),
+    Bytes(Vec<u8>),
     Signal(i32),
     Gone,
 }
@@ -171,7 +185,6 @@ fn run_tty(mut app: App) -> Result<i32> {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut buf = [0u8; 1024];
-        let mut pending: Vec<u8> = Vec::new();
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) => {
@@ -179,16 +192,8 @@ fn run_tty(mut app: App) -> Result<i32> {
                     break;
                 }
                 Ok(n) => {
-                    pending.extend_from_slice(&buf[..n]);
-                    let (keys, used) = input::parse(&pending);
-                    pending.drain(..used);
-                    if pending.len() > 16 {
-                        pending.clear();
-                    }
-                    for k in keys {
-                        if tx.send(Input::Key(k)).is_err() {
-                            return;
-                        }
+                    if tx.send(Input::Bytes(buf[..n].to_vec())).is_err() {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -209,32 +214,56 @@ fn run_tty(mut app: App) -> Result<i32> {
     let mut out = std::io::BufWriter::with_capacity(32 * 1024, std::io::stdout());
     execute!(out, EnterAlternateScreen, cursor::Hide)
         .context("cannot switch to the alternate screen")?;
-    let mut terminal =
-        Terminal::new(CrosstermBackend::new(out)).context("cannot set up the terminal")?;
+    // Never dropped: ratatui's drop shows the cursor and, when the terminal is gone,
+    // prints (and so panics on) a dead stderr. `restore_terminal` does its work instead.
+    let mut terminal = std::mem::ManuallyDrop::new(
+        Terminal::new(CrosstermBackend::new(out)).context("cannot set up the terminal")?,
+    );
 
+    let mut decoder = input::Decoder::new();
     loop {
+        if let Ok(size) = terminal.size() {
+            app.resize(size.width, size.height);
+        }
         if draw_frame(&mut terminal, &app).is_err() {
             return Ok(cut_short(&app, None));
         }
-        // Wait for an event (no timeout: nothing changes on its own), then take every
+        // Wait for an event (no timeout: nothing changes on its own, except that a held-back
+        // ESC waits at most ESC_TIMEOUT for the rest of its sequence), then take every
         // event already queued before drawing again.
-        let mut next = match rx.recv() {
-            Ok(e) => Some(e),
-            Err(_) => return Ok(cut_short(&app, None)),
-        };
-        while let Some(ev) = next.take() {
-            match ev {
-                Input::Key(k) => {
-                    if app.handle(k) == Effect::Quit {
-                        let _ = terminal.show_cursor();
-                        drop(terminal);
-                        restore_terminal();
-                        return Ok(0);
-                    }
+        let first = if decoder.waiting() {
+            match rx.recv_timeout(input::ESC_TIMEOUT) {
+                Ok(e) => Some(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Ok(cut_short(&app, None));
                 }
-                Input::Signal(SIGWINCH) => {}
-                Input::Signal(s) => return Ok(cut_short(&app, Some(s))),
-                Input::Gone => return Ok(cut_short(&app, None)),
+            }
+        } else {
+            match rx.recv() {
+                Ok(e) => Some(e),
+                Err(_) => return Ok(cut_short(&app, None)),
+            }
+        };
+        let mut keys = match first {
+            None => decoder.flush(),
+            Some(_) => Vec::new(),
+        };
+        let mut next = first;
+        loop {
+            for k in keys.drain(..) {
+                if app.handle(k) == Effect::Quit {
+                    let _ = terminal.show_cursor();
+                    restore_terminal();
+                    return Ok(0);
+                }
+            }
+            match next.take() {
+                None => break,
+                Some(Input::Bytes(b)) => keys = decoder.feed(&b),
+                Some(Input::Signal(SIGWINCH)) => {}
+                Some(Input::Signal(s)) => return Ok(cut_short(&app, Some(s))),
+                Some(Input::Gone) => return Ok(cut_short(&app, None)),
             }
             next = rx.try_recv().ok();
         }
@@ -261,9 +290,9 @@ fn cut_short(app: &App, signal: Option<i32>) -> i32 {
         None => "the terminal went away".to_string(),
     };
     match kept {
-        Some(Ok(p)) => eprintln!("stali menu: {why}; unsaved changes kept in {}", p.display()),
-        Some(Err(e)) => eprintln!("stali menu: {why}; could not keep unsaved changes: {e:#}"),
-        None => eprintln!("stali menu: {why}"),
+        Some(Ok(p)) => say!("stali menu: {why}; unsaved changes kept in {}", p.display()),
+        Some(Err(e)) => say!("stali menu: {why}; could not keep unsaved changes: {e:#}"),
+        None => say!("stali menu: {why}"),
     }
     128 + signal.unwrap_or(1)
 }

@@ -2,6 +2,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::action::{Action, PROMPT, find};
+
 /// What a prompt's text will be used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptKind {
@@ -91,19 +93,28 @@ impl Prompt {
 
     /// Applies an editing key.
     pub fn handle(&mut self, key: KeyEvent) -> PromptOutcome {
+        if key.modifiers.contains(KeyModifiers::ALT) {
+            // No prompt key uses Alt; Esc typed just before a key must not type that key.
+            return PromptOutcome::Editing;
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let len = self.text.chars().count();
-        match key.code {
-            KeyCode::Enter => return PromptOutcome::Submit,
-            KeyCode::Esc => return PromptOutcome::Cancel,
-            KeyCode::Char('c') if ctrl => return PromptOutcome::Cancel,
-            KeyCode::Char('a') if ctrl => self.cursor = 0,
-            KeyCode::Char('e') if ctrl => self.cursor = len,
-            KeyCode::Char('u') if ctrl => {
+        match find(&[PROMPT], &key).map(|b| b.action) {
+            Some(Action::Accept) => return PromptOutcome::Submit,
+            Some(Action::Cancel) => return PromptOutcome::Cancel,
+            Some(Action::Clear) => {
+                // Everything before the cursor, like readline's Ctrl-u.
                 let b = self.byte(self.cursor);
                 self.text.drain(..b);
                 self.cursor = 0;
+                self.error = None;
+                return PromptOutcome::Editing;
             }
+            _ => {}
+        }
+        match key.code {
+            KeyCode::Char('a') if ctrl => self.cursor = 0,
+            KeyCode::Char('e') if ctrl => self.cursor = len,
             KeyCode::Char('k') if ctrl => {
                 let b = self.byte(self.cursor);
                 self.text.truncate(b);
@@ -169,5 +180,14 @@ mod tests {
         assert_eq!(p.handle(k(KeyCode::Enter)), PromptOutcome::Submit);
         p.handle(KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL));
         assert_eq!(p.text, "");
+    }
+
+    #[test]
+    fn alt_keys_type_nothing() {
+        let mut p = Prompt::new(PromptKind::Hostname, "a");
+        let alt = |c| KeyEvent::new(c, KeyModifiers::ALT);
+        assert_eq!(p.handle(alt(KeyCode::Char('x'))), PromptOutcome::Editing);
+        assert_eq!(p.handle(alt(KeyCode::Enter)), PromptOutcome::Editing);
+        assert_eq!(p.text, "a");
     }
 }

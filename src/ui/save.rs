@@ -10,136 +10,30 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::model::Profile;
+use crate::model::profile::write;
 
 /// Suffix of recovery files.
 pub const RECOVER_SUFFIX: &str = ".stali-recover";
 
-/// The text to write for `profile`: the existing file (`base`) updated in place so its
-/// comments and key order survive, or a fresh commented file.
+/// The text to write for `profile`: `base` (the file's text, or the one the profile was
+/// started from) edited in place like `savedefconfig`, or a fresh file.
 pub fn profile_text(profile: &Profile, base: Option<&str>) -> Result<String> {
-    match base {
-        Some(text) => {
-            let mut doc: toml_edit::DocumentMut = text
-                .parse()
-                .context("the existing profile is not valid TOML; not overwriting it")?;
-            // Edit the lists in place first, so the comments on their lines stay with them.
-            let lists: [(&str, &str, &[String]); 2] = [
-                ("tools", "select", &profile.select),
-                ("kernel", "fragments", &profile.kernel.fragments),
-            ];
-            for (table, key, want) in lists {
-                if let Some(arr) = doc
-                    .get_mut(table)
-                    .and_then(|t| t.get_mut(key))
-                    .and_then(|i| i.as_array_mut())
-                {
-                    patch_string_array(arr, want);
-                }
-            }
-            profile.update_document(&mut doc);
-            Ok(doc.to_string())
-        }
-        None => Ok(profile.to_toml()),
-    }
-}
-
-fn raw(r: Option<&toml_edit::RawString>) -> String {
-    r.and_then(|r| r.as_str()).unwrap_or("").to_string()
-}
-
-fn split_last_newline(s: &str) -> (&str, &str) {
-    match s.rfind('\n') {
-        Some(i) => (&s[..=i], &s[i + 1..]),
-        None => ("", s),
-    }
-}
-
-/// Makes a TOML array of strings hold `want`, removing and appending items in place so that
-/// the comment after each remaining item stays on its line. Arrays whose order differs
-/// from `want` are left for `update_document` to replace.
-pub fn patch_string_array(arr: &mut toml_edit::Array, want: &[String]) {
-    if !arr.iter().all(|v| v.as_str().is_some()) {
-        return;
-    }
-    let mut i = arr.len();
-    while i > 0 {
-        i -= 1;
-        let keep = arr
-            .get(i)
-            .and_then(|v| v.as_str())
-            .is_some_and(|s| want.iter().any(|w| w == s));
-        if keep {
-            continue;
-        }
-        // An item's prefix holds the comment of the item before it: hand it on.
-        let removed = raw(arr.get(i).and_then(|v| v.decor().prefix()));
-        let (carry, _) = split_last_newline(&removed);
-        let carry = carry.to_string();
-        if i + 1 < arr.len() {
-            if let Some(next) = arr.get_mut(i + 1) {
-                let np = raw(next.decor().prefix());
-                let new = if removed.contains('\n') {
-                    format!("{carry}{}", split_last_newline(&np).1)
-                } else {
-                    removed.clone()
-                };
-                next.decor_mut().set_prefix(new);
-            }
-        } else if removed.contains('\n') {
-            let t = raw(Some(arr.trailing()));
-            let new = format!("{carry}{}", split_last_newline(&t).1);
-            arr.set_trailing(new);
-        }
-        arr.remove(i);
-    }
-    let multiline = arr.iter().any(|v| raw(v.decor().prefix()).contains('\n'))
-        || raw(Some(arr.trailing())).contains('\n');
-    for w in want {
-        if arr.iter().any(|v| v.as_str() == Some(w.as_str())) {
-            continue;
-        }
-        if !multiline {
-            arr.push(w.as_str());
-            continue;
-        }
-        let indent = arr
-            .iter()
-            .last()
-            .map(|v| split_last_newline(&raw(v.decor().prefix())).1.to_string())
-            .unwrap_or_else(|| "  ".into());
-        let trailing = raw(Some(arr.trailing()));
-        let (comment, close) = split_last_newline(&trailing);
-        let (comment, close) = (comment.to_string(), close.to_string());
-        let mut v = toml_edit::Value::from(w.as_str());
-        let mut suffix = String::new();
-        let comma = arr.trailing_comma();
-        if !comma && let Some(last) = arr.iter_mut().last() {
-            suffix = raw(last.decor().suffix());
-            last.decor_mut().set_suffix("");
-        }
-        let lead = if comment.is_empty() {
-            "\n".to_string()
-        } else {
-            comment
-        };
-        v.decor_mut().set_prefix(format!("{lead}{indent}"));
-        v.decor_mut().set_suffix(suffix);
-        arr.push_formatted(v);
-        if comma {
-            arr.set_trailing(format!("\n{close}"));
-        }
-    }
+    write::write(profile, base)
+        .context("the existing profile is not valid TOML; not overwriting it")
 }
 
 /// Writes `text` to `path` atomically: a temporary file in the same folder, fsync, rename,
-/// then fsync of the folder. An existing file's permissions are kept.
+/// then fsync of the folder. An existing file's permissions are kept; a new file gets
+/// 0666 less the umask, like any file an editor writes (profiles are meant to be shared).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".stali-save-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(text.as_bytes())
@@ -229,35 +123,6 @@ mod tests {
         );
     }
 
-    fn patched(text: &str, want: &[&str]) -> String {
-        let mut doc: toml_edit::DocumentMut = text.parse().expect("toml");
-        let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
-        let arr = doc["select"].as_array_mut().expect("array");
-        patch_string_array(arr, &want);
-        doc.to_string()
-    }
-
-    #[test]
-    fn list_comments_stay_on_their_lines() {
-        let text = "select = [\n  \"a\",   # first\n  \"b\",   # second\n  \"c\",   # third\n]\n";
-        assert_eq!(
-            patched(text, &["a", "c", "d"]),
-            "select = [\n  \"a\",   # first\n  \"c\",   # third\n  \"d\",\n]\n"
-        );
-        assert_eq!(
-            patched(text, &["a", "b"]),
-            "select = [\n  \"a\",   # first\n  \"b\",   # second\n]\n"
-        );
-        assert_eq!(
-            patched("select = [\"a\", \"b\"]\n", &["b", "c"]),
-            "select = [\"b\", \"c\"]\n"
-        );
-        assert_eq!(
-            patched("select = [\n  \"a\"\n]\n", &["a", "b"]),
-            "select = [\n  \"a\",\n  \"b\"\n]\n"
-        );
-    }
-
     #[test]
     fn atomic_save_keeps_comments() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -267,7 +132,7 @@ mod tests {
             "# hello\nformat = 1 # schema\n[tools]\nselect = [\"sinit\"] # mine\n",
         )
         .expect("write");
-        let mut p = Profile::load(&path).expect("loads");
+        let mut p = Profile::load(&path, &crate::model::Catalog::embedded()).expect("loads");
         p.select.push("mksh".into());
         save_profile(&p, &path, None).expect("saves");
         let text = std::fs::read_to_string(&path).expect("read");
@@ -282,5 +147,25 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn a_new_file_follows_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new.toml");
+        write_atomic(&path, "format = 1\n").expect("saves");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+            .expect("Umask line");
+        assert_eq!(mode, 0o666 & !umask, "mode {mode:o}, umask {umask:o}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        write_atomic(&path, "format = 1\n").expect("saves");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "an existing file keeps its mode");
     }
 }

@@ -113,14 +113,7 @@ impl Index {
             };
             push2(k.clone(), format!("={val} in this profile"));
         }
-        for f in [
-            Field::Name,
-            Field::Description,
-            Field::KernelSource,
-            Field::Cmdline,
-            Field::Hostname,
-            Field::Budget,
-        ] {
+        for f in Field::ALL {
             let kind = ItemKind::Field(f);
             let menu = home_of(&kind, profile, catalog);
             v.push(Entry {

@@ -30,8 +30,12 @@ pub fn frozen_catalog() -> Catalog {
 /// The fixture copy of profiles/minimal.toml, as if read from `minimal.toml`.
 pub fn frozen_profile() -> (Profile, String) {
     let text = std::fs::read_to_string(fixtures().join("minimal.toml")).expect("fixture profile");
-    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml")))
-        .expect("fixture profile parses");
+    let p = Profile::parse(
+        &text,
+        Some(Path::new("profiles/minimal.toml")),
+        &stali::model::Catalog::embedded(),
+    )
+    .expect("fixture profile parses");
     (p, text)
 }
 
@@ -45,7 +49,12 @@ pub fn frozen_app() -> App {
 pub fn real_app() -> App {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
     let text = std::fs::read_to_string(&path).expect("profile");
-    let p = Profile::parse(&text, Some(Path::new("profiles/minimal.toml"))).expect("parses");
+    let p = Profile::parse(
+        &text,
+        Some(Path::new("profiles/minimal.toml")),
+        &stali::model::Catalog::embedded(),
+    )
+    .expect("parses");
     App::new(p, Some(text), Catalog::embedded(), look("default")).expect("resolves")
 }
 
@@ -107,4 +116,16 @@ pub fn screen(app: &App, w: u16, h: u16) -> String {
         out.push('\n');
     }
     out
+}
+
+/// An app on a copy of profiles/minimal.toml in `dir`: the app, the copy's path, its text.
+pub fn app_on_copy(dir: &Path) -> (App, PathBuf, String) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
+    let path = dir.join("minimal.toml");
+    std::fs::copy(&src, &path).expect("copy");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let c = Catalog::embedded();
+    let p = Profile::load(&path, &c).expect("loads");
+    let app = App::new(p, Some(text.clone()), c, look("default")).expect("ok");
+    (app, path, text)
 }
