@@ -2,10 +2,11 @@
 //! description of an image that the UI, `stali size` and the build pipeline all consume.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use super::catalog::{BootMode, Catalog, Fragment, Hardware, Source, ToolDef};
 use super::diag::{Diagnostic, Invalid, suggestion};
-use super::profile::{Compression, KernelSource, Profile, validate};
+use super::profile::{Compression, KernelSource, Profile, kconfig_value, validate};
 
 /// Capabilities of which at most one provider may be selected.
 pub const EXCLUSIVE: &[&str] = &["init", "sh"];
@@ -514,6 +515,44 @@ fn pulled_in(a: &PlannedTool, b: &PlannedTool) -> String {
         (Some(x), None) | (None, Some(x)) => format!(" ({x})"),
         (Some(x), Some(y)) => format!(" ({x}; {y})"),
     }
+}
+
+/// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
+/// compression and command line from the profile.
+pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
+    let comp = match plan.image.compression {
+        Compression::Gzip => "CONFIG_KERNEL_GZIP",
+        Compression::Xz => "CONFIG_KERNEL_XZ",
+        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
+    };
+    vec![
+        ("CONFIG_MODULES".into(), "n".into()),
+        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
+        (
+            "CONFIG_INITRAMFS_SOURCE".into(),
+            kconfig_value(&cpio_path.display().to_string()),
+        ),
+        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
+        (comp.into(), "y".into()),
+        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
+        ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
+    ]
+}
+
+/// Every option the build applies after the fragments' text: the requested ones (values
+/// written as Kconfig writes them), then the pipeline's own; later ones win.
+pub fn kernel_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = plan
+        .kernel
+        .requested()
+        .into_iter()
+        .map(|(k, v)| (k, kconfig_value(&v)))
+        .collect();
+    for (k, v) in pipeline_options(plan, cpio_path) {
+        options.retain(|(n, _)| n != &k);
+        options.push((k, v));
+    }
+    options
 }
 
 #[cfg(test)]

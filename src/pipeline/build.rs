@@ -19,7 +19,7 @@ use super::recipe::{self, Dirs, Toolchain};
 use super::report::{self, Report};
 use super::rootfs;
 use crate::host::{self, Need};
-use crate::model::profile::{Compression, KernelSource, kconfig_value};
+use crate::model::profile::{KernelSource, kconfig_value};
 use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
@@ -782,27 +782,7 @@ fn build_package(
     })
 }
 
-/// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
-/// compression and command line from the profile.
-pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
-    let comp = match plan.image.compression {
-        Compression::Gzip => "CONFIG_KERNEL_GZIP",
-        Compression::Xz => "CONFIG_KERNEL_XZ",
-        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
-    };
-    vec![
-        ("CONFIG_MODULES".into(), "n".into()),
-        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
-        (
-            "CONFIG_INITRAMFS_SOURCE".into(),
-            kconfig_value(&cpio_path.display().to_string()),
-        ),
-        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
-        (comp.into(), "y".into()),
-        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
-        ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
-    ]
-}
+pub use crate::model::plan::pipeline_options;
 
 #[allow(clippy::too_many_arguments)]
 fn build_kernel(
