@@ -5,12 +5,14 @@
 //! pipeline in [`pipeline`]. [`cli`] wires them to the command line; [`host`] knows which
 //! host tools the pipeline needs.
 //!
-//! Imports go one way: `main -> cli -> {ui, pipeline} -> model` (`host` and `fsutil` are
-//! helpers below them); `tests/architecture.rs` fails on any other arrow or on a cycle.
+//! Imports go one way: `main -> cli -> {ui, pipeline} -> model` (`kconfig`, the Kconfig
+//! engine, sits beside the pipeline; `host` and `fsutil` are helpers below them);
+//! `tests/architecture.rs` fails on any other arrow or on a cycle.
 
 pub mod cli;
 pub mod fsutil;
 pub mod host;
+pub mod kconfig;
 pub mod model;
 pub mod pipeline;
 pub mod ui;

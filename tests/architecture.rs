@@ -1,5 +1,5 @@
-//! The import graph of `src/`: `main -> cli -> {ui, pipeline} -> model`, with `host` and
-//! `fsutil` as neutral helpers. Built from every `crate::X` reference (and `stali::X` in
+//! The import graph of `src/`: `main -> cli -> {ui, pipeline} -> model`, the Kconfig
+//! engine (`kconfig`) beside the pipeline, `host` and `fsutil` as neutral helpers. Built from every `crate::X` reference (and `stali::X` in
 //! `main.rs`) of every source file; fails on a cycle or on an arrow not in [`ALLOWED`],
 //! naming the edge and where it is written.
 
@@ -14,6 +14,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "model"),
     ("cli", "host"),
     ("cli", "fsutil"),
+    ("cli", "kconfig"),
+    ("pipeline", "kconfig"),
+    ("kconfig", "model"),
+    ("kconfig", "fsutil"),
     ("ui", "model"),
     ("ui", "fsutil"),
     ("pipeline", "model"),

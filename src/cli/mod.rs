@@ -12,6 +12,8 @@ pub mod reporter;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::host;
+
+pub mod kconfig_cmd;
 use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
 use crate::model::{
@@ -97,6 +99,20 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
     Boot(BootArgs),
+    /// Print the kernel .config a build of the profile uses, computed by stali's Kconfig engine.
+    Kconfig {
+        /// Profile file (or the name of a shipped profile).
+        profile: PathBuf,
+        /// Print only the lines that differ from the base (tinyconfig or defconfig).
+        #[arg(long)]
+        minimal: bool,
+        /// Explain one option's value in words (where defined, what selects it, what holds it off).
+        #[arg(long, value_name = "CONFIG_X")]
+        why: Option<String>,
+        /// Cache folder (default: $XDG_CACHE_HOME/stali).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -311,6 +327,12 @@ pub fn run(cli: Cli) -> i32 {
         Command::Outdated(args) => update::cli_outdated(&args),
         Command::Build(args) => build::build(&args),
         Command::Boot(args) => build::boot(&args),
+        Command::Kconfig {
+            profile,
+            minimal,
+            why,
+            cache,
+        } => kconfig_cmd::run(&profile, minimal, why.as_deref(), cache.as_deref()),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
@@ -362,6 +384,11 @@ fn check(profiles: &[PathBuf], strict: bool) -> i32 {
             Ok((profile, plan)) => {
                 for w in &plan.warnings {
                     eprintln!("{w}");
+                }
+                let kernel = kconfig_cmd::check_kernel(&profile, &plan, None);
+                if kernel != 0 {
+                    code = kernel;
+                    continue;
                 }
                 let e = estimate(&plan, &c);
                 if budget_verdict(&profile, &e, strict) {

@@ -2,10 +2,11 @@
 //! description of an image that the UI, `stali size` and the build pipeline all consume.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use super::catalog::{BootMode, Catalog, Fragment, Hardware, Source, ToolDef};
 use super::diag::{Diagnostic, Invalid, suggestion};
-use super::profile::{Compression, KernelSource, Profile, validate};
+use super::profile::{Compression, KernelSource, Profile, kconfig_string, kconfig_value, validate};
 
 /// Capabilities of which at most one provider may be selected.
 pub const EXCLUSIVE: &[&str] = &["init", "sh"];
@@ -516,9 +517,74 @@ fn pulled_in(a: &PlannedTool, b: &PlannedTool) -> String {
     }
 }
 
+/// The options the pipeline itself adds to every kernel: no modules, the uncompressed
+/// initramfs at `cpio_path` built in, the kernel `compression` and the command line baked
+/// in (always quoted: a command line `1` is a string).
+pub fn pipeline_options(
+    compression: Compression,
+    cmdline: &str,
+    cpio_path: &Path,
+) -> Vec<(String, String)> {
+    let comp = match compression {
+        Compression::Gzip => "CONFIG_KERNEL_GZIP",
+        Compression::Xz => "CONFIG_KERNEL_XZ",
+        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
+    };
+    vec![
+        ("CONFIG_MODULES".into(), "n".into()),
+        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
+        (
+            "CONFIG_INITRAMFS_SOURCE".into(),
+            kconfig_string(&cpio_path.display().to_string()),
+        ),
+        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
+        (comp.into(), "y".into()),
+        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
+        ("CONFIG_CMDLINE".into(), kconfig_string(cmdline)),
+    ]
+}
+
+/// Every option the build applies after the fragments' text: the requested ones (values
+/// written as Kconfig writes them), then the pipeline's own; later ones win.
+pub fn kernel_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = plan
+        .kernel
+        .requested()
+        .into_iter()
+        .map(|(k, v)| (k, kconfig_value(&v)))
+        .collect();
+    for (k, v) in pipeline_options(plan.image.compression, &plan.image.cmdline, cpio_path) {
+        options.retain(|(n, _)| n != &k);
+        options.push((k, v));
+    }
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipeline_options_embed_the_initramfs_and_quote_the_command_line() {
+        let o = pipeline_options(Compression::Xz, "1", Path::new("/o/stali-initramfs.cpio"));
+        let get = |k: &str| o.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CONFIG_MODULES"), Some("n"));
+        assert_eq!(get("CONFIG_BLK_DEV_INITRD"), Some("y"));
+        assert_eq!(
+            get("CONFIG_INITRAMFS_SOURCE"),
+            Some("\"/o/stali-initramfs.cpio\"")
+        );
+        assert_eq!(get("CONFIG_KERNEL_XZ"), Some("y"));
+        assert_eq!(get("CONFIG_KERNEL_GZIP"), None);
+        // A command line that looks like a number is still a string.
+        assert_eq!(get("CONFIG_CMDLINE"), Some("\"1\""));
+        let z = pipeline_options(Compression::Zstd, "console=ttyS0 a=\"b\"", Path::new("/c"));
+        assert!(z.contains(&("CONFIG_KERNEL_ZSTD".into(), "y".into())));
+        assert!(z.contains(&(
+            "CONFIG_CMDLINE".into(),
+            "\"console=ttyS0 a=\\\"b\\\"\"".into()
+        )));
+    }
 
     fn plan(text: &str) -> Result<Plan, Invalid> {
         let c = Catalog::embedded();

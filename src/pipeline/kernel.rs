@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
-use crate::model::profile::{Compression, kconfig_string};
 
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,36 +29,6 @@ pub const INITRAMFS_NAME: &str = "stali-initramfs.cpio";
 /// Path of the built-in initramfs cpio for `objdir`.
 pub fn initramfs_path(objdir: &Path) -> PathBuf {
     objdir.join(INITRAMFS_NAME)
-}
-
-/// The options the pipeline itself adds to every kernel, after the profile's: no modules,
-/// the uncompressed initramfs at `cpio` built in, the profile's kernel compression and
-/// its command line baked in (always quoted: a command line `1` is a string).
-pub fn pipeline_options(
-    compression: Compression,
-    cmdline: &str,
-    cpio: &Path,
-) -> Vec<(String, String)> {
-    let comp = match compression {
-        Compression::Gzip => "CONFIG_KERNEL_GZIP",
-        Compression::Xz => "CONFIG_KERNEL_XZ",
-        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
-    };
-    [
-        ("CONFIG_MODULES", "n".to_string()),
-        ("CONFIG_BLK_DEV_INITRD", "y".to_string()),
-        (
-            "CONFIG_INITRAMFS_SOURCE",
-            kconfig_string(&cpio.display().to_string()),
-        ),
-        ("CONFIG_INITRAMFS_COMPRESSION_NONE", "y".to_string()),
-        (comp, "y".to_string()),
-        ("CONFIG_CMDLINE_BOOL", "y".to_string()),
-        ("CONFIG_CMDLINE", kconfig_string(cmdline)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
 }
 
 fn is_tarball(p: &Path) -> bool {
@@ -398,28 +367,6 @@ mod tests {
     }
 
     #[test]
-    fn pipeline_options_embed_the_initramfs_and_quote_the_command_line() {
-        let o = pipeline_options(Compression::Xz, "1", &initramfs_path(Path::new("/o")));
-        let get = |k: &str| o.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("CONFIG_MODULES"), Some("n"));
-        assert_eq!(get("CONFIG_BLK_DEV_INITRD"), Some("y"));
-        assert_eq!(
-            get("CONFIG_INITRAMFS_SOURCE"),
-            Some("\"/o/stali-initramfs.cpio\"")
-        );
-        assert_eq!(get("CONFIG_KERNEL_XZ"), Some("y"));
-        assert_eq!(get("CONFIG_KERNEL_GZIP"), None);
-        // A command line that looks like a number is still a string.
-        assert_eq!(get("CONFIG_CMDLINE"), Some("\"1\""));
-        let z = pipeline_options(Compression::Zstd, "console=ttyS0 a=\"b\"", Path::new("/c"));
-        assert!(z.contains(&("CONFIG_KERNEL_ZSTD".into(), "y".into())));
-        assert!(z.contains(&(
-            "CONFIG_CMDLINE".into(),
-            "\"console=ttyS0 a=\\\"b\\\"\"".into()
-        )));
-    }
-
-    #[test]
     fn build_needs_the_initramfs_first() {
         let d = tempfile::tempdir().expect("tempdir");
         let cpio = initramfs_path(d.path());
@@ -524,8 +471,8 @@ CONFIG_EFI_STUB=y
         let req = KernelConfigRequest {
             base: "tinyconfig".into(),
             fragments: vec![("test".into(), TEST_FRAGMENT.into())],
-            options: pipeline_options(
-                Compression::Xz,
+            options: crate::model::plan::pipeline_options(
+                crate::model::profile::Compression::Xz,
                 "console=ttyS0 panic=-1",
                 &initramfs_path(&objdir),
             ),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::Ctx;
+use crate::model::plan::{kernel_options, pipeline_options};
 use crate::model::profile::kconfig_value;
 use crate::pipeline::build::PIPELINE_VERSION;
 use crate::pipeline::cache::{self, Key};
@@ -85,8 +86,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         key.add(k).add(v);
     }
     let placeholder = Path::new("/stali-initramfs.cpio");
-    for (k, v) in kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, placeholder)
-    {
+    for (k, v) in pipeline_options(plan.image.compression, &plan.image.cmdline, placeholder) {
         key.add(k).add(v);
     }
     let kdir = cache_root.join("kernel").join(key.short());
@@ -104,12 +104,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     let cpio_path = kernel::initramfs_path(&work);
     let configured = kdir.join("configured");
     let built_record = kdir.join("built-with");
-    let mut options = requested.clone();
-    for (k, v) in kernel::pipeline_options(plan.image.compression, &plan.image.cmdline, &cpio_path)
-    {
-        options.retain(|(n, _)| n != &k);
-        options.push((k, v));
-    }
+    let options = kernel_options(plan, &cpio_path);
     fs::create_dir_all(&kdir).with_context(|| format!("creating {}", kdir.display()))?;
     let mut parked = Parked::take(
         &work,
@@ -152,7 +147,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
                 .iter()
                 .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
                 .collect(),
-            options: options.clone(),
+            options,
         };
         kernel::configure(ksrc, &work, &req, &logs.join("kernel-config.log"))
             .context("configuring the kernel")?;
