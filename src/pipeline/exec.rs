@@ -1,6 +1,15 @@
 //! Running external commands with their output appended to a per-step log
 //! file, with useful errors on failure and a global registry of running
 //! children so that a signal handler can kill them all.
+//!
+//! Every child dies with stali, whatever kills it: once [`enable_supervisor`] has been
+//! called (the `stali` binary does it at start), each command is started as `stali
+//! __child PARENT_PID ARGV...`, a small supervisor that asks the kernel for a signal
+//! when stali dies (`PR_SET_PDEATHSIG`, set on itself, which is safe), runs the command
+//! in its process group and, on that signal, kills the whole group with SIGKILL. So a
+//! `kill -9` of stali also takes down make's grandchildren, which a parent-death signal
+//! on the direct child alone would leave running. (Setting the signal in the child
+//! between fork and exec needs `pre_exec`, which is `unsafe`; this crate forbids it.)
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -10,8 +19,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write as _};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -211,22 +220,240 @@ pub(crate) fn kill_children_where(pred: impl Fn(&str) -> bool) {
     }
 }
 
-/// Installs a SIGINT/SIGTERM handler thread that kills all registered
-/// children and then exits the process with status 130 (SIGINT) or 143.
+/// The signal that interrupted this process (0 when none).
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+/// The signal (SIGINT, SIGTERM, SIGHUP) that interrupted this process, if one did: a
+/// failure seen after it is the consequence of stopping the children, not an error.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
+/// Installs a SIGINT/SIGTERM/SIGHUP handler thread that prints one line
+/// (`stali: interrupted`), kills all registered children and then exits the
+/// process with status 128 + the signal: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 pub fn install_signal_handler() -> Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .context("installing SIGINT/SIGTERM handler")?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing SIGINT/SIGTERM/SIGHUP handler")?;
     std::thread::Builder::new()
         .name("stali-signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                // First: a build thread that sees its child die checks this flag.
+                INTERRUPTED.store(sig, Ordering::SeqCst);
+                // stderr may be gone with the terminal (SIGHUP): ignore failures.
+                let _ = writeln!(io::stderr(), "stali: interrupted");
                 kill_all_children();
                 std::process::exit(128 + sig);
             }
         })
         .context("spawning signal handler thread")?;
     Ok(())
+}
+
+/// The exit code after an interruption by `sig`: 128 + the signal number.
+pub fn interrupted_exit_code(sig: i32) -> i32 {
+    128 + sig
+}
+
+// ---------------------------------------------------------------------------
+// The supervisor: children die with stali
+
+/// The program that supervises children (this executable), once enabled.
+static SUPERVISOR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The hidden first argument that makes `stali` act as a child's supervisor.
+pub const SUPERVISOR_ARG: &str = "__child";
+
+/// Starts every later command through `exe __child PID ARGV...` (see the module
+/// documentation). `exe` must be a `stali` binary whose `main` calls
+/// [`supervise_main`] for that argument; `/proc/self/exe` names this very program even
+/// when its file has been replaced since it started.
+pub fn enable_supervisor(exe: impl Into<PathBuf>) {
+    let _ = SUPERVISOR.set(exe.into());
+}
+
+/// Whether commands are started through the supervisor.
+pub fn supervised() -> bool {
+    SUPERVISOR.get().is_some()
+}
+
+/// The argument vector that runs `argv` so that it dies with this process: `argv` itself
+/// when the supervisor is not enabled.
+pub fn supervised_argv(argv: &[String]) -> Vec<OsString> {
+    match SUPERVISOR.get() {
+        Some(exe) => {
+            let mut v: Vec<OsString> = vec![
+                exe.clone().into_os_string(),
+                SUPERVISOR_ARG.into(),
+                std::process::id().to_string().into(),
+            ];
+            v.extend(argv.iter().map(OsString::from));
+            v
+        }
+        None => argv.iter().map(OsString::from).collect(),
+    }
+}
+
+/// A duct expression running `argv` (through the supervisor when enabled), after
+/// checking that its program can be started (so "not found" and "permission denied" are
+/// reported as such and not as the supervisor's failure). `path` is the `PATH` the child
+/// will search, `cwd` its working directory.
+pub fn command(
+    argv: &[String],
+    path: Option<&OsStr>,
+    cwd: Option<&Path>,
+) -> io::Result<duct::Expression> {
+    let prog = argv
+        .first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
+    if supervised() {
+        check_startable(prog, path, cwd)?;
+    }
+    let full = supervised_argv(argv);
+    let (first, rest) = full
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
+    Ok(duct::cmd(first, rest))
+}
+
+/// Fails like `execvp` would for `prog`: NotFound when no file of that name is on `path`
+/// (or at that path), PermissionDenied when the only ones found are not executable.
+fn check_startable(prog: &str, path: Option<&OsStr>, cwd: Option<&Path>) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| -> io::Result<()> {
+        let m = fs::metadata(p)?;
+        if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from(io::ErrorKind::PermissionDenied))
+        }
+    };
+    if prog.contains('/') {
+        let p = Path::new(prog);
+        let p = match cwd {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        };
+        return executable(&p);
+    }
+    let search = path
+        .map(OsStr::to_os_string)
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut denied = false;
+    for dir in std::env::split_paths(&search) {
+        let dir = match cwd {
+            Some(c) if dir.is_relative() => c.join(dir),
+            _ => dir,
+        };
+        match executable(&dir.join(prog)) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(io::Error::from(if denied {
+        io::ErrorKind::PermissionDenied
+    } else {
+        io::ErrorKind::NotFound
+    }))
+}
+
+/// Kills what this supervisor runs: its whole process group when it leads one (stali
+/// starts build steps that way), else only its child.
+fn kill_supervised(child: u32) {
+    use rustix::process::{Pid, Signal, getpgrp, getpid, kill_process, kill_process_group};
+    if getpgrp() == getpid() {
+        // Kills this supervisor too: that is how its parent learns the group is gone.
+        let _ = kill_process_group(getpid(), Signal::KILL);
+    } else if let Some(pid) = i32::try_from(child).ok().and_then(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::KILL);
+    }
+}
+
+/// The `stali __child PARENT_PID PROGRAM ARGS...` supervisor; returns the exit code.
+///
+/// Asks for SIGTERM when its parent dies, checks the parent is still `PARENT_PID` (it
+/// may have died before the request), runs the program with the same standard streams,
+/// environment and folder, and on SIGTERM, SIGINT or SIGHUP kills it with its whole
+/// process group. It exits like the program did: with its code, or by its signal.
+pub fn supervise_main(args: &[OsString]) -> i32 {
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let usage = || {
+        eprintln!("stali: usage: stali {SUPERVISOR_ARG} PARENT_PID PROGRAM [ARGS...]");
+        2
+    };
+    let Some(parent) = args
+        .first()
+        .and_then(|p| p.to_str())
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return usage();
+    };
+    let Some((prog, rest)) = args.get(1..).and_then(<[OsString]>::split_first) else {
+        return usage();
+    };
+    if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
+        eprintln!("stali: cannot ask for a parent-death signal: {e}");
+        return 1;
+    }
+    // The parent may have died before the request: then nothing would ever signal us.
+    if getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent) {
+        return 1;
+    }
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stali: cannot handle signals: {e}");
+            return 1;
+        }
+    };
+    let handle = signals.handle();
+    let mut child = match std::process::Command::new(prog).args(rest).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "stali: could not start `{}`: {}",
+                prog.to_string_lossy(),
+                describe_start_error(&e)
+            );
+            return if e.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+        }
+    };
+    let pid = child.id();
+    let watcher = std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            kill_supervised(pid);
+        }
+    });
+    let status = child.wait();
+    handle.close();
+    let _ = watcher.join();
+    match status {
+        Ok(st) => match (st.code(), st.signal()) {
+            (Some(code), _) => code,
+            (None, Some(sig)) => {
+                // End the same way, so the parent reads "killed by signal N".
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+                128 + sig
+            }
+            _ => 1,
+        },
+        Err(e) => {
+            eprintln!("stali: waiting for `{}`: {e}", prog.to_string_lossy());
+            1
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -285,26 +512,7 @@ pub fn tail_lines(path: &Path, from: u64, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn build_expression(step: &Step, log: &File) -> Result<duct::Expression> {
-    let (prog, args) = step
-        .argv
-        .split_first()
-        .context("empty command line (no program given)")?;
-    let mut e = duct::cmd(prog, args)
-        .stdin_null()
-        // duct applies outer redirections first: `stderr_to_stdout` must be
-        // inside (before) `stdout_file` so that stderr follows into the log.
-        .stderr_to_stdout()
-        .stdout_file(log.try_clone().context("duplicating log file handle")?)
-        .unchecked()
-        .before_spawn(|c| {
-            // Own process group: killing the group also kills make's grandchildren.
-            c.process_group(0);
-            Ok(())
-        });
-    if let Some(dir) = &step.cwd {
-        e = e.dir(dir);
-    }
+fn build_expression(step: &Step, log: &File) -> io::Result<duct::Expression> {
     // Build the whole environment here: duct gives inner (earlier) settings
     // precedence, so mixing `full_env` with `env` calls is error-prone.
     let mut vars: Vec<(OsString, OsString)> = match &step.env_mode {
@@ -317,6 +525,25 @@ fn build_expression(step: &Step, log: &File) -> Result<duct::Expression> {
     for (k, v) in &step.env {
         vars.retain(|(name, _)| name != OsStr::new(k));
         vars.push((k.into(), v.into()));
+    }
+    let path = vars
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    let mut e = command(&step.argv, path, step.cwd.as_deref())?
+        .stdin_null()
+        // duct applies outer redirections first: `stderr_to_stdout` must be
+        // inside (before) `stdout_file` so that stderr follows into the log.
+        .stderr_to_stdout()
+        .stdout_file(log.try_clone()?)
+        .unchecked()
+        .before_spawn(|c| {
+            // Own process group: killing the group also kills make's grandchildren.
+            c.process_group(0);
+            Ok(())
+        });
+    if let Some(dir) = &step.cwd {
+        e = e.dir(dir);
     }
     e = e.full_env(vars);
     Ok(e)
@@ -355,8 +582,10 @@ pub fn run_logged(step: &Step) -> Result<()> {
             dir.display()
         );
     }
-    let expr = build_expression(step, &log)?;
-    let handle = match expr.start() {
+    if step.argv.is_empty() {
+        bail!("empty command line (no program given)");
+    }
+    let handle = match build_expression(step, &log).and_then(|e| e.start()) {
         Ok(h) => Arc::new(h),
         Err(e) => {
             let _ = writeln!(log, "could not start: {e}");
@@ -373,6 +602,9 @@ pub fn run_logged(step: &Step) -> Result<()> {
     let status = waited.with_context(|| format!("waiting for `{shown}`"))?;
     if status.success() {
         return Ok(());
+    }
+    if interrupted().is_some() {
+        bail!("interrupted");
     }
     let how = describe_status(&status);
     let tail = tail_lines(&step.log, body_offset, TAIL_LINES);

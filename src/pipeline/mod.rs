@@ -34,6 +34,11 @@ use crate::cli::{BootArgs, BuildArgs, EXIT_INVALID, FetchArgs, load_plan, out};
 use crate::model::Catalog;
 
 fn fail(e: &anyhow::Error) -> i32 {
+    if let Some(sig) = exec::interrupted() {
+        // The signal handler said "interrupted" and is stopping the children: a failure
+        // now is their being stopped, not an error of its own.
+        return exec::interrupted_exit_code(sig);
+    }
     eprintln!("error: {e:#}");
     EXIT_INVALID
 }
