@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod diag;
 pub mod diff;
 pub mod estimate;
+pub mod owned;
 pub mod plan;
 pub mod profile;
 pub mod walk;

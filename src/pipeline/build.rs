@@ -19,7 +19,7 @@ use super::recipe::{self, Dirs, Toolchain};
 use super::report::{self, Report};
 use super::rootfs;
 use crate::host::{self, Need};
-use crate::model::profile::{Compression, KernelSource, kconfig_value};
+use crate::model::profile::{KernelSource, kconfig_value};
 use crate::model::{Catalog, Estimate, Plan, PlannedTool, Source, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
@@ -785,22 +785,21 @@ fn build_package(
 /// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
 /// compression and command line from the profile.
 pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
-    let comp = match plan.image.compression {
-        Compression::Gzip => "CONFIG_KERNEL_GZIP",
-        Compression::Xz => "CONFIG_KERNEL_XZ",
-        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
-    };
+    use crate::model::owned as o;
     vec![
-        ("CONFIG_MODULES".into(), "n".into()),
-        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
+        (o::MODULES.into(), "n".into()),
+        (o::BLK_DEV_INITRD.into(), "y".into()),
         (
-            "CONFIG_INITRAMFS_SOURCE".into(),
+            o::INITRAMFS_SOURCE.into(),
             kconfig_value(&cpio_path.display().to_string()),
         ),
-        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
-        (comp.into(), "y".into()),
-        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
-        ("CONFIG_CMDLINE".into(), kconfig_value(&plan.image.cmdline)),
+        (o::INITRAMFS_COMPRESSION_NONE.into(), "y".into()),
+        (
+            o::compression_option(plan.image.compression).into(),
+            "y".into(),
+        ),
+        (o::CMDLINE_BOOL.into(), "y".into()),
+        (o::CMDLINE.into(), kconfig_value(&plan.image.cmdline)),
     ]
 }
 

@@ -452,6 +452,13 @@ mod tests {
         )));
         assert!(o.contains(&("CONFIG_CMDLINE".into(), "\"console=ttyS0 panic=-1\"".into())));
         assert!(o.contains(&("CONFIG_KERNEL_XZ".into(), "y".into())));
+        // The model refuses in profiles every option the pipeline sets (to another value).
+        for name in o.iter().map(|(n, _)| n.as_str()).chain(["CONFIG_MODULES"]) {
+            assert!(
+                crate::model::owned::owned_option(name, "other").is_some(),
+                "{name} is set by the pipeline but a profile may set it"
+            );
+        }
     }
 
     #[test]

@@ -226,10 +226,7 @@ pub fn option_problem(name: &str, value: &str) -> Option<String> {
             "`m` builds a module, and a Stali kernel has no modules: use \"y\" or \"n\"".into(),
         );
     }
-    if name == "CONFIG_MODULES" && value != "n" {
-        return Some("a Stali kernel has no modules; CONFIG_MODULES is always off".into());
-    }
-    None
+    crate::model::owned::owned_option(name, value)
 }
 
 #[cfg(test)]
@@ -289,7 +286,8 @@ mod tests {
     #[test]
     fn option_rules() {
         assert!(option_problem("CONFIG_PRINTK_TIME", "y").is_none());
-        assert!(option_problem("CONFIG_CMDLINE", "console=ttyS0").is_none());
+        assert!(option_problem("CONFIG_CMDLINE", "console=ttyS0").is_some());
+        assert!(option_problem("CONFIG_EXTRA_FIRMWARE", "/etc/shadow").is_some());
         assert!(option_problem("config_x", "y").is_some());
         assert!(option_problem("CONFIG_X", "a\nb").is_some());
         assert!(option_problem("CONFIG_X", "m").is_some());
