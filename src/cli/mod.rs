@@ -1,6 +1,8 @@
 //! The command line: argument parsing and the model-only commands (check, size, list, diff,
 //! doctor, completions). `menu` hands over to the UI, `build` and `boot` to the pipeline.
 
+pub mod trust;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -87,6 +89,13 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
     Boot(BootArgs),
+    /// Trust a profile's exact content, so `stali build` runs the code it carries (its own
+    /// recipes, a kernel from a URL); recorded by SHA-256, a changed file needs it again.
+    Trust {
+        /// Profile files.
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -137,6 +146,10 @@ pub struct BuildArgs {
     /// moved aside).
     #[arg(long)]
     pub allow_over_budget: bool,
+    /// Run the code this profile carries (its own recipes, a kernel from a URL) without
+    /// having trusted it with `stali trust` first: for scripts.
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// Arguments of `stali fetch`.
@@ -269,6 +282,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Fetch(args) => crate::pipeline::cli_fetch(&args),
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
+        Command::Trust { profiles } => trust::trust_cmd(&profiles, &catalog()),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
@@ -319,6 +333,9 @@ fn check(profiles: &[PathBuf], strict: bool) -> i32 {
         match load_plan(path, &c) {
             Ok((profile, plan)) => {
                 for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                for w in crate::model::trust::carried_code_warnings(&profile) {
                     eprintln!("{w}");
                 }
                 let e = estimate(&plan, &c);

@@ -10,6 +10,7 @@ pub mod estimate;
 pub mod owned;
 pub mod plan;
 pub mod profile;
+pub mod trust;
 pub mod walk;
 
 pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};

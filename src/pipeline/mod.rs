@@ -118,13 +118,18 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
         return fail(&e);
     }
     let catalog = Catalog::load();
-    let (_, plan) = match load_plan(&args.profile, &catalog) {
+    let (profile, plan) = match load_plan(&args.profile, &catalog) {
         Ok(x) => x,
         Err(inv) => {
             eprintln!("{inv}");
             return EXIT_INVALID;
         }
     };
+    // A profile's own code runs only once its exact content is trusted.
+    let file = args.profile.exists().then_some(args.profile.as_path());
+    if let Err(e) = crate::cli::trust::require_trusted(file, &profile, args.trust) {
+        return fail(&e);
+    }
     for w in &plan.warnings {
         eprintln!("{w}");
     }
