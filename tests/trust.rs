@@ -30,7 +30,15 @@ fn stali(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn build(dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["build", "code.toml", "--cache", "cache", "-o", "x.iso", "--offline"];
+    let mut args = vec![
+        "build",
+        "code.toml",
+        "--cache",
+        "cache",
+        "-o",
+        "x.iso",
+        "--offline",
+    ];
     args.extend_from_slice(extra);
     stali(dir, &args)
 }
@@ -66,7 +74,10 @@ fn an_untrusted_profile_is_refused_before_any_work_then_trusted_exactly() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("code.toml carries code"), "{err}");
-    assert!(err.contains("`sh -c 'cat $HOME/.ssh/id_rsa > ${DESTDIR}/k'`"), "{err}");
+    assert!(
+        err.contains("`sh -c 'cat $HOME/.ssh/id_rsa > ${DESTDIR}/k'`"),
+        "{err}"
+    );
     assert!(err.contains("stali trust code.toml"), "{err}");
     assert!(!d.path().join("cache").exists(), "work started: {err}");
 
@@ -74,7 +85,11 @@ fn an_untrusted_profile_is_refused_before_any_work_then_trusted_exactly() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let store = std::fs::read_to_string(d.path().join("store/trusted")).expect("store");
     assert_eq!(store.lines().count(), 1, "{store}");
-    assert_eq!(store.split_whitespace().next().map(str::len), Some(64), "{store}");
+    assert_eq!(
+        store.split_whitespace().next().map(str::len),
+        Some(64),
+        "{store}"
+    );
     // Trusting twice records once.
     stali(d.path(), &["trust", "code.toml"]);
     let again = std::fs::read_to_string(d.path().join("store/trusted")).expect("store");
@@ -101,7 +116,11 @@ fn profiles_without_code_need_no_trust() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal.toml");
     std::fs::copy(&shipped, d.path().join("code.toml")).expect("copy");
     let out = build(d.path(), &[]);
-    assert!(!text(&out.stderr).contains("carries code"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("carries code"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = stali(d.path(), &["check", "code.toml"]);
     assert!(!text(&out.stderr).contains("carries code"));
 }

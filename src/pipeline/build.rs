@@ -333,18 +333,7 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
 }
 
 fn validate_output(out: &Path) -> Result<()> {
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.is_empty() || name.starts_with('.') || name.chars().any(|c| c.is_control()) {
-        bail!("`{}` is not a usable output file name", out.display());
-    }
-    if out.is_dir() {
-        bail!(
-            "{} is a directory; give a file name such as {}/image.iso",
-            out.display(),
-            out.display()
-        );
-    }
-    Ok(())
+    super::output::check(out, None)
 }
 
 /// One fetched source, as `stali fetch --json` lists it.

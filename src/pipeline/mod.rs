@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fetch;
 pub mod iso;
 pub mod kernel;
+pub mod output;
 pub mod progress;
 pub mod qemu;
 pub mod recipe;
@@ -146,6 +147,10 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
+    // Before any work: not over the profile, a device, a FIFO, nor in a read-only folder.
+    if let Err(e) = output::check(&output, file) {
+        return fail(&e);
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| {

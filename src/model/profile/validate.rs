@@ -105,6 +105,18 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
                     "give an absolute path to a kernel tree or tarball".into(),
                     "kernel.source.path",
                 ));
+            } else if let Ok(m) = std::fs::metadata(path)
+                && !m.is_file()
+                && !m.is_dir()
+            {
+                // A FIFO or a device would hang the build or read forever.
+                out.push(error(
+                    format!(
+                        "{} is not a regular file or folder: give a kernel tree or tarball",
+                        path.display()
+                    ),
+                    "kernel.source.path",
+                ));
             }
         }
     }
