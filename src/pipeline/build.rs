@@ -162,6 +162,7 @@ pub fn build(plan: &Plan, catalog: &Catalog, opts: &BuildOptions) -> Result<Buil
         .with_context(|| format!("cannot create the cache folder {}", opts.cache.display()))?;
     let cache_root = fs::canonicalize(&opts.cache)
         .with_context(|| format!("cannot resolve {}", opts.cache.display()))?;
+    let _cache_use = cache::enter(&cache_root)?; // removes stale temporaries when alone
     let logs = cache_root.join("logs").join(&plan.name);
     fs::create_dir_all(&logs)?;
     let versions = host_versions();

@@ -71,6 +71,7 @@ pub fn cli_fetch(args: &FetchArgs) -> i32 {
             .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
         let cache = std::fs::canonicalize(&cache)
             .with_context(|| format!("cannot resolve {}", cache.display()))?;
+        let _cache_use = cache::enter(&cache)?;
         let progress = std::sync::Arc::new(progress::Progress::new(args.json));
         let fopts = build::fetch_options(args.mirror.clone(), args.offline, &progress)?;
         let mut listed = Vec::new();
