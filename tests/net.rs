@@ -559,3 +559,122 @@ fn git_instead_of_points_a_tarball_at_a_mirror() {
     assert_eq!(paths, ["/mirror/gnu/hello-1.0.tar.gz"]);
     assert_eq!(downloads(&cache), ["hello-1.0.tar.gz"]);
 }
+
+#[test]
+fn https_is_verified_against_the_system_trust_store() {
+    // A certificate authority of the test's own, trusted through SSL_CERT_FILE (OpenSSL's
+    // standard override of the system store), and a server certificate for 127.0.0.1.
+    let d = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .current_dir(d.path())
+            .args(args)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(o.status.success(), "openssl {args:?}: {}", text(&o.stderr));
+    };
+    std::fs::write(d.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=stali test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    let identity = native_tls::Identity::from_pkcs8(
+        &std::fs::read(d.path().join("srv.pem")).expect("cert"),
+        &std::fs::read(d.path().join("srv.key")).expect("key"),
+    )
+    .expect("identity");
+    let acceptor = Arc::new(native_tls::TlsAcceptor::new(identity).expect("acceptor"));
+    let data = Arc::new(fixture_tarball());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (d2, a2) = (data.clone(), acceptor.clone());
+    std::thread::spawn(move || {
+        // Bounded: two connections (the trusted fetch and the refused one), then it ends.
+        for stream in listener.incoming().take(2) {
+            let Ok(stream) = stream else { continue };
+            let Ok(mut tls) = a2.accept(stream) else {
+                continue;
+            };
+            let mut buf = [0u8; 4096];
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                match std::io::Read::read(&mut tls, &mut buf[..1]) {
+                    Ok(1) => head.push(buf[0]),
+                    _ => break,
+                }
+            }
+            let h = format!(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+                d2.len()
+            );
+            let _ = tls.write_all(h.as_bytes());
+            let _ = tls.write_all(&d2);
+            let _ = tls.shutdown();
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}/hello-1.0.tar.gz");
+    let p = profile(
+        d.path(),
+        &["hello"],
+        &tarball_tool("hello", &url, &sha256(&data)),
+    );
+    let ca = d.path().join("ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let o = fetch(&p, &d.path().join("c1"), &[("SSL_CERT_FILE", ca)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(downloads(&d.path().join("c1")), ["hello-1.0.tar.gz"]);
+    // Without the test's authority the certificate is not trusted: refused, nothing kept.
+    let empty = d.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let err = fails(&fetch(
+        &p,
+        &d.path().join("c2"),
+        &[
+            ("SSL_CERT_FILE", empty.to_str().expect("utf-8")),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    ));
+    assert!(err.contains(&url), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(downloads(&d.path().join("c2")).is_empty());
+}

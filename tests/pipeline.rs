@@ -785,10 +785,59 @@ fn sources_served_over_loopback_are_fetched_then_built_offline() {
     )
     .replace(&file("greet-autotools"), &http.url("/git/greet-autotools"));
     assert!(!text_profile.contains("file://"), "{text_profile}");
+    // hello follows its upstream's branch, which moves on by one commit.
+    let hello_repo = f.root.join("hello-make");
+    let c_file = hello_repo.join("hello.c");
+    let mut src = std::fs::read_to_string(&c_file).expect("hello.c");
+    src.push_str("/* moved on upstream */\n");
+    std::fs::write(&c_file, src).expect("write hello.c");
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(&hello_repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@stali.invalid"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        text(&o.stdout).trim().to_string()
+    };
+    git(&["commit", "-q", "-a", "-m", "moved on"]);
+    let hello_new = git(&["rev-parse", "HEAD"]);
+    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]);
+    let text_profile = format!("{text_profile}\n[track]\nhello = \"branch:{branch}\"\n");
     let work = tempfile::tempdir().expect("tempdir");
     let prof = work.path().join("e2e-net.toml");
     std::fs::write(&prof, &text_profile).expect("write profile");
     let c = cache("main");
+    let o = stali(&[
+        "update",
+        prof.to_str().expect("utf-8"),
+        "hello",
+        "--cache",
+        c.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("1 commit"), "{}", text(&o.stdout));
+    let updated = std::fs::read_to_string(&prof).expect("profile");
+    assert!(
+        updated.contains(&format!("hello = \"{hello_new}\" # {branch}")),
+        "{updated}"
+    );
+    // Checkouts are found by commit whatever URL brought them: drop those of the fixtures,
+    // so these come over the network (the kernel and packages stay cached).
+    for e in std::fs::read_dir(c.join("src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if [&f.init, &f.hello, &f.greet]
+            .iter()
+            .any(|rev| name.contains(rev.as_str()))
+        {
+            std::fs::remove_dir_all(e.path()).expect("remove a fixture checkout");
+        }
+    }
     let o = stali(&[
         "fetch",
         prof.to_str().expect("utf-8"),
@@ -833,7 +882,11 @@ fn sources_served_over_loopback_are_fetched_then_built_offline() {
     assert!(out.is_file());
     let r = report(&out);
     let sources = r["sources"].as_array().expect("sources");
-    for (name, rev) in [("fixture-init", &f.init), ("greet", &f.greet)] {
+    for (name, rev) in [
+        ("fixture-init", &f.init),
+        ("greet", &f.greet),
+        ("hello", &hello_new),
+    ] {
         assert!(
             sources
                 .iter()

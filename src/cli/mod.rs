@@ -2,6 +2,7 @@
 //! doctor, completions). `menu` hands over to the UI, `build` and `boot` to the pipeline.
 
 pub mod trust;
+pub mod update;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,11 @@ pub enum Command {
         #[arg(long, value_name = "FAMILY")]
         packages: Option<host::Family>,
     },
+    /// Move the profile's pins to the newest commits their recipes track upstream (release
+    /// tags or a branch), writing them into `[pins]` with comments kept.
+    Update(update::UpdateArgs),
+    /// Say which pins are behind what their recipes track upstream: exit 1 when one is.
+    Outdated(update::UpdateArgs),
     /// Download every source of the profiles into the cache without building (like
     /// `cargo fetch`), so a later `stali build --offline` finds them.
     Fetch(FetchArgs),
@@ -152,21 +158,29 @@ pub struct BuildArgs {
     pub trust: bool,
 }
 
-/// Arguments of `stali fetch`.
-#[derive(Args, Debug, Clone)]
-pub struct FetchArgs {
-    /// Profile files (or names of shipped profiles).
-    #[arg(required = true)]
-    pub profiles: Vec<PathBuf>,
+/// Where sources come from: the options `fetch`, `update` and `outdated` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SourceArgs {
     /// Cache folder (default: $XDG_CACHE_HOME/stali).
     #[arg(long)]
     pub cache: Option<PathBuf>,
     /// Take sources from this folder: DIR/NAME for a URL ending in NAME or NAME.git.
     #[arg(long)]
     pub mirror: Option<PathBuf>,
-    /// Never use the network: only check that the cache and mirror have everything.
+    /// Never use the network: use only the cache and the mirror.
     #[arg(long)]
     pub offline: bool,
+}
+
+/// Arguments of `stali fetch`.
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// Profile files (or names of shipped profiles).
+    #[arg(required = true)]
+    pub profiles: Vec<PathBuf>,
+    /// Where sources come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Print each source (name, kind, URL, pin, cache path) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -280,6 +294,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Doctor { json, packages } => doctor(json, packages),
         Command::Fetch(args) => crate::pipeline::cli_fetch(&args),
+        Command::Update(args) => update::cli_update(&args),
+        Command::Outdated(args) => update::cli_outdated(&args),
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
         Command::Trust { profiles } => trust::trust_cmd(&profiles, &catalog()),

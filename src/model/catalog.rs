@@ -104,6 +104,8 @@ pub struct ToolDef {
     pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
+    /// What `stali update` follows upstream (release tags or a branch), for git sources.
+    pub track: Option<super::track::Track>,
     /// Where this entry came from.
     pub origin: Origin,
 }
@@ -368,6 +370,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "size",
     "size_source",
     "compressed",
+    "track",
     "untested",
 ];
 
@@ -653,6 +656,15 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     }
     let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
+    let track = r
+        .string(t, "track")
+        .and_then(|v| match super::track::Track::parse(v.get_ref()) {
+            Ok(tr) => Some(tr),
+            Err(e) => {
+                r.error(&v.span(), &format!("{}.track", t.path), e);
+                None
+            }
+        });
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
         return None;
@@ -675,6 +687,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         size_source,
         compressed,
         untested,
+        track,
         origin,
     })
 }

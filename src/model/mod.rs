@@ -10,6 +10,7 @@ pub mod estimate;
 pub mod owned;
 pub mod plan;
 pub mod profile;
+pub mod track;
 pub mod trust;
 pub mod walk;
 

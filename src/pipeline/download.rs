@@ -74,8 +74,9 @@ fn env_number(name: &str) -> Result<Option<u64>> {
 pub struct Download<'a> {
     /// The URL as the profile or catalog gives it.
     pub url: &'a str,
-    /// The expected SHA-256, 64 lowercase hex digits.
-    pub sha256: &'a str,
+    /// The expected SHA-256, 64 lowercase hex digits; `None` when the download is what
+    /// establishes it (`stali update` of a kernel tarball), never for a build.
+    pub sha256: Option<&'a str>,
     /// The final path in the cache; nothing appears there unless the hash matches.
     pub dest: &'a Path,
 }
@@ -105,7 +106,7 @@ pub fn download(
     retry_delays: &[Duration],
     progress: &Progress,
     note: &dyn Fn(&str),
-) -> Result<()> {
+) -> Result<String> {
     let start = url::Url::parse(d.url).with_context(|| format!("{} is not a valid URL", d.url))?;
     if !is_http(&start) {
         bail!(
@@ -122,18 +123,28 @@ pub fn download(
     fs::create_dir_all(&partial_dir)
         .with_context(|| format!("cannot create {}", partial_dir.display()))?;
     // One download of a given file at a time, whatever the number of builds.
-    let _lock = super::cache::lock_file(&partial_dir.join(format!("{}.lock", d.sha256)))?;
-    if d.dest.is_file() && super::cache::sha256_file(d.dest)? == d.sha256 {
-        return Ok(());
+    let id = match d.sha256 {
+        Some(sha) => sha.to_string(),
+        None => format!(
+            "url-{}",
+            &super::cache::sha256_bytes(d.url.as_bytes())[..16]
+        ),
+    };
+    let _lock = super::cache::lock_file(&partial_dir.join(format!("{id}.lock")))?;
+    if let Some(want) = d.sha256
+        && d.dest.is_file()
+        && super::cache::sha256_file(d.dest)? == want
+    {
+        return Ok(want.to_string());
     }
-    let part = partial_dir.join(format!("{}.part", d.sha256));
+    let part = partial_dir.join(format!("{id}.part"));
     let mut attempt = 0;
     let mut fresh_retry_left = true;
-    loop {
+    let sha = loop {
         let outcome = attempt_once(&start, &part, opts, progress).and_then(|resumed| {
             let got = super::cache::sha256_file(&part).map_err(Failure::Fatal)?;
-            if got == d.sha256 {
-                Ok(true)
+            if d.sha256.is_none_or(|want| got == want) {
+                Ok(Some(got))
             } else if resumed && fresh_retry_left {
                 // A resumed file can be wrong where a fresh one is right (the file changed
                 // on the server between the two parts): once more from the first byte.
@@ -143,18 +154,18 @@ pub fn download(
                     "warning: {} resumed from an earlier partial download has the wrong SHA-256; downloading it again from the start",
                     d.url
                 ));
-                Ok(false)
+                Ok(None)
             } else {
                 Err(Failure::Fatal(anyhow!(
                     "{} has the wrong SHA-256:\n  expected {}\n  actual   {got}",
                     d.url,
-                    d.sha256
+                    d.sha256.unwrap_or_default()
                 )))
             }
         });
         match outcome {
-            Ok(true) => break,
-            Ok(false) => {}
+            Ok(Some(sha)) => break sha,
+            Ok(None) => {}
             Err(Failure::Transient(e, after)) if attempt < retry_delays.len() => {
                 let delay = after
                     .map(|a| a.min(Duration::from_secs(60)))
@@ -186,13 +197,13 @@ pub fn download(
                 )));
             }
         }
-    }
+    };
     let f = fs::File::open(&part).with_context(|| format!("cannot open {}", part.display()))?;
     f.sync_all()
         .with_context(|| format!("cannot sync {}", part.display()))?;
     fs::rename(&part, d.dest)
         .with_context(|| format!("cannot move {} to {}", part.display(), d.dest.display()))?;
-    Ok(())
+    Ok(sha)
 }
 
 /// The proxy for `url` from `https_proxy`/`http_proxy`/`all_proxy` (either case, lower
@@ -430,6 +441,49 @@ fn attempt_once(
     Err(Failure::Fatal(anyhow!(
         "{start} redirected more than {MAX_REDIRECTS} times"
     )))
+}
+
+/// The body of a small page (a release listing) at `url`, following up to ten redirects to
+/// http or https, at most `max` bytes, with the same timeouts, proxies and certificates as
+/// downloads.
+pub fn get_page(url: &str, opts: &HttpOpts, max: u64) -> Result<String> {
+    let mut u = url::Url::parse(url).with_context(|| format!("{url} is not a valid URL"))?;
+    for _ in 0..=MAX_REDIRECTS {
+        if !is_http(&u) {
+            bail!("{u}: only http and https pages can be read");
+        }
+        let agent = agent(&u, opts).map_err(|f| match f {
+            Failure::Transient(e, _) | Failure::Fatal(e) => e,
+        })?;
+        let resp = agent
+            .get(u.as_str())
+            .call()
+            .map_err(|e| anyhow!("reading {u}: {e}"))?;
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let loc = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .with_context(|| format!("{u} answered {status} without a Location"))?;
+            u = u
+                .join(loc)
+                .with_context(|| format!("{u} redirected to {loc:?}"))?;
+            continue;
+        }
+        if status != 200 {
+            bail!("{u} answered {status} {}", reason(status));
+        }
+        let mut body = Vec::new();
+        resp.into_body()
+            .into_with_config()
+            .limit(max)
+            .reader()
+            .read_to_end(&mut body)
+            .with_context(|| format!("reading {u} (at most {max} bytes)"))?;
+        return Ok(String::from_utf8_lossy(&body).into_owned());
+    }
+    bail!("{url} redirected more than {MAX_REDIRECTS} times")
 }
 
 /// `bytes FROM-TO/TOTAL` (TOTAL may be `*`) as (FROM, TOTAL).

@@ -525,6 +525,127 @@ fn write_tree(
     Ok(())
 }
 
+/// An upstream repository whose branches and tags can be read: a local repository (a
+/// mirror, a `file://` URL, a path) read in place, or the cache's bare copy of a remote
+/// one with its refs fetched just now.
+pub struct Upstream {
+    /// The repository holding the refs and their history.
+    pub repo: git2::Repository,
+    /// Where branch heads are (`refs/heads/`, or a namespace of the cache copy).
+    pub heads: String,
+    /// Where tags are.
+    pub tags: String,
+    /// Where it was read from, for messages.
+    pub from: String,
+}
+
+const UPSTREAM_NS: &str = "refs/stali/upstream/";
+
+/// Reads the branches and tags of the git repository at `url` (honouring the mirror,
+/// `insteadOf`, retries and offline mode like [`fetch_git`]); offline, a remote one's refs
+/// are those fetched the last time, and it says so.
+pub fn upstream(url: &str, cache_dir: &Path, opts: &FetchOpts) -> Result<Upstream> {
+    let local = |path: &str, from: String| -> Result<Upstream> {
+        let repo = git2::Repository::open(path)
+            .with_context(|| format!("opening the git repository {path} (for {url})"))?;
+        Ok(Upstream {
+            repo,
+            heads: "refs/heads/".into(),
+            tags: "refs/tags/".into(),
+            from,
+        })
+    };
+    if let Some(m) = mirror_for(opts.mirror.as_deref(), url) {
+        return local(
+            &m.display().to_string(),
+            format!("the mirror {}", m.display()),
+        );
+    }
+    let repo_path = cache_repo_path(cache_dir, url);
+    fs::create_dir_all(&repo_path).with_context(|| format!("creating {}", repo_path.display()))?;
+    let repo = match git2::Repository::open_bare(&repo_path) {
+        Ok(r) => r,
+        Err(_) => git2::Repository::init_bare(&repo_path)
+            .with_context(|| format!("creating cache repository {}", repo_path.display()))?,
+    };
+    let effective = repo
+        .remote_anonymous(url)
+        .with_context(|| format!("setting up remote {url}"))?
+        .url()
+        .unwrap_or(url)
+        .to_string();
+    if is_local_url(&effective) {
+        let path = effective
+            .strip_prefix("file://")
+            .unwrap_or(&effective)
+            .to_string();
+        return local(&path, path.clone());
+    }
+    let heads = format!("{UPSTREAM_NS}heads/");
+    let tags = format!("{UPSTREAM_NS}tags/");
+    if opts.offline {
+        let known = repo
+            .references_glob(&format!("{UPSTREAM_NS}*"))
+            .map(|r| r.count())
+            .unwrap_or(0);
+        if known == 0 {
+            bail!(
+                "{url}: offline, and its branches and tags were never fetched into {}",
+                repo_path.display()
+            );
+        }
+        opts.note(&format!(
+            "warning: offline: the branches and tags of {url} are those fetched last time into {}",
+            repo_path.display()
+        ));
+        return Ok(Upstream {
+            repo,
+            heads,
+            tags,
+            from: repo_path.display().to_string(),
+        });
+    }
+    // Refs the upstream deleted or moved must not survive: start from none.
+    let old: Vec<String> = repo
+        .references_glob(&format!("{UPSTREAM_NS}*"))
+        .map(|refs| {
+            refs.flatten()
+                .filter_map(|r| r.name().ok().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in old {
+        if let Ok(mut r) = repo.find_reference(&name) {
+            let _ = r.delete();
+        }
+    }
+    with_retries(opts, url, false, || {
+        let mut remote = repo.remote_anonymous(url)?;
+        let mut fo = git2::FetchOptions::new();
+        fo.download_tags(git2::AutotagOption::None);
+        remote.fetch(
+            &[
+                format!("+refs/heads/*:{heads}*"),
+                format!("+refs/tags/*:{tags}*"),
+            ],
+            Some(&mut fo),
+            None,
+        )
+    })
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "fetching the branches and tags of {effective}: {}",
+            e.message()
+        )
+    })?;
+    Ok(Upstream {
+        repo,
+        heads,
+        tags,
+        from: effective,
+    })
+}
+
 /// `url` rewritten by git's `url.<base>.insteadOf` settings (the longest matching prefix
 /// wins, as in git), so one git configuration points git and tarball sources at a mirror.
 pub fn instead_of(url: &str) -> String {
@@ -642,7 +763,7 @@ pub fn fetch_tarball(
         super::download::download(
             &super::download::Download {
                 url: &effective,
-                sha256: &want,
+                sha256: Some(&want),
                 dest: &cached,
             },
             &opts.http,

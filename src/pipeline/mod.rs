@@ -22,6 +22,7 @@ pub mod qemu;
 pub mod recipe;
 pub mod report;
 pub mod rootfs;
+pub mod update;
 
 #[cfg(test)]
 mod chain_test;
@@ -63,7 +64,7 @@ pub fn cli_fetch(args: &FetchArgs) -> i32 {
     let run = || -> anyhow::Result<Vec<serde_json::Value>> {
         // Unpacking a tarball runs tar: checked first, like a build checks everything.
         crate::host::require_programs(&["tar"])?;
-        let cache = match args.cache.clone() {
+        let cache = match args.sources.cache.clone() {
             Some(c) => c,
             None => cache::default_root()?,
         };
@@ -73,7 +74,8 @@ pub fn cli_fetch(args: &FetchArgs) -> i32 {
             .with_context(|| format!("cannot resolve {}", cache.display()))?;
         let _cache_use = cache::enter(&cache)?;
         let progress = std::sync::Arc::new(progress::Progress::new(args.json));
-        let fopts = build::fetch_options(args.mirror.clone(), args.offline, &progress)?;
+        let fopts =
+            build::fetch_options(args.sources.mirror.clone(), args.sources.offline, &progress)?;
         let mut listed = Vec::new();
         for plan in &plans {
             let logs = cache.join("logs").join(&plan.name);

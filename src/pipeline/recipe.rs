@@ -158,6 +158,7 @@ mod tests {
             size_source: String::new(),
             compressed: None,
             untested: None,
+            track: None,
             origin: Origin::Profile,
         }
     }

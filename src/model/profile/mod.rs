@@ -159,6 +159,8 @@ pub struct Profile {
     pub image: ImageSettings,
     /// Pin overrides: tool name to commit or sha256.
     pub pins: Vec<(String, String)>,
+    /// What `stali update` follows, per tool, over the catalog's choice (`[track]`).
+    pub track: Vec<(String, crate::model::track::Track)>,
     /// Tools defined in the profile itself.
     pub inline_tools: Vec<ToolDef>,
     /// Line and column of each key path read, for later diagnostics.
@@ -210,6 +212,7 @@ impl Default for Profile {
             },
             image: ImageSettings::default(),
             pins: Vec::new(),
+            track: Vec::new(),
             inline_tools: Vec::new(),
             locations: BTreeMap::new(),
             file: None,

@@ -20,6 +20,7 @@ const TOP_KEYS: &[&str] = &[
     "kernel",
     "image",
     "pins",
+    "track",
     "tool",
 ];
 
@@ -359,6 +360,21 @@ fn read(r: &mut Reader<'_>, text: &str, file: Option<&Path>) -> Option<Profile> 
                     pin
                 };
                 p.pins.push((name.to_string(), pin));
+            }
+        }
+    }
+
+    if let Some(t) = r.table(&root, "track") {
+        for (k, node) in t.keys() {
+            let name: &str = k.get_ref();
+            let key = format!("track.{name}");
+            if let Some(v) = r.as_string(node.value, &key) {
+                loc(r, &name_key(&key), &k.span());
+                loc(r, &key, &v.span());
+                match crate::model::track::Track::parse(v.get_ref()) {
+                    Ok(tr) => p.track.push((name.to_string(), tr)),
+                    Err(e) => r.error(&v.span(), &key, e),
+                }
             }
         }
     }

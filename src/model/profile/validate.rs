@@ -179,15 +179,19 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
         out.push(p.locate(Diagnostic::error(BUDGET_HELP), "image.budget"));
     }
 
-    for (name, pin) in &p.pins {
-        let key = format!("pins.{name}");
-        let source = catalog
+    // The source a tool name stands for here: the profile's own definition over the catalog's.
+    let source_of = |name: &str| {
+        catalog
             .tools
             .iter()
             .chain(p.inline_tools.iter())
             .rev()
-            .find(|t| &t.name == name)
-            .map(|t| &t.source);
+            .find(|t| t.name == name)
+            .map(|t| &t.source)
+    };
+    for (name, pin) in &p.pins {
+        let key = format!("pins.{name}");
+        let source = source_of(name);
         if !is_commit(pin) && !is_sha256(pin) {
             out.push(error(
                 format!(
@@ -205,6 +209,19 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
             )),
             Some(Source::Tarball { .. }) if !is_sha256(pin) => Some(format!(
                 "`{name}` comes from a tarball: pin it with a 64-hex sha256"
+            )),
+            _ => None,
+        };
+        if let Some(why) = problem {
+            out.push(p.locate_name(Diagnostic::error(why), &key));
+        }
+    }
+    for (name, _) in &p.track {
+        let key = format!("track.{name}");
+        let problem = match source_of(name) {
+            None => Some(unknown_tool(name)),
+            Some(Source::Tarball { .. }) => Some(format!(
+                "`{name}` comes from a tarball: only git sources track tags or a branch"
             )),
             _ => None,
         };
