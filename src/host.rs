@@ -126,6 +126,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
         packages: pk("dash", "bash", "bash", "busybox"),
     },
     Requirement {
+        name: "bubblewrap",
+        probe: Probe::Programs(&[crate::pipeline::exec::BWRAP]),
+        purpose: "confines each package build step (no network, no home, writes only its folder)",
+        need: Need::Userland,
+        packages: same("bubblewrap"),
+    },
+    Requirement {
         name: "shell utilities",
         probe: Probe::Programs(&[
             "sh", "cat", "cp", "mv", "rm", "mkdir", "rmdir", "ln", "chmod", "touch", "ls", "head",

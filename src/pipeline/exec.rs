@@ -53,6 +53,8 @@ pub struct Step {
     pub env_mode: EnvMode,
     /// Log file receiving stdout and stderr (appended, parent dirs created).
     pub log: PathBuf,
+    /// Run confined by bubblewrap, writing only to these folders (see [`Step::sandbox`]).
+    pub sandbox: Option<Vec<PathBuf>>,
 }
 
 impl Step {
@@ -68,7 +70,17 @@ impl Step {
             env: Vec::new(),
             env_mode: EnvMode::Inherit,
             log: log.into(),
+            sandbox: None,
         }
+    }
+
+    /// Runs the step confined by bubblewrap (`bwrap`): the system's programs and
+    /// libraries read-only, `writable` read-write, nothing else of the host (no home
+    /// folder, no other files of `/etc`), a private `/tmp`, no network, its own PID
+    /// namespace, and dead with its parent. `STALI_NO_SANDBOX=1` turns this off.
+    pub fn sandbox(mut self, writable: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.sandbox = Some(writable.into_iter().collect());
+        self
     }
 
     /// Sets the working directory.
@@ -512,6 +524,104 @@ pub fn tail_lines(path: &Path, from: u64, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The program that confines sandboxed steps.
+pub const BWRAP: &str = "bwrap";
+
+/// Host folders and files a sandboxed step may read: programs, libraries, the compiler's
+/// files and the few `/etc` entries programs need to start (Debian's `alternatives`).
+const SANDBOX_READ: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/passwd",
+    "/etc/group",
+];
+
+/// Whether sandboxed steps are confined (not when `STALI_NO_SANDBOX=1`).
+pub fn sandbox_enabled() -> bool {
+    std::env::var_os("STALI_NO_SANDBOX").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+/// The bubblewrap command line that runs `argv` in `cwd` with only `writable` writable
+/// (see [`Step::sandbox`]); `path` is the `PATH` the step searches, whose folders are
+/// made readable too (but none inside `$HOME`).
+pub fn sandbox_argv(
+    argv: &[String],
+    writable: &[PathBuf],
+    path: Option<&OsStr>,
+    cwd: Option<&Path>,
+) -> Vec<String> {
+    let mut a: Vec<String> = [
+        BWRAP,
+        "--die-with-parent",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--hostname",
+        "stali-build",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut read: Vec<PathBuf> = SANDBOX_READ.iter().map(PathBuf::from).collect();
+    if let Some(path) = path {
+        // Not those inside the builder's home (~/.cargo/bin): the home stays hidden.
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        read.extend(std::env::split_paths(path).filter(|p| {
+            p.is_absolute()
+                && !home
+                    .as_ref()
+                    .is_some_and(|h| h != Path::new("/") && p.starts_with(h))
+        }));
+    }
+    let mut done: Vec<PathBuf> = Vec::new();
+    for p in read {
+        // Once each, and not inside a folder already there.
+        if done.iter().any(|d| p.starts_with(d)) {
+            continue;
+        }
+        done.push(p.clone());
+        let shown = p.display().to_string();
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                // Merged /usr: /bin -> usr/bin stays a link inside.
+                if let Ok(target) = fs::read_link(&p) {
+                    a.extend(["--symlink".into(), target.display().to_string(), shown]);
+                }
+            }
+            Ok(_) => a.extend(["--ro-bind".into(), shown.clone(), shown]),
+            Err(_) => {}
+        }
+    }
+    for w in writable {
+        let shown = w.display().to_string();
+        a.extend(["--bind".into(), shown.clone(), shown]);
+    }
+    // Everything else (bwrap's own root) read-only: a write to /etc fails, not vanishes.
+    a.extend(["--remount-ro".into(), "/".into()]);
+    if let Some(dir) = cwd {
+        a.extend(["--chdir".into(), dir.display().to_string()]);
+    }
+    a.push("--".into());
+    a.extend(argv.iter().cloned());
+    a
+}
+
 fn build_expression(step: &Step, log: &File) -> io::Result<duct::Expression> {
     // Build the whole environment here: duct gives inner (earlier) settings
     // precedence, so mixing `full_env` with `env` calls is error-prone.
@@ -530,7 +640,19 @@ fn build_expression(step: &Step, log: &File) -> io::Result<duct::Expression> {
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
-    let mut e = command(&step.argv, path, step.cwd.as_deref())?
+    let argv = match &step.sandbox {
+        Some(writable) if sandbox_enabled() => {
+            // The program must exist outside for it to exist inside: say so plainly.
+            check_startable(
+                step.argv.first().map(String::as_str).unwrap_or(""),
+                path,
+                step.cwd.as_deref(),
+            )?;
+            sandbox_argv(&step.argv, writable, path, step.cwd.as_deref())
+        }
+        _ => step.argv.clone(),
+    };
+    let mut e = command(&argv, path, step.cwd.as_deref())?
         .stdin_null()
         // duct applies outer redirections first: `stderr_to_stdout` must be
         // inside (before) `stdout_file` so that stderr follows into the log.
@@ -702,6 +824,62 @@ mod tests {
             run_logged(&Step::new([script.display().to_string()], &log)).expect_err("noexec")
         );
         assert!(err.contains("permission denied"), "{err}");
+    }
+
+    /// Runs `argv` sandboxed with `writable` writable; returns the error text, if any.
+    fn sandboxed(argv: &[&str], writable: &Path, log: &Path) -> Option<String> {
+        let step = Step::new(argv.iter().copied(), log)
+            .cwd(writable)
+            .env_mode(EnvMode::Clear)
+            .env("PATH", "/usr/bin:/bin")
+            .sandbox([writable.to_path_buf()]);
+        run_logged(&step).err().map(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn a_sandboxed_step_writes_only_its_folder_and_has_no_home_nor_network() {
+        if !sandbox_enabled() {
+            return;
+        }
+        let d = tempfile::tempdir().expect("tempdir");
+        let w = d.path().join("work");
+        fs::create_dir_all(&w).expect("mkdir");
+        let log = d.path().join("s.log");
+        // Its folder: writable, and the toolchain works there.
+        fs::write(w.join("hi.c"), "int main(void) { return 0; }\n").expect("write");
+        let ok = sandboxed(&["musl-gcc", "-static", "-o", "hi", "hi.c"], &w, &log);
+        assert!(ok.is_none(), "{ok:?}");
+        assert!(w.join("hi").is_file());
+        // The host: read-only, and the rest is not there at all.
+        let marker = "/etc/stali-sandbox-escape";
+        assert!(sandboxed(&["touch", marker], &w, &log).is_some());
+        assert!(!Path::new(marker).exists());
+        let outside = d.path().join("outside");
+        // (Beside the work folder is the sandbox's private /tmp here: contained.)
+        let _ = sandboxed(&["touch", &outside.display().to_string()], &w, &log);
+        assert!(!outside.exists());
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        if Path::new(&home).is_dir() && !w.starts_with(&home) {
+            let err = sandboxed(&["ls", &home], &w, &log).expect("no home");
+            assert!(err.contains("exited with code"), "{err}");
+        }
+        assert!(sandboxed(&["cat", "/etc/shadow"], &w, &log).is_some());
+        // No network: a listener on the host's loopback gets no connection.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        l.set_nonblocking(true).expect("nonblocking");
+        let port = l.local_addr().expect("addr").port();
+        let connect = format!("echo hi > /dev/tcp/127.0.0.1/{port}");
+        assert!(sandboxed(&["bash", "-c", &connect], &w, &log).is_some());
+        assert!(
+            l.accept().is_err(),
+            "the sandbox reached the host's network"
+        );
+        // Not found is said as such, not as bwrap's failure.
+        let err = sandboxed(&["no-such-program-xyz"], &w, &log).expect("missing");
+        assert!(
+            err.contains("could not start") && err.contains("not found"),
+            "{err}"
+        );
     }
 
     #[test]
