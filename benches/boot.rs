@@ -1,7 +1,7 @@
 //! Boot benchmark: time from QEMU start to the ready banner, per boot mode, and ISO sizes.
 //!
 //! `STALI_BENCH_ISOS="a.iso b.iso" cargo bench --bench boot` boots each ISO (built by
-//! `stali build`, with its `build-report.json` beside it or `STALI_BENCH_EXPECT` set)
+//! `stali build`, with its `NAME.build-report.json` beside it or `STALI_BENCH_EXPECT` set)
 //! `STALI_BENCH_RUNS` times (default 5) in every mode its report allows, and prints the
 //! minimum, median and maximum seconds to the banner. Without `STALI_BENCH_ISOS` it says so
 //! and does nothing (it needs ISOs, which take minutes to build).
@@ -26,16 +26,14 @@ fn main() {
             .or_else(|| banner_for(&iso))
         else {
             println!(
-                "{}: no build-report.json beside it; set STALI_BENCH_EXPECT",
+                "{}: no build report beside it; set STALI_BENCH_EXPECT",
                 iso.display()
             );
             continue;
         };
         let size = std::fs::metadata(&iso).map(|m| m.len()).unwrap_or(0);
-        let boot = std::fs::read_to_string(iso.with_file_name("build-report.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["boot"].as_str().map(String::from))
+        let boot = stali::pipeline::report::read_for(&iso)
+            .map(|r| r.boot)
             .unwrap_or_else(|| "hybrid".into());
         println!("{}: {size} bytes, {boot}", iso.display());
         for uefi in [false, true] {

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod host;
+pub mod kconfig;
 pub mod model;
 pub mod pipeline;
 pub mod ui;

@@ -186,8 +186,8 @@ fn newc_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
 }
 
 fn report(iso: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(iso.parent().expect("dir").join("build-report.json"))
-        .expect("build-report.json");
+    let text = std::fs::read_to_string(iso.with_extension("build-report.json"))
+        .expect("NAME.build-report.json");
     serde_json::from_str(&text).expect("report json")
 }
 

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::host;
+
+pub mod kconfig_cmd;
 use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
 use crate::model::{
@@ -101,6 +103,20 @@ pub enum Command {
         /// Profile files.
         #[arg(required = true)]
         profiles: Vec<PathBuf>,
+    },
+    /// Print the kernel .config a build of the profile uses, computed by stali's Kconfig engine.
+    Kconfig {
+        /// Profile file (or the name of a shipped profile).
+        profile: PathBuf,
+        /// Print only the lines that differ from the base (tinyconfig or defconfig).
+        #[arg(long)]
+        minimal: bool,
+        /// Explain one option's value in words (where defined, what selects it, what holds it off).
+        #[arg(long, value_name = "CONFIG_X")]
+        why: Option<String>,
+        /// Cache folder (default: $XDG_CACHE_HOME/stali).
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// Print a shell completion script.
     Completions {
@@ -203,6 +219,20 @@ pub struct BootArgs {
     /// Connect the serial console to this terminal instead.
     #[arg(long)]
     pub interactive: bool,
+    /// Give the guest a network card (QEMU user networking, DHCP) and forward a port of
+    /// 127.0.0.1 to its SSH port (`--net=PORT`, or a free one); the machine then runs until
+    /// QEMU stops or stali is interrupted.
+    #[arg(
+        long,
+        value_name = "PORT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "0"
+    )]
+    pub net: Option<u16>,
+    /// With --net: the guest reaches nothing beyond the forwarded port (QEMU restrict=on).
+    #[arg(long, requires = "net")]
+    pub isolated: bool,
 }
 
 /// What `stali list` lists.
@@ -299,6 +329,12 @@ pub fn run(cli: Cli) -> i32 {
         Command::Build(args) => crate::pipeline::cli_build(&args),
         Command::Boot(args) => crate::pipeline::cli_boot(&args),
         Command::Trust { profiles } => trust::trust_cmd(&profiles, &catalog()),
+        Command::Kconfig {
+            profile,
+            minimal,
+            why,
+            cache,
+        } => kconfig_cmd::run(&profile, minimal, why.as_deref(), cache.as_deref()),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
@@ -353,6 +389,11 @@ fn check(profiles: &[PathBuf], strict: bool) -> i32 {
                 }
                 for w in crate::model::trust::carried_code_warnings(&profile) {
                     eprintln!("{w}");
+                }
+                let kernel = kconfig_cmd::check_kernel(&profile, &plan, None);
+                if kernel != 0 {
+                    code = kernel;
+                    continue;
                 }
                 let e = estimate(&plan, &c);
                 if budget_verdict(&profile, &e, strict) {
@@ -507,6 +548,11 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                         "url": t.source.url(), "pin": t.source.pin(), "license": t.license,
                         "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
                         "size": t.size, "size_source": t.size_source, "untested": t.untested,
+                        "services": t.services.iter().map(|v| serde_json::json!({
+                            "name": v.name, "description": v.description, "run": v.run,
+                            "respawn": v.respawn, "per_link": v.per_link, "dirs": v.dirs,
+                            "after": v.after,
+                        })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -584,6 +630,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 }
                 s.push_str(&line);
                 s.push('\n');
+                for svc in &t.services {
+                    s.push_str(&format!("  {:<16} starts at boot: {}\n", "", svc.summary()));
+                }
             }
         }
         s.push_str("  (~ marks an estimated size; the rest were measured. A library is linked into the programs that use it and adds nothing of its own)\n");

@@ -106,6 +106,8 @@ pub struct ToolDef {
     pub untested: Option<String>,
     /// What `stali update` follows upstream (release tags or a branch), for git sources.
     pub track: Option<super::track::Track>,
+    /// What it starts at boot (`[[tool.service]]`).
+    pub services: Vec<super::service::Service>,
     /// Where this entry came from.
     pub origin: Origin,
 }
@@ -372,6 +374,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "compressed",
     "track",
     "untested",
+    "service",
 ];
 
 /// Categories a tool may have, in menu order.
@@ -665,6 +668,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
                 None
             }
         });
+    let services = super::service::read_services(r, t, &name);
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
         return None;
@@ -688,6 +692,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         compressed,
         untested,
         track,
+        services,
         origin,
     })
 }

@@ -3,6 +3,7 @@
 //! Nothing here knows about the terminal UI or how the pipeline builds things; both
 //! consume [`Plan`] and [`Estimate`].
 
+pub mod access;
 pub mod catalog;
 pub mod diag;
 pub mod diff;
@@ -10,6 +11,7 @@ pub mod estimate;
 pub mod owned;
 pub mod plan;
 pub mod profile;
+pub mod service;
 pub mod track;
 pub mod trust;
 pub mod walk;

@@ -2,10 +2,11 @@
 //! description of an image that the UI, `stali size` and the build pipeline all consume.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use super::catalog::{BootMode, Catalog, Fragment, Hardware, Source, ToolDef};
 use super::diag::{Diagnostic, Invalid, suggestion};
-use super::profile::{Compression, KernelSource, Profile, validate};
+use super::profile::{Compression, KernelSource, Profile, kconfig_value, validate};
 
 /// Capabilities of which at most one provider may be selected.
 pub const EXCLUSIVE: &[&str] = &["init", "sh"];
@@ -95,6 +96,8 @@ pub struct Plan {
     pub kernel: KernelPlan,
     /// Image settings.
     pub image: ImagePlan,
+    /// How root logs in (the profile's `[access]`).
+    pub access: super::access::Access,
     /// Non-fatal findings.
     pub warnings: Vec<Diagnostic>,
 }
@@ -344,6 +347,19 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                 "tools.select",
             ));
         }
+        if let Some(t) = tools
+            .iter()
+            .find(|t| t.def.provides.iter().any(|p| p == "ssh-server"))
+            && !profile.access.can_log_in()
+        {
+            warnings.push(profile.locate(
+                Diagnostic::warning(format!(
+                    "{} is an SSH server but the profile gives no way to log in: add root's public key to `[access] ssh_keys` (or a `password_hash`)",
+                    t.def.name
+                )),
+                "tools.select",
+            ));
+        }
         let untested: Vec<&str> = tools
             .iter()
             .filter(|t| t.def.untested.is_some())
@@ -477,6 +493,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             hostname: profile.image.hostname.clone(),
             budget: profile.image.budget,
         },
+        access: profile.access.clone(),
         warnings,
     })
 }
@@ -498,6 +515,43 @@ fn pulled_in(a: &PlannedTool, b: &PlannedTool) -> String {
         (Some(x), None) | (None, Some(x)) => format!(" ({x})"),
         (Some(x), Some(y)) => format!(" ({x}; {y})"),
     }
+}
+
+/// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
+/// compression and command line from the profile.
+pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
+    use super::owned as o;
+    vec![
+        (o::MODULES.into(), "n".into()),
+        (o::BLK_DEV_INITRD.into(), "y".into()),
+        (
+            o::INITRAMFS_SOURCE.into(),
+            kconfig_value(&cpio_path.display().to_string()),
+        ),
+        (o::INITRAMFS_COMPRESSION_NONE.into(), "y".into()),
+        (
+            o::compression_option(plan.image.compression).into(),
+            "y".into(),
+        ),
+        (o::CMDLINE_BOOL.into(), "y".into()),
+        (o::CMDLINE.into(), kconfig_value(&plan.image.cmdline)),
+    ]
+}
+
+/// Every option the build applies after the fragments' text: the requested ones (values
+/// written as Kconfig writes them), then the pipeline's own; later ones win.
+pub fn kernel_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = plan
+        .kernel
+        .requested()
+        .into_iter()
+        .map(|(k, v)| (k, kconfig_value(&v)))
+        .collect();
+    for (k, v) in pipeline_options(plan, cpio_path) {
+        options.retain(|(n, _)| n != &k);
+        options.push((k, v));
+    }
+    options
 }
 
 #[cfg(test)]

@@ -773,26 +773,7 @@ fn build_package(
     })
 }
 
-/// The options the pipeline itself adds to every kernel: initramfs built in, no modules,
-/// compression and command line from the profile.
-pub fn pipeline_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
-    use crate::model::owned as o;
-    vec![
-        (o::MODULES.into(), "n".into()),
-        (o::BLK_DEV_INITRD.into(), "y".into()),
-        (
-            o::INITRAMFS_SOURCE.into(),
-            kconfig_value(&cpio_path.display().to_string()),
-        ),
-        (o::INITRAMFS_COMPRESSION_NONE.into(), "y".into()),
-        (
-            o::compression_option(plan.image.compression).into(),
-            "y".into(),
-        ),
-        (o::CMDLINE_BOOL.into(), "y".into()),
-        (o::CMDLINE.into(), kconfig_value(&plan.image.cmdline)),
-    ]
-}
+pub use crate::model::plan::pipeline_options;
 
 #[allow(clippy::too_many_arguments)]
 fn build_kernel(

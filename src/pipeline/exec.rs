@@ -115,7 +115,8 @@ pub fn display_argv<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
-fn quote_arg(a: &str) -> String {
+/// One argument as POSIX shell text: as is when plain, else single-quoted.
+pub fn quote_arg(a: &str) -> String {
     let plain = !a.is_empty()
         && a.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));

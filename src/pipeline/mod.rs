@@ -228,13 +228,20 @@ pub fn cli_build(args: &BuildArgs) -> i32 {
     0
 }
 
-/// The banner to wait for when booting `iso`: from the build report beside it, if that
-/// report describes this ISO.
+/// The banner to wait for when booting `iso`: from its build report, if there is one.
 pub fn banner_for(iso: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(report::path_for(iso)).ok()?;
-    let r: report::Report = serde_json::from_str(&text).ok()?;
-    let same = Path::new(&r.iso.path).file_name() == iso.file_name();
-    same.then_some(r.banner)
+    report::read_for(iso).map(|r| r.banner)
+}
+
+/// The QEMU network card for `iso`: virtio-net when its kernel was built with it (as its
+/// build report says), else e1000, which the `networking` fragment always has.
+pub fn nic_for(iso: &Path) -> &'static str {
+    let virtio = report::read_for(iso).is_some_and(|r| {
+        r.kernel_options
+            .iter()
+            .any(|(k, v)| k == "CONFIG_VIRTIO_NET" && v == "y")
+    });
+    if virtio { "virtio-net-pci" } else { "e1000" }
 }
 
 /// Runs `stali boot`; returns the exit code.
@@ -253,8 +260,9 @@ pub fn cli_boot(args: &BootArgs) -> i32 {
         Some(e) if !e.is_empty() => e,
         _ => {
             eprintln!(
-                "error: no build-report.json beside {} names its ready banner; pass --expect TEXT",
-                args.iso.display()
+                "error: no build report beside {} ({}) names its ready banner; pass --expect TEXT",
+                args.iso.display(),
+                report::path_for(&args.iso).display()
             );
             return EXIT_INVALID;
         }
@@ -262,15 +270,51 @@ pub fn cli_boot(args: &BootArgs) -> i32 {
     let mut spec = qemu::BootSpec::new(args.iso.clone(), args.uefi, expect);
     spec.timeout = Duration::from_secs(args.timeout);
     spec.interactive = args.interactive;
-    match qemu::boot(&spec) {
+    if let Some(port) = args.net {
+        let port = match port {
+            0 => match qemu::free_port() {
+                Ok(p) => p,
+                Err(e) => return fail(&e),
+            },
+            p => p,
+        };
+        spec.net = Some(qemu::NetSpec {
+            ssh_port: port,
+            nic: nic_for(&args.iso).to_string(),
+            isolated: args.isolated,
+        });
+        spec.hold = true;
+        if args.interactive {
+            eprintln!("SSH: ssh -p {port} root@127.0.0.1 (once the system is up)");
+        }
+    }
+    let mode = if args.uefi { "UEFI" } else { "BIOS" };
+    let iso = args.iso.display().to_string();
+    let mut on_ready = |o: &qemu::BootOutcome| {
+        out(&format!(
+            "{iso}: booted ({mode}), \"{}\" after {:.1} s\n",
+            spec.expect,
+            o.elapsed.as_secs_f64()
+        ));
+        if let Some(n) = &spec.net {
+            out(&format!(
+                "SSH: ssh -p {} root@127.0.0.1 (the machine runs until QEMU stops or Ctrl-C; its console log: {})\n",
+                n.ssh_port,
+                spec.console_log
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "kept in a temporary file".into())
+            ));
+        }
+    };
+    let held = spec.hold;
+    let interactive = spec.interactive;
+    match qemu::boot_with(&spec.clone(), &mut on_ready) {
         Ok(o) => {
-            if !args.interactive {
+            if !interactive && !held {
                 out(&format!(
-                    "{}: booted ({}), \"{}\" after {:.1} s\n",
-                    args.iso.display(),
-                    if args.uefi { "UEFI" } else { "BIOS" },
-                    spec.expect,
-                    o.elapsed.as_secs_f64()
+                    "QEMU stopped {:.2} s after the banner\n",
+                    o.stop.as_secs_f64()
                 ));
             }
             0

@@ -36,6 +36,44 @@ pub struct BootSpec {
     pub memory_mb: u32,
     /// Where to keep the console log (a temporary file when `None`).
     pub console_log: Option<PathBuf>,
+    /// A network card on QEMU's user network, with a host port forwarded to the guest's SSH.
+    pub net: Option<NetSpec>,
+    /// After the marker, keep the machine running until it stops or stali is interrupted.
+    pub hold: bool,
+}
+
+/// QEMU user networking for a boot: the guest gets its address by DHCP from QEMU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetSpec {
+    /// Host port on 127.0.0.1 forwarded to the guest's port 22.
+    pub ssh_port: u16,
+    /// QEMU device model of the card (`virtio-net-pci`, `e1000`).
+    pub nic: String,
+    /// The guest reaches nothing outside (QEMU's `restrict=on`); the forward still works.
+    pub isolated: bool,
+}
+
+impl NetSpec {
+    /// The `-netdev` and `-device` arguments.
+    pub fn qemu_args(&self) -> Vec<String> {
+        let restrict = if self.isolated { ",restrict=on" } else { "" };
+        vec![
+            "-netdev".into(),
+            format!(
+                "user,id=n0{restrict},hostfwd=tcp:127.0.0.1:{}-:22",
+                self.ssh_port
+            ),
+            "-device".into(),
+            format!("{},netdev=n0", self.nic),
+        ]
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel's choice), for a forward.
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("finding a free port on 127.0.0.1")?;
+    Ok(l.local_addr().context("reading the port")?.port())
 }
 
 impl BootSpec {
@@ -49,6 +87,8 @@ impl BootSpec {
             interactive: false,
             memory_mb: 256,
             console_log: None,
+            net: None,
+            hold: false,
         }
     }
 }
@@ -64,6 +104,8 @@ pub struct BootOutcome {
     pub accel: &'static str,
     /// Plain-language notes, e.g. that KVM failed and TCG was used instead.
     pub notes: Vec<String>,
+    /// Time from seeing the marker to QEMU being gone (zero when it was held or interactive).
+    pub stop: Duration,
 }
 
 /// Environment variable forcing the accelerator ("kvm" or "tcg").
@@ -100,8 +142,12 @@ pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
         spec.memory_mb.to_string(),
         "-accel".into(),
         accel.into(),
-        "-nic".into(),
-        "none".into(),
+    ];
+    match &spec.net {
+        Some(n) => a.extend(n.qemu_args()),
+        None => a.extend(["-nic".into(), "none".into()]),
+    }
+    a.extend([
         "-boot".into(),
         "d".into(),
         "-cdrom".into(),
@@ -112,7 +158,7 @@ pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
         } else {
             "stdio".into()
         },
-    ];
+    ]);
     if !spec.interactive {
         a.extend(["-monitor".into(), "none".into()]);
     }
@@ -128,12 +174,30 @@ struct QemuGuard {
     _reg: Registration,
 }
 
-impl Drop for QemuGuard {
-    fn drop(&mut self) {
+impl QemuGuard {
+    /// Kills QEMU's process group at once (SIGKILL: the guest has nothing to save) and
+    /// waits for it; returns how long that took.
+    fn stop(&self) -> Duration {
+        let t = Instant::now();
         if matches!(self.handle.try_wait(), Ok(None)) {
+            for pid in self.handle.pids() {
+                if let Some(pid) = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
+            }
             let _ = self.handle.kill();
         }
         let _ = self.handle.wait();
+        t.elapsed()
+    }
+}
+
+impl Drop for QemuGuard {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -157,6 +221,12 @@ fn read_new(f: &mut File, offset: &mut u64, buf: &mut Vec<u8>) -> Result<()> {
 /// When `/dev/kvm` opens but KVM cannot run the guest (as in some nested
 /// setups: "KVM internal error"), the boot is retried once with TCG.
 pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
+    boot_with(spec, &mut |_| {})
+}
+
+/// [`boot`], calling `on_ready` as soon as the marker appears (before QEMU is stopped, or
+/// while it is held with [`BootSpec::hold`]).
+pub fn boot_with(spec: &BootSpec, on_ready: &mut dyn FnMut(&BootOutcome)) -> Result<BootOutcome> {
     if !spec.iso.is_file() {
         bail!("ISO {} does not exist", spec.iso.display());
     }
@@ -168,11 +238,11 @@ pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
         let argv = qemu_argv(spec, accel);
         return boot_interactive(&argv, &display_argv(&argv), accel);
     }
-    match boot_once(spec, accel)? {
+    match boot_once(spec, accel, on_ready)? {
         Attempt::Done(outcome) => Ok(outcome),
         Attempt::KvmBroken(why) => {
             let note = format!("KVM could not run the guest ({why}); retried with TCG");
-            match boot_once(spec, "tcg")? {
+            match boot_once(spec, "tcg", on_ready)? {
                 Attempt::Done(mut outcome) => {
                     outcome.notes.push(note);
                     Ok(outcome)
@@ -188,7 +258,11 @@ enum Attempt {
     KvmBroken(String),
 }
 
-fn boot_once(spec: &BootSpec, accel: &'static str) -> Result<Attempt> {
+fn boot_once(
+    spec: &BootSpec,
+    accel: &'static str,
+    on_ready: &mut dyn FnMut(&BootOutcome),
+) -> Result<Attempt> {
     let argv = qemu_argv(spec, accel);
     let shown = display_argv(&argv);
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
@@ -244,14 +318,37 @@ fn boot_once(spec: &BootSpec, accel: &'static str) -> Result<Attempt> {
         read_new(&mut f, &mut offset, &mut raw)?;
         let text = String::from_utf8_lossy(&raw);
         if text.contains(&spec.expect) {
-            let elapsed = start.elapsed();
-            drop(guard);
-            return Ok(Attempt::Done(BootOutcome {
-                elapsed,
+            let mut outcome = BootOutcome {
+                elapsed: start.elapsed(),
                 console: text.into_owned(),
                 accel,
                 notes: Vec::new(),
-            }));
+                stop: Duration::ZERO,
+            };
+            if !spec.hold {
+                outcome.stop = guard.stop();
+            }
+            on_ready(&outcome);
+            if spec.hold {
+                let status = guard
+                    .handle
+                    .wait()
+                    .context("waiting for QEMU to stop")?
+                    .status;
+                // The guest powered off or rebooted (-no-reboot): a normal end. Anything
+                // else (stali interrupted, QEMU killed) is reported.
+                if super::exec::interrupted().is_some() {
+                    bail!("interrupted: QEMU stopped");
+                }
+                if !status.success() {
+                    bail!(
+                        "QEMU {} while the machine was running",
+                        describe_status(&status)
+                    );
+                }
+            }
+            drop(guard);
+            return Ok(Attempt::Done(outcome));
         }
         if text.contains("Kernel panic") {
             // Let a few more lines of the panic reach the log.
@@ -328,6 +425,7 @@ fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result
         console: String::new(),
         accel,
         notes: Vec::new(),
+        stop: Duration::ZERO,
     })
 }
 
@@ -344,6 +442,21 @@ mod tests {
         assert!(joined.contains("-bios /usr/share/ovmf/OVMF.fd"));
         assert!(joined.contains("-serial stdio -monitor none"));
         assert!(joined.contains("-accel tcg"));
+        assert!(joined.contains("-nic none"));
+        s.net = Some(NetSpec {
+            ssh_port: 2222,
+            nic: "virtio-net-pci".into(),
+            isolated: true,
+        });
+        let joined = qemu_argv(&s, "tcg").join(" ");
+        assert!(
+            joined.contains(
+                "-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22 -device virtio-net-pci,netdev=n0"
+            ),
+            "{joined}"
+        );
+        assert!(!joined.contains("-nic none"));
+        s.net = None;
         s.uefi = false;
         s.interactive = true;
         let joined = qemu_argv(&s, "kvm").join(" ");

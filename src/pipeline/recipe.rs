@@ -159,6 +159,7 @@ mod tests {
             compressed: None,
             untested: None,
             track: None,
+            services: Vec::new(),
             origin: Origin::Profile,
         }
     }

@@ -1,4 +1,4 @@
-//! `build-report.json`: every input and output of a build, and the estimate against the
+//! `NAME.build-report.json`: every input and output of a build, and the estimate against the
 //! measurement for each component.
 
 use std::collections::BTreeMap;
@@ -122,12 +122,29 @@ pub struct Inputs<'a> {
     pub rebuilt: &'a [String],
 }
 
-/// Where the report for an ISO goes: `build-report.json` beside it.
+/// Where the report for an ISO goes: beside it, named after it (`NAME.iso` gives
+/// `NAME.build-report.json`), so builds into one folder keep their own reports.
 pub fn path_for(iso: &Path) -> PathBuf {
-    iso.parent()
+    let dir = iso
+        .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("build-report.json")
+        .unwrap_or(Path::new("."));
+    let stem = iso
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    dir.join(format!("{stem}.build-report.json"))
+}
+
+/// The report of `iso`: its own (`NAME.build-report.json`), else a `build-report.json`
+/// left beside it by an older stali, when that one describes this ISO.
+pub fn read_for(iso: &Path) -> Option<Report> {
+    let legacy = path_for(iso).with_file_name("build-report.json");
+    [path_for(iso), legacy].iter().find_map(|p| {
+        let text = std::fs::read_to_string(p).ok()?;
+        let r: Report = serde_json::from_str(&text).ok()?;
+        (Path::new(&r.iso.path).file_name() == iso.file_name()).then_some(r)
+    })
 }
 
 fn pct(est: u64, measured: u64) -> f64 {

@@ -519,6 +519,10 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             if !t.conflicts.is_empty() {
                 v.push(kv(th, "Conflicts", t.conflicts.join(", ")));
             }
+            for (i, svc) in t.services.iter().enumerate() {
+                let label = if i == 0 { "At boot" } else { "" };
+                v.push(kv(th, label, svc.summary()));
+            }
             let state = match app.plan.tool(name) {
                 Some(p) if p.selected => "chosen".to_string(),
                 Some(p) => format!("pulled in by {}", p.required_by.join(", ")),

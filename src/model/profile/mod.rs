@@ -163,6 +163,11 @@ pub struct Profile {
     pub track: Vec<(String, crate::model::track::Track)>,
     /// Tools defined in the profile itself.
     pub inline_tools: Vec<ToolDef>,
+    /// Names of the profile's own `[[tool]]` tables that could not be read (their errors
+    /// are reported once; a selection naming them is not another error).
+    pub broken_tools: Vec<String>,
+    /// How root logs in (`[access]`, see [`crate::model::access`]).
+    pub access: crate::model::access::Access,
     /// Line and column of each key path read, for later diagnostics.
     pub locations: BTreeMap<String, (usize, usize)>,
     /// The file it was read from.
@@ -214,6 +219,8 @@ impl Default for Profile {
             pins: Vec::new(),
             track: Vec::new(),
             inline_tools: Vec::new(),
+            access: Default::default(),
+            broken_tools: Vec::new(),
             locations: BTreeMap::new(),
             file: None,
         }

@@ -22,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "pins",
     "track",
     "tool",
+    "access",
 ];
 
 /// The key under which [`Profile::locations`] keeps where the *name* of `key` is written
@@ -395,7 +396,16 @@ fn read(r: &mut Reader<'_>, text: &str, file: Option<&Path>) -> Option<Profile> 
                         loc(r, &format!("{tpath}.depends"), &d.span());
                     }
                     loc(r, &tpath, &t.span);
-                    if let Some(tool) = read_tool(r, &t, Origin::Profile) {
+                    let named = t.get("name").and_then(|(n, _)| match n.get_ref() {
+                        toml::de::DeValue::String(s) => Some(s.to_string()),
+                        _ => None,
+                    });
+                    let Some(tool) = read_tool(r, &t, Origin::Profile) else {
+                        // Its errors are reported; naming it elsewhere is not another one.
+                        p.broken_tools.extend(named);
+                        continue;
+                    };
+                    {
                         if p.inline_tools.iter().any(|x| x.name == tool.name) {
                             r.error(
                                 &t.span,
@@ -411,5 +421,6 @@ fn read(r: &mut Reader<'_>, text: &str, file: Option<&Path>) -> Option<Profile> 
             _ => r.error(&v.span(), &path, "expected [[tool]] tables"),
         }
     }
+    p.access = crate::model::access::read(r, &root);
     Some(p)
 }

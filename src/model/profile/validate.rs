@@ -64,6 +64,7 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
         .iter()
         .map(|t| t.name.as_str())
         .chain(p.inline_tools.iter().map(|t| t.name.as_str()))
+        .chain(p.broken_tools.iter().map(String::as_str))
         .collect();
     let unknown_tool = |name: &str| {
         format!(
