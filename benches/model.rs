@@ -31,6 +31,24 @@ fn model(c: &mut Criterion) {
     }
 }
 
+/// Check of a generated 1 MiB profile (kernel options one per line, then all on one
+/// line): linear in the file's size since positions come from a line index.
+fn large(c: &mut Criterion) {
+    let catalog = Catalog::embedded();
+    let mut g = c.benchmark_group("check");
+    g.sample_size(10);
+    for (label, one_line) in [("lines", false), ("one line", true)] {
+        let text = stali::model::profile::generated_profile(1 << 20, one_line);
+        g.bench_function(format!("generated 1 MiB ({label})"), |b| {
+            b.iter(|| {
+                let p = Profile::parse(black_box(&text), None, &catalog).expect("valid");
+                black_box(resolve(&p, &catalog).expect("resolves"))
+            })
+        });
+    }
+    g.finish();
+}
+
 fn cold_process(c: &mut Criterion) {
     let exe = env!("CARGO_BIN_EXE_stali");
     let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/stali-classic.toml");
@@ -48,5 +66,5 @@ fn cold_process(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, model, cold_process);
+criterion_group!(benches, model, large, cold_process);
 criterion_main!(benches);

@@ -4,6 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The program that confines sandboxed build steps (bubblewrap).
+pub const BWRAP: &str = "bwrap";
+
 /// What a host requirement is needed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +127,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "make's shell and every `#!/bin/sh` script",
         need: Need::Userland,
         packages: pk("dash", "bash", "bash", "busybox"),
+    },
+    Requirement {
+        name: "bubblewrap",
+        probe: Probe::Programs(&[BWRAP]),
+        purpose: "confines each package build step (no network, no home, writes only its folder)",
+        need: Need::Userland,
+        packages: same("bubblewrap"),
     },
     Requirement {
         name: "shell utilities",

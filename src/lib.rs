@@ -6,7 +6,7 @@
 //! host tools the pipeline needs.
 //!
 //! Imports go one way: `main -> cli -> {ui, pipeline} -> model` (`kconfig`, the Kconfig
-//! engine, sits beside the pipeline; `host` and `fsutil` are helpers below them);
+//! engine, sits beside the pipeline; `host`, `fsutil` and `shell` are helpers below them);
 //! `tests/architecture.rs` fails on any other arrow or on a cycle.
 
 pub mod cli;
@@ -15,4 +15,5 @@ pub mod host;
 pub mod kconfig;
 pub mod model;
 pub mod pipeline;
+pub mod shell;
 pub mod ui;

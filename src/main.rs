@@ -3,6 +3,15 @@
 use clap::Parser;
 
 fn main() {
+    // `stali __child PID ARGV...`: the supervisor that makes a child die with stali.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == stali::pipeline::exec::SUPERVISOR_ARG)
+    {
+        std::process::exit(stali::pipeline::exec::supervise_main(&args[2..]));
+    }
+    stali::pipeline::exec::enable_supervisor("/proc/self/exe");
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()

@@ -37,6 +37,7 @@ fn stali(args: &[&str]) -> Output {
 fn build(profile: &Path, out: &Path, cache: &Path) -> Output {
     stali(&[
         "build",
+        "--trust", // the fixture recipes are the test's own code
         profile.to_str().expect("utf-8"),
         "-o",
         out.to_str().expect("utf-8"),
@@ -422,6 +423,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     let bin = host_common::doctor_path(&[]);
     let o = Command::new(env!("CARGO_BIN_EXE_stali"))
         .arg("build")
+        .arg("--trust")
         .arg(&prof_b)
         .arg("-o")
         .arg(&out2)
@@ -597,6 +599,7 @@ fn failures_are_explained_and_leave_no_iso() {
     let o = Command::new(env!("CARGO_BIN_EXE_stali"))
         .args([
             "build",
+            "--trust", // the fixture recipes are the test's own code
             prof.to_str().expect("utf-8"),
             "-o",
             out.to_str().expect("utf-8"),
@@ -669,6 +672,7 @@ fn sigterm_stops_the_build_and_the_next_run_resumes() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stali"))
         .args([
             "build",
+            "--trust", // the fixture recipes are the test's own code
             prof.to_str().expect("utf-8"),
             "-o",
             out.to_str().expect("utf-8"),
@@ -871,6 +875,7 @@ fn sources_served_over_loopback_are_fetched_then_built_offline() {
     let out = work.path().join("net/e2e-net.iso");
     let o = stali(&[
         "build",
+        "--trust", // the fixture recipes are the test's own code
         prof.to_str().expect("utf-8"),
         "-o",
         out.to_str().expect("utf-8"),

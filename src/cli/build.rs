@@ -11,9 +11,14 @@ use super::{BootArgs, BuildArgs, EXIT_INVALID, FetchArgs, load_plan, out};
 use crate::model::Catalog;
 use crate::pipeline::events::BuildEvent;
 use crate::pipeline::stages::sources::{fetch_options, fetch_sources};
-use crate::pipeline::{budget, build as engine, cache, exec, qemu, report};
+use crate::pipeline::{budget, build as engine, cache, exec, output, qemu, report};
 
 fn fail(e: &anyhow::Error) -> i32 {
+    if let Some(sig) = exec::interrupted() {
+        // The signal handler said "interrupted" and is stopping the children: a failure
+        // now is their being stopped, not an error of its own.
+        return exec::interrupted_exit_code(sig);
+    }
     eprintln!("error: {e:#}");
     EXIT_INVALID
 }
@@ -45,6 +50,7 @@ pub fn fetch(args: &FetchArgs) -> i32 {
             .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
         let cache = std::fs::canonicalize(&cache)
             .with_context(|| format!("cannot resolve {}", cache.display()))?;
+        let _cache_use = cache::enter(&cache)?;
         // `--json` keeps standard output for the list: progress goes out as plain lines.
         let events = reporter::choose(if args.json {
             MessageFormat::Plain
@@ -120,7 +126,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         return failed(&e);
     }
     let catalog = Catalog::load();
-    let (_, plan) = match load_plan(&args.profile, &catalog) {
+    let (profile, plan) = match load_plan(&args.profile, &catalog) {
         Ok(x) => x,
         Err(inv) => {
             eprintln!("{inv}");
@@ -128,6 +134,11 @@ pub fn build(args: &BuildArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
+    // A profile's own code runs only once its exact content is trusted.
+    let file = args.profile.exists().then_some(args.profile.as_path());
+    if let Err(e) = super::trust::require_trusted(file, &profile, args.trust) {
+        return failed(&e);
+    }
     let events = reporter::choose(args.message_format);
     for w in &plan.warnings {
         events.event(&BuildEvent::Warning {
@@ -147,6 +158,10 @@ pub fn build(args: &BuildArgs) -> i32 {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.iso", plan.name)));
+    // Before any work: not over the profile, a device, a FIFO, nor in a read-only folder.
+    if let Err(e) = output::check(&output, file) {
+        return failed(&e);
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| {

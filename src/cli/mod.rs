@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the model-only commands (check, size, list, diff,
 //! doctor, completions). `menu` hands over to the UI, `build` and `boot` to the pipeline.
 
+pub mod trust;
 pub mod update;
 
 use std::io::Write;
@@ -99,6 +100,13 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an ISO under QEMU and wait for its ready banner.
     Boot(BootArgs),
+    /// Trust a profile's exact content, so `stali build` runs the code it carries (its own
+    /// recipes, a kernel from a URL); recorded by SHA-256, a changed file needs it again.
+    Trust {
+        /// Profile files.
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
+    },
     /// Print the kernel .config a build of the profile uses, computed by stali's Kconfig engine.
     Kconfig {
         /// Profile file (or the name of a shipped profile).
@@ -167,6 +175,10 @@ pub struct BuildArgs {
     /// (one JSON object per line on standard output, described in the README).
     #[arg(long, value_enum, default_value_t = reporter::MessageFormat::Human)]
     pub message_format: reporter::MessageFormat,
+    /// Run the code this profile carries (its own recipes, a kernel from a URL) without
+    /// having trusted it with `stali trust` first: for scripts.
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// Where sources come from: the options `fetch`, `update` and `outdated` share.
@@ -327,6 +339,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Outdated(args) => update::cli_outdated(&args),
         Command::Build(args) => build::build(&args),
         Command::Boot(args) => build::boot(&args),
+        Command::Trust { profiles } => trust::trust_cmd(&profiles, &catalog()),
         Command::Kconfig {
             profile,
             minimal,
@@ -383,6 +396,9 @@ fn check(profiles: &[PathBuf], strict: bool) -> i32 {
         match load_plan(path, &c) {
             Ok((profile, plan)) => {
                 for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                for w in crate::model::trust::carried_code_warnings(&profile) {
                     eprintln!("{w}");
                 }
                 let kernel = kconfig_cmd::check_kernel(&profile, &plan, None);

@@ -1028,7 +1028,11 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
             .strip_prefix("# CONFIG_")
             .and_then(|r| r.strip_suffix(" is not set"))
         {
-            f.options.push((format!("CONFIG_{opt}"), "n".into()));
+            let k = format!("CONFIG_{opt}");
+            if let Some(why) = super::owned::owned_option(&k, "n") {
+                return Err(format!("line {}: {why}", n + 1));
+            }
+            f.options.push((k, "n".into()));
             continue;
         }
         if let Some(rest) = line.strip_prefix('#') {
@@ -1061,6 +1065,9 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
                 if k.starts_with("CONFIG_")
                     && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
             {
+                if let Some(why) = super::owned::owned_option(k, v) {
+                    return Err(format!("line {}: {why}", n + 1));
+                }
                 f.options.push((k.to_string(), v.to_string()));
             }
             _ => {

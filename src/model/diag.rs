@@ -113,6 +113,51 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
+/// Where each line of a text starts, so that many offsets become (line, column) in
+/// logarithmic time each instead of a rescan of the text per offset.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    /// Byte offset of each line's first byte.
+    starts: Vec<usize>,
+    /// Whether each line is ASCII (its column is then its byte offset).
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    /// Indexes `text` in one pass.
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (i, b) in text.bytes().enumerate() {
+            line_ascii &= b.is_ascii();
+            if b == b'\n' {
+                starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex { starts, ascii }
+    }
+
+    /// Byte offset to 1-based (line, column in characters), like [`line_col`].
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        // The last line starting at or before `offset`.
+        let line = self.starts.partition_point(|&s| s <= offset).max(1) - 1;
+        let start = self.starts.get(line).copied().unwrap_or(0);
+        let col = if self.ascii.get(line).copied().unwrap_or(false) {
+            offset - start
+        } else {
+            text.get(start..offset)
+                .map(|s| s.chars().count())
+                .unwrap_or(offset - start)
+        };
+        (line + 1, col + 1)
+    }
+}
+
 /// Byte offset to 1-based (line, column in characters).
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -171,6 +216,18 @@ mod tests {
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 6), (2, 1));
         assert_eq!(line_col(t, 8), (2, 3));
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_a_rescan() {
+        let t = "a = 1\nbb = \"é\" # ü\n\nlast";
+        let idx = LineIndex::new(t);
+        for off in 0..=t.len() + 2 {
+            if t.is_char_boundary(off.min(t.len())) {
+                assert_eq!(idx.line_col(t, off), line_col(t, off), "offset {off}");
+            }
+        }
+        assert_eq!(LineIndex::new("").line_col("", 0), (1, 1));
     }
 
     #[test]

@@ -8,10 +8,12 @@ pub mod catalog;
 pub mod diag;
 pub mod diff;
 pub mod estimate;
+pub mod owned;
 pub mod plan;
 pub mod profile;
 pub mod service;
 pub mod track;
+pub mod trust;
 pub mod walk;
 
 pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};

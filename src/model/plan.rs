@@ -525,22 +525,18 @@ pub fn pipeline_options(
     cmdline: &str,
     cpio_path: &Path,
 ) -> Vec<(String, String)> {
-    let comp = match compression {
-        Compression::Gzip => "CONFIG_KERNEL_GZIP",
-        Compression::Xz => "CONFIG_KERNEL_XZ",
-        Compression::Zstd => "CONFIG_KERNEL_ZSTD",
-    };
+    use super::owned as o;
     vec![
-        ("CONFIG_MODULES".into(), "n".into()),
-        ("CONFIG_BLK_DEV_INITRD".into(), "y".into()),
+        (o::MODULES.into(), "n".into()),
+        (o::BLK_DEV_INITRD.into(), "y".into()),
         (
-            "CONFIG_INITRAMFS_SOURCE".into(),
+            o::INITRAMFS_SOURCE.into(),
             kconfig_string(&cpio_path.display().to_string()),
         ),
-        ("CONFIG_INITRAMFS_COMPRESSION_NONE".into(), "y".into()),
-        (comp.into(), "y".into()),
-        ("CONFIG_CMDLINE_BOOL".into(), "y".into()),
-        ("CONFIG_CMDLINE".into(), kconfig_string(cmdline)),
+        (o::INITRAMFS_COMPRESSION_NONE.into(), "y".into()),
+        (o::compression_option(compression).into(), "y".into()),
+        (o::CMDLINE_BOOL.into(), "y".into()),
+        (o::CMDLINE.into(), kconfig_string(cmdline)),
     ]
 }
 
@@ -584,6 +580,13 @@ mod tests {
             "CONFIG_CMDLINE".into(),
             "\"console=ttyS0 a=\\\"b\\\"\"".into()
         )));
+        // The model refuses in profiles every option the pipeline sets (to another value).
+        for name in o.iter().map(|(n, _)| n.as_str()) {
+            assert!(
+                super::super::owned::owned_option(name, "other").is_some(),
+                "{name} is set by the pipeline but a profile may set it"
+            );
+        }
     }
 
     fn plan(text: &str) -> Result<Plan, Invalid> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diag::{Diagnostic, line_col, suggestion};
+use super::diag::{Diagnostic, LineIndex, suggestion};
 
 /// The deepest `[`/`{` nesting a document may have before it is refused unparsed.
 pub const MAX_NESTING: usize = 32;
@@ -16,6 +16,7 @@ pub const MAX_NESTING: usize = 32;
 /// The text being read, and the diagnostics found so far.
 pub struct Reader<'t> {
     text: &'t str,
+    lines: LineIndex,
     file: Option<PathBuf>,
     /// Problems found so far, in document order.
     pub diags: Vec<Diagnostic>,
@@ -44,6 +45,7 @@ impl<'t> Reader<'t> {
     pub fn new(text: &'t str, file: Option<&Path>) -> Self {
         Reader {
             text,
+            lines: LineIndex::new(text),
             file: file.map(Path::to_path_buf),
             diags: Vec::new(),
         }
@@ -51,7 +53,7 @@ impl<'t> Reader<'t> {
 
     /// 1-based line and column of a byte span's start.
     pub fn pos(&self, span: &std::ops::Range<usize>) -> (usize, usize) {
-        line_col(self.text, span.start)
+        self.lines.line_col(self.text, span.start)
     }
 
     fn located(&self, d: Diagnostic, span: Option<&std::ops::Range<usize>>) -> Diagnostic {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::cache;
 use super::events::{Reporter, StageTimer};
@@ -123,6 +123,7 @@ fn run(
         .with_context(|| format!("cannot create the cache folder {}", opts.cache.display()))?;
     let cache_root = fs::canonicalize(&opts.cache)
         .with_context(|| format!("cannot resolve {}", opts.cache.display()))?;
+    let _cache_use = cache::enter(&cache_root)?; // removes stale temporaries when alone
     let logs = cache_root.join("logs").join(&plan.name);
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let versions = host_versions();
@@ -197,16 +198,5 @@ fn run(
 }
 
 fn validate_output(out: &Path) -> Result<()> {
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.is_empty() || name.starts_with('.') || name.chars().any(|c| c.is_control()) {
-        bail!("`{}` is not a usable output file name", out.display());
-    }
-    if out.is_dir() {
-        bail!(
-            "{} is a directory; give a file name such as {}/image.iso",
-            out.display(),
-            out.display()
-        );
-    }
-    Ok(())
+    super::output::check(out, None)
 }

@@ -106,6 +106,68 @@ pub fn publish_dir(from: &Path, to: &Path) -> Result<()> {
         .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
+/// A run's use of a cache: a shared lock on `CACHE/.in-use`, held until dropped (or the
+/// process ends, however it ends).
+#[derive(Debug)]
+pub struct CacheUse {
+    _lock: fs::File,
+    /// The stale temporary files and folders removed on entry.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Whether a cache entry's name is one of the pipeline's temporary names: `.tmp-NAME-*`
+/// checkouts, `.tmp*` files of atomic writes, `.stali-iso-*.tmp` ISOs, `KEY.tmp` stage
+/// folders.
+fn is_temporary(name: &str) -> bool {
+    name.starts_with(".tmp") || name.starts_with(".stali-iso-") || name.ends_with(".tmp")
+}
+
+/// Enters the cache at `root` for one run. When no other stali uses it (the exclusive
+/// lock is free), the temporary files of interrupted runs are removed first: they are
+/// nobody's any more, since a run holds its shared lock until it ends and its children
+/// die with it. With another run in progress nothing is removed.
+pub fn enter(root: &Path) -> Result<CacheUse> {
+    use rustix::fs::{FlockOperation, flock};
+    fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    let path = root.join(".in-use");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    let mut removed = Vec::new();
+    if flock(&f, FlockOperation::NonBlockingLockExclusive).is_ok() {
+        let mut dirs = vec![root.to_path_buf()];
+        if let Ok(rd) = fs::read_dir(root) {
+            dirs.extend(
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        for dir in dirs {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                if !is_temporary(&e.file_name().to_string_lossy()) {
+                    continue;
+                }
+                let p = e.path();
+                let gone = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_dir(&p).is_ok()
+                } else {
+                    fs::remove_file(&p).is_ok()
+                };
+                if gone {
+                    removed.push(p);
+                }
+            }
+        }
+    }
+    flock(&f, FlockOperation::LockShared).with_context(|| format!("locking {}", path.display()))?;
+    Ok(CacheUse { _lock: f, removed })
+}
+
 /// Opens (creating) the lock file `path` and waits for an exclusive lock on it; the lock
 /// is held until the returned file is dropped (or the process ends, however it ends).
 pub fn lock_file(path: &Path) -> Result<fs::File> {
@@ -224,6 +286,47 @@ mod tests {
         c.add("ab").add("c");
         assert_eq!(a.hex(), c.hex());
         assert_eq!(a.short().len(), 16);
+    }
+
+    #[test]
+    fn entering_a_cache_removes_stale_temporaries_unless_another_run_uses_it() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let root = d.path();
+        let stale = [
+            "src/.tmp-sbase-AbC123",
+            "iso/.stali-iso-XyZ.tmp",
+            "dl/.tmpQwErTy",
+            "pkg/0123456789abcdef.tmp",
+            "headers/fedcba9876543210.tmp",
+        ];
+        let kept = [
+            "src/sbase-0123",
+            "dl/partial",
+            "iso/abc.iso",
+            "pkg/0123456789abcdef",
+        ];
+        let make = |rel: &str| {
+            let p = root.join(rel);
+            if rel.ends_with(".tmp") || rel.contains(".tmp-") || rel.starts_with("src/") {
+                fs::create_dir_all(p.join("inner")).expect("mkdir");
+            } else {
+                fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+                fs::write(&p, "x").expect("write");
+            }
+        };
+        stale.iter().chain(&kept).for_each(|r| make(r));
+        // Another run holds the cache (its shared lock): nothing is touched.
+        let other = fs::File::create(root.join(".in-use")).expect("lock file");
+        rustix::fs::flock(&other, rustix::fs::FlockOperation::LockShared).expect("flock");
+        let second = enter(root).expect("enter while another run is in");
+        assert!(second.removed.is_empty(), "{:?}", second.removed);
+        assert!(stale.iter().all(|r| root.join(r).exists()));
+        drop((other, second));
+        // Alone: every temporary goes, nothing else does.
+        let alone = enter(root).expect("enter");
+        assert_eq!(alone.removed.len(), stale.len(), "{:?}", alone.removed);
+        assert!(stale.iter().all(|r| !root.join(r).exists()));
+        assert!(kept.iter().all(|r| root.join(r).exists()));
     }
 
     #[test]

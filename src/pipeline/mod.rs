@@ -19,6 +19,7 @@ pub mod exec;
 pub mod fetch;
 pub mod iso;
 pub mod kernel;
+pub mod output;
 pub mod qemu;
 pub mod recipe;
 pub mod report;

@@ -279,16 +279,18 @@ fn boot_once(
         .with_context(|| format!("creating console log {}", console_path.display()))?;
 
     let start = Instant::now();
-    let handle = duct::cmd(&argv[0], &argv[1..])
-        .stdin_null()
-        .stdout_path(&console_path)
-        .stderr_path(&stderr_path)
-        .unchecked()
-        .before_spawn(|c| {
-            c.process_group(0);
-            Ok(())
+    let handle = super::exec::command(&argv, None, None)
+        .and_then(|e| {
+            e.stdin_null()
+                .stdout_path(&console_path)
+                .stderr_path(&stderr_path)
+                .unchecked()
+                .before_spawn(|c| {
+                    c.process_group(0);
+                    Ok(())
+                })
+                .start()
         })
-        .start()
         .map_err(|e| {
             anyhow::anyhow!(
                 "could not start `{shown}`: {} ({e})",
@@ -335,7 +337,7 @@ fn boot_once(
                     .status;
                 // The guest powered off or rebooted (-no-reboot): a normal end. Anything
                 // else (stali interrupted, QEMU killed) is reported.
-                if super::exec::interrupted() {
+                if super::exec::interrupted().is_some() {
                     bail!("interrupted: QEMU stopped");
                 }
                 if !status.success() {
@@ -396,9 +398,8 @@ fn boot_once(
 fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result<BootOutcome> {
     let start = Instant::now();
     // Same process group as us: QEMU owns the terminal while it runs.
-    let handle = duct::cmd(&argv[0], &argv[1..])
-        .unchecked()
-        .start()
+    let handle = super::exec::command(argv, None, None)
+        .and_then(|e| e.unchecked().start())
         .map_err(|e| {
             anyhow::anyhow!(
                 "could not start `{shown}`: {} ({e})",

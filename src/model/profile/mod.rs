@@ -174,6 +174,32 @@ pub struct Profile {
     pub file: Option<PathBuf>,
 }
 
+/// A valid profile of just under `bytes` bytes (at most [`MAX_FILE`]) made of thousands
+/// of kernel options, one per line or all on one line (an inline table), for tests and
+/// benchmarks of large input.
+pub fn generated_profile(bytes: usize, one_line: bool) -> String {
+    let bytes = bytes.min(MAX_FILE as usize);
+    let mut s = String::from("format = 1\nname = \"large\"\n");
+    s.push_str(if one_line {
+        "[kernel]\noptions = { "
+    } else {
+        "[kernel.options]\n"
+    });
+    let mut i = 0;
+    while s.len() + 64 < bytes {
+        if one_line {
+            s.push_str(&format!("CONFIG_STALI_GENERATED_{i} = \"y\", "));
+        } else {
+            s.push_str(&format!("CONFIG_STALI_GENERATED_{i} = \"y\"\n"));
+        }
+        i += 1;
+    }
+    if one_line {
+        s.push_str("CONFIG_STALI_GENERATED_END = \"y\" }\n");
+    }
+    s
+}
+
 /// The tools a profile selects when it says nothing.
 pub const DEFAULT_SELECT: &[&str] = &["sinit", "mksh", "sbase"];
 

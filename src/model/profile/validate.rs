@@ -106,6 +106,18 @@ pub fn validate(profile: &Profile, catalog: &Catalog) -> Vec<Diagnostic> {
                     "give an absolute path to a kernel tree or tarball".into(),
                     "kernel.source.path",
                 ));
+            } else if let Ok(m) = std::fs::metadata(path)
+                && !m.is_file()
+                && !m.is_dir()
+            {
+                // A FIFO or a device would hang the build or read forever.
+                out.push(error(
+                    format!(
+                        "{} is not a regular file or folder: give a kernel tree or tarball",
+                        path.display()
+                    ),
+                    "kernel.source.path",
+                ));
             }
         }
     }
@@ -244,10 +256,7 @@ pub fn option_problem(name: &str, value: &str) -> Option<String> {
             "`m` builds a module, and a Stali kernel has no modules: use \"y\" or \"n\"".into(),
         );
     }
-    if name == "CONFIG_MODULES" && value != "n" {
-        return Some("a Stali kernel has no modules; CONFIG_MODULES is always off".into());
-    }
-    None
+    crate::model::owned::owned_option(name, value)
 }
 
 #[cfg(test)]
@@ -307,7 +316,8 @@ mod tests {
     #[test]
     fn option_rules() {
         assert!(option_problem("CONFIG_PRINTK_TIME", "y").is_none());
-        assert!(option_problem("CONFIG_CMDLINE", "console=ttyS0").is_none());
+        assert!(option_problem("CONFIG_CMDLINE", "console=ttyS0").is_some());
+        assert!(option_problem("CONFIG_EXTRA_FIRMWARE", "/etc/shadow").is_some());
         assert!(option_problem("config_x", "y").is_some());
         assert!(option_problem("CONFIG_X", "a\nb").is_some());
         assert!(option_problem("CONFIG_X", "m").is_some());

@@ -287,7 +287,8 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
             .env("HOME", work.display().to_string())
             .env("LC_ALL", "C")
             .env("TZ", "UTC")
-            .env("SOURCE_DATE_EPOCH", epoch.to_string());
+            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .sandbox([work.clone()]);
         for (k, v) in &env {
             step = step.env(k, v);
         }
