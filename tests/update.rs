@@ -5,29 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod net_common;
-use net_common::Daemon;
+use net_common::{Daemon, git};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs git in `dir` with fixed dates and identity; its standard output.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=stali tests",
-            "-c",
-            "user.email=t@stali.invalid",
-        ])
-        .args(args)
-        .env("GIT_AUTHOR_DATE", "2016-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2016-01-01T00:00:00Z")
-        .output()
-        .expect("git (Debian package git)");
-    assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
-    text(&o.stdout).trim().to_string()
 }
 
 /// A commit of one more line in `f`, with `subject`; its id.

@@ -146,6 +146,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         });
     }
     let cache = match args
+        .sources
         .cache
         .clone()
         .map(Ok)
@@ -173,8 +174,8 @@ pub fn build(args: &BuildArgs) -> i32 {
     let opts = engine::BuildOptions {
         output,
         cache,
-        mirror: args.mirror.clone(),
-        offline: args.offline,
+        mirror: args.sources.mirror.clone(),
+        offline: args.sources.offline,
         jobs,
         epoch: engine::epoch_from_env(),
     };

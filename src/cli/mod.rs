@@ -149,15 +149,9 @@ pub struct BuildArgs {
     /// Where to write the ISO (default: ./NAME.iso).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Cache folder (default: $XDG_CACHE_HOME/stali).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
-    /// Take sources from this folder: DIR/NAME for a URL ending in NAME or NAME.git.
-    #[arg(long)]
-    pub mirror: Option<PathBuf>,
-    /// Never use the network; name any source that is missing.
-    #[arg(long)]
-    pub offline: bool,
+    /// Where sources come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Parallel jobs (default: number of CPUs).
     #[arg(short, long)]
     pub jobs: Option<usize>,
@@ -181,7 +175,7 @@ pub struct BuildArgs {
     pub trust: bool,
 }
 
-/// Where sources come from: the options `fetch`, `update` and `outdated` share.
+/// Where sources come from: the options `build`, `fetch`, `update` and `outdated` share.
 #[derive(Args, Debug, Clone, Default)]
 pub struct SourceArgs {
     /// Cache folder (default: $XDG_CACHE_HOME/stali).

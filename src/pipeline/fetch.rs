@@ -60,6 +60,20 @@ impl fmt::Debug for FetchOpts {
 }
 
 impl FetchOpts {
+    /// Downloads `d` with these options' limits and retries, reporting to their reporter
+    /// (plain lines when there is none); returns the file's SHA-256.
+    pub fn download(&self, d: &super::download::Download<'_>) -> Result<String> {
+        let plain;
+        let events: &dyn Reporter = match &self.events {
+            Some(e) => e.as_ref(),
+            None => {
+                plain = Plain::new();
+                &plain
+            }
+        };
+        super::download::download(d, &self.http, &self.retry_delays, events, &|m| self.note(m))
+    }
+
     fn note(&self, msg: &str) {
         match &self.notify {
             Some(n) => n(msg),
@@ -752,25 +766,11 @@ pub fn fetch_tarball(
                 "{url}: from {effective} (url.insteadOf in the git configuration)"
             ));
         }
-        let plain;
-        let events: &dyn Reporter = match &opts.events {
-            Some(e) => e.as_ref(),
-            None => {
-                plain = Plain::new();
-                &plain
-            }
-        };
-        super::download::download(
-            &super::download::Download {
-                url: &effective,
-                sha256: Some(&want),
-                dest: &cached,
-            },
-            &opts.http,
-            &opts.retry_delays,
-            events,
-            &|m| opts.note(m),
-        )?;
+        opts.download(&super::download::Download {
+            url: &effective,
+            sha256: Some(&want),
+            dest: &cached,
+        })?;
         return Ok(cached);
     }
     if let Some((path, got)) = mismatch {

@@ -275,25 +275,11 @@ fn kernel_tarball(
         let name = new_url.path().rsplit('/').next().unwrap_or("").to_string();
         let dest = cache_dir.join("dl").join(&name);
         std::fs::create_dir_all(cache_dir.join("dl"))?;
-        let plain;
-        let p: &dyn super::events::Reporter = match &opts.events {
-            Some(e) => e.as_ref(),
-            None => {
-                plain = super::events::Plain::new();
-                &plain
-            }
-        };
-        pin = super::download::download(
-            &super::download::Download {
-                url: new_url.as_str(),
-                sha256: None,
-                dest: &dest,
-            },
-            &opts.http,
-            &opts.retry_delays,
-            p,
-            &|_| {},
-        )?;
+        pin = opts.download(&super::download::Download {
+            url: new_url.as_str(),
+            sha256: None,
+            dest: &dest,
+        })?;
     }
     u.new = Some(Version {
         pin,

@@ -182,21 +182,29 @@ pub fn serve_file(req: &Seen, stream: &mut TcpStream, data: &[u8]) {
     }
 }
 
+/// Runs git in `dir` with a fixed identity and dates; its trimmed standard output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=stali tests",
+            "-c",
+            "user.email=t@stali.invalid",
+        ])
+        .args(args)
+        .env("GIT_AUTHOR_DATE", "2016-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2016-01-01T00:00:00Z")
+        .output()
+        .expect("git (Debian package git)");
+    assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+    text(&o.stdout).trim().to_string()
+}
+
 /// A bare repository `NAME.git` under `root` with one commit of the hello fixture; its id.
 pub fn bare_repo(root: &Path, name: &str) -> String {
     let work = root.join(format!("{name}-work"));
     std::fs::create_dir_all(&work).expect("mkdir");
-    let git = |dir: &Path, args: &[&str]| {
-        let o = Command::new("git")
-            .current_dir(dir)
-            .args(args)
-            .env("GIT_AUTHOR_DATE", "2016-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2016-01-01T00:00:00Z")
-            .output()
-            .expect("git (Debian package git)");
-        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
-        text(&o.stdout)
-    };
     for f in ["Makefile", "hello.c"] {
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -208,20 +216,8 @@ pub fn bare_repo(root: &Path, name: &str) -> String {
     }
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["add", "."]);
-    git(
-        &work,
-        &[
-            "-c",
-            "user.name=stali tests",
-            "-c",
-            "user.email=t@stali.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "hello",
-        ],
-    );
-    let rev = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    git(&work, &["commit", "-q", "-m", "hello"]);
+    let rev = git(&work, &["rev-parse", "HEAD"]);
     git(
         root,
         &[
