@@ -1,5 +1,6 @@
-//! Writing files atomically: one helper for the pipeline's cache outputs and the UI's
-//! profile saves. It imports nothing from the crate, so every layer may use it.
+//! Writing files atomically (one helper for the pipeline's cache outputs and the UI's
+//! profile saves) and file locks. It imports nothing from the crate, so every layer may
+//! use it.
 
 use std::fs;
 use std::io::Write;
@@ -76,6 +77,20 @@ fn folder_of(path: &Path) -> PathBuf {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// Opens (creating) the lock file `path` and waits for an exclusive lock on it; the lock
+/// is held until the returned file is dropped (or the process ends, however it ends).
+pub fn lock_file(path: &Path) -> Result<fs::File> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(f)
 }
 
 #[cfg(test)]

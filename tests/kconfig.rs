@@ -377,7 +377,13 @@ fn each_shipped_profile_matches_olddefconfig() {
     for name in ["minimal", "stali-classic", "rescue"] {
         let (_, plan) = stali::cli::load_plan(Path::new(name), &catalog)
             .unwrap_or_else(|e| panic!("shipped profile {name}: {e}"));
-        let c = stali::cli::kconfig_cmd::compute(&plan, &s.src, &cache).expect("compute");
+        let c = stali::kconfig::profile::compute(
+            &plan,
+            &s.src,
+            &cache,
+            std::path::Path::new(stali::kconfig::profile::INITRAMFS_PLACEHOLDER),
+        )
+        .expect("compute");
         let want = conf(&s.src, &["--olddefconfig"], Some(&c.input), &[]);
         assert_same(&format!("profile {name}"), &want, &c.config);
         assert!(
@@ -402,11 +408,16 @@ fn check_reports_unmet_dependencies_in_words() {
     let path = dir.path().join("p.toml");
     fs::write(&path, &text).expect("write");
     let (profile, plan) = stali::cli::load_plan(&path, &catalog).expect("valid profile");
-    let mut c =
-        stali::cli::kconfig_cmd::compute(&plan, &s.src, &s.tmp.join("cache")).expect("compute");
-    let errs = stali::cli::kconfig_cmd::check_requests(
+    let mut c = stali::kconfig::profile::compute(
+        &plan,
+        &s.src,
+        &s.tmp.join("cache"),
+        std::path::Path::new(stali::kconfig::profile::INITRAMFS_PLACEHOLDER),
+    )
+    .expect("compute");
+    let errs = stali::kconfig::profile::check_requests(
         &mut c,
-        &stali::cli::kconfig_cmd::requests(&profile, &plan),
+        &stali::kconfig::profile::requests(&profile, &plan),
     );
     let all = errs.join("\n");
     let line = text
@@ -459,7 +470,13 @@ fn stali_kconfig_command_prints_the_config_the_minimal_lines_and_why() {
     let full = run(&["kconfig", "minimal"]);
     let catalog = stali::model::Catalog::load();
     let (_, plan) = stali::cli::load_plan(Path::new("minimal"), &catalog).expect("plan");
-    let c = stali::cli::kconfig_cmd::compute(&plan, &s.src, &s.tmp.join("cache")).expect("compute");
+    let c = stali::kconfig::profile::compute(
+        &plan,
+        &s.src,
+        &s.tmp.join("cache"),
+        std::path::Path::new(stali::kconfig::profile::INITRAMFS_PLACEHOLDER),
+    )
+    .expect("compute");
     assert_same("stali kconfig minimal", &c.config, &full);
     let min = run(&["kconfig", "minimal", "--minimal"]);
     assert!(min.lines().count() > 5 && min.lines().count() < full.lines().count() / 4);

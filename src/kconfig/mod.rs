@@ -27,6 +27,7 @@ pub mod explain;
 pub mod lexer;
 pub mod parser;
 pub mod preprocess;
+pub mod profile;
 pub mod tree;
 
 pub use confdata::Mode;

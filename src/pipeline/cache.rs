@@ -168,19 +168,7 @@ pub fn enter(root: &Path) -> Result<CacheUse> {
     Ok(CacheUse { _lock: f, removed })
 }
 
-/// Opens (creating) the lock file `path` and waits for an exclusive lock on it; the lock
-/// is held until the returned file is dropped (or the process ends, however it ends).
-pub fn lock_file(path: &Path) -> Result<fs::File> {
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening the lock {}", path.display()))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-        .with_context(|| format!("locking {}", path.display()))?;
-    Ok(f)
-}
+pub use crate::fsutil::lock_file;
 
 /// Removes a folder if it exists.
 pub fn remove_dir(p: &Path) -> Result<()> {
