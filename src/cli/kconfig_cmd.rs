@@ -83,25 +83,34 @@ fn run_inner(
     Ok(0)
 }
 
+/// The kernel checks for one resolved profile: `Ok(Ok(errors))` (`path:line:col: message`
+/// lines, empty when all is well), or `Ok(Err(reason))` when they cannot run here (the
+/// source not fetched yet, a base the engine does not compute).
+pub fn kernel_errors(
+    profile: &Profile,
+    plan: &Plan,
+    cache: Option<&Path>,
+) -> Result<Result<Vec<String>, String>> {
+    if !ENGINE_BASES.contains(&plan.kernel.base.as_str()) {
+        return Ok(Err(format!(
+            "the base `{}` (a catalog `[[base]]`) is not one the Kconfig engine reproduces ({})",
+            plan.kernel.base,
+            ENGINE_BASES.join(", ")
+        )));
+    }
+    let cache = cache_root(cache)?;
+    let tree = match kernel_tree(&plan.kernel.source, &cache)? {
+        Ok(t) => t,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut c = compute(plan, &tree, &cache, Path::new(INITRAMFS_PLACEHOLDER))?;
+    Ok(Ok(check_requests(&mut c, &requests(profile, plan))))
+}
+
 /// The kernel checks of `stali check` for one resolved profile: prints errors and the
 /// one warning when the source is not here; returns the exit code.
 pub fn check_kernel(profile: &Profile, plan: &Plan, cache: Option<&Path>) -> i32 {
-    let r = (|| -> Result<Result<Vec<String>, String>> {
-        if !ENGINE_BASES.contains(&plan.kernel.base.as_str()) {
-            return Ok(Err(format!(
-                "the base `{}` (a catalog `[[base]]`) is not one the Kconfig engine reproduces ({})",
-                plan.kernel.base,
-                ENGINE_BASES.join(", ")
-            )));
-        }
-        let cache = cache_root(cache)?;
-        let tree = match kernel_tree(&plan.kernel.source, &cache)? {
-            Ok(t) => t,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        let mut c = compute(plan, &tree, &cache, Path::new(INITRAMFS_PLACEHOLDER))?;
-        Ok(Ok(check_requests(&mut c, &requests(profile, plan))))
-    })();
+    let r = kernel_errors(profile, plan, cache);
     match r {
         Ok(Ok(errs)) if errs.is_empty() => 0,
         Ok(Ok(errs)) => {

@@ -119,6 +119,48 @@ source "arch/$(v)/Kconfig"
     }
 
     #[test]
+    fn a_second_load_reads_the_stored_tree_until_a_file_changes() {
+        let (d, mut fresh) = tree();
+        let store = tempfile::tempdir().expect("tempdir");
+        let opts = LoadOptions {
+            tree_cache: Some(store.path().to_path_buf()),
+            ..LoadOptions::x86_64()
+        };
+        let mut first = Kconfig::load(d.path(), &opts).expect("load");
+        assert!(!first.from_store);
+        let stored: Vec<_> = std::fs::read_dir(store.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let input = "CONFIG_A=y\nCONFIG_N=12\n";
+        let want = fresh.olddefconfig(input);
+        assert_eq!(first.olddefconfig(input), want);
+        // The second load comes from the stored file; a file that cannot be decoded is
+        // parsed again (and stored anew).
+        let mut second = Kconfig::load(d.path(), &opts).expect("load");
+        assert!(second.from_store);
+        assert_eq!(second.olddefconfig(input), want);
+        std::fs::write(&stored[0], b"garbage").expect("write");
+        let mut third = Kconfig::load(d.path(), &opts).expect("load");
+        assert!(!third.from_store);
+        assert_eq!(third.olddefconfig(input), want);
+        assert!(Kconfig::load(d.path(), &opts).expect("load").from_store);
+        // A changed file (here a sourced one, other size) is seen.
+        std::fs::write(
+            d.path().join("arch/x86/Kconfig"),
+            "config N\n\tint \"n\"\n\trange 1 9\n\tdefault 5\nconfig NEW\n\tbool \"new\"\n",
+        )
+        .expect("write");
+        let mut kc = Kconfig::load(d.path(), &opts).expect("load");
+        assert!(
+            kc.find("NEW").is_some(),
+            "a changed file was not read again"
+        );
+        assert!(kc.olddefconfig("").contains("CONFIG_N=5\n"));
+    }
+
+    #[test]
     fn malformed_input_is_an_error_with_its_location() {
         let d = tempfile::tempdir().expect("tempdir");
         for (text, at) in [

@@ -198,6 +198,7 @@ pub fn compute(plan: &Plan, tree: &Path, cache: &Path, initramfs: &Path) -> Resu
             .join("kconfig")
             .join(format!("probes-{}.json", short_hash(&toolchain))),
     );
+    opts.tree_cache = Some(cache.join("kconfig").join("trees"));
     let mut kc = Kconfig::load(tree, &opts)
         .with_context(|| format!("reading the Kconfig tree in {}", tree.display()))?;
     use super::Mode;

@@ -8,7 +8,19 @@ use anyhow::{Context, Result};
 use super::cache::ShellCache;
 
 /// A tristate value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Tri {
     /// `n`
     #[default]
@@ -47,7 +59,7 @@ impl Tri {
 }
 
 /// A symbol's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum SymType {
     /// No type given (constants and words used as values).
     #[default]
@@ -97,7 +109,7 @@ pub const SYM_MOD: SymId = 1;
 pub const SYM_YES: SymId = 2;
 
 /// Comparison operators in expressions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Cmp {
     /// `=`
     Eq,
@@ -128,7 +140,7 @@ impl Cmp {
 }
 
 /// An expression node (children are indices into the same arena).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// A symbol's value.
     Sym(SymId),
@@ -145,7 +157,7 @@ pub enum Expr {
 }
 
 /// What a property is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PropKind {
     /// A prompt of a config or choice.
     Prompt,
@@ -168,7 +180,7 @@ pub enum PropKind {
 }
 
 /// A property of a symbol or menu entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Property {
     /// Kind.
     pub kind: PropKind,
@@ -217,7 +229,7 @@ pub mod flags {
 }
 
 /// A symbol (a `config` name, a choice, or a constant word).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Symbol {
     /// Name (empty for a choice).
     pub name: String,
@@ -262,7 +274,7 @@ pub struct Symbol {
 }
 
 /// A menu entry: a config, menuconfig, choice, menu, comment or if block.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Menu {
     /// The symbol it defines, if any.
     pub sym: Option<SymId>,
@@ -301,6 +313,9 @@ pub struct LoadOptions {
     pub cache_file: Option<PathBuf>,
     /// Extra or overriding environment variables.
     pub extra_env: Vec<(String, String)>,
+    /// A folder where parsed trees are kept, so a second load of the same tree with the
+    /// same environment reads one file instead of parsing (none: always parse).
+    pub tree_cache: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -313,6 +328,7 @@ impl LoadOptions {
             ld: "ld".into(),
             cache_file: None,
             extra_env: Vec::new(),
+            tree_cache: None,
         }
     }
 
@@ -350,7 +366,7 @@ impl LoadOptions {
 }
 
 /// A loaded Kconfig tree with its current values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Kconfig {
     /// Source tree root.
     pub srctree: PathBuf,
@@ -382,6 +398,10 @@ pub struct Kconfig {
     pub env_used: Vec<(String, String)>,
     /// Number of `Kconfig*` files read.
     pub file_count: usize,
+    /// Whether this tree was read from the tree cache ([`LoadOptions::tree_cache`]) rather
+    /// than parsed.
+    #[serde(skip)]
+    pub from_store: bool,
 }
 
 /// `strhash` from `symbol.c` (FNV-1a 32).
@@ -449,6 +469,14 @@ impl Kconfig {
             };
             env.insert("CC_VERSION_TEXT".into(), text);
         }
+        let stored = opts.tree_cache.as_ref().map(|dir| {
+            super::cache::TreeCache::new(dir, &srctree, &env, opts.cache_file.as_deref())
+        });
+        if let Some(mut kc) = stored.as_ref().and_then(|s| s.load()) {
+            cache.save()?;
+            kc.from_store = true;
+            return Ok(kc);
+        }
         let mut kc = Kconfig {
             srctree: srctree.clone(),
             ..Default::default()
@@ -457,6 +485,10 @@ impl Kconfig {
         super::parser::parse(&mut kc, &env, &mut cache, &workdir)?;
         cache.save()?;
         kc.finish_parse();
+        if let Some(s) = &stored {
+            // A tree that cannot be stored is still a tree: the next load parses again.
+            let _ = s.store(&kc);
+        }
         Ok(kc)
     }
 

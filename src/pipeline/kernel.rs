@@ -171,14 +171,6 @@ pub fn parse_config(text: &str) -> BTreeMap<String, ConfigValue> {
     m
 }
 
-fn option_line(name: &str, value: &str) -> String {
-    if value == "n" {
-        format!("# {name} is not set\n")
-    } else {
-        format!("{name}={value}\n")
-    }
-}
-
 /// Compares requested options against a final `.config`, listing those
 /// that did not stick ("CONFIG_FOO: requested y, got not set").
 pub fn verify_config(
@@ -204,6 +196,45 @@ pub fn verify_config(
     bad
 }
 
+/// How the `.config` the kernel's own olddefconfig wrote (`kernel`) differs from the one
+/// stali's Kconfig engine computed (`stali`) from the same inputs: `None` when they are
+/// byte-identical, else one line per option whose value differs (or the first differing
+/// line, when only the text differs).
+pub fn config_difference(stali: &str, kernel: &str) -> Option<String> {
+    if stali == kernel {
+        return None;
+    }
+    let (ours, theirs) = (parse_config(stali), parse_config(kernel));
+    let mut lines = Vec::new();
+    for name in ours
+        .keys()
+        .chain(theirs.keys().filter(|k| !ours.contains_key(*k)))
+    {
+        let (a, b) = (ours.get(name), theirs.get(name));
+        if a != b {
+            lines.push(format!(
+                "{name}: stali {}, the kernel's olddefconfig {}",
+                ConfigValue::describe(a),
+                ConfigValue::describe(b)
+            ));
+        }
+    }
+    if lines.is_empty() {
+        let at = stali
+            .lines()
+            .zip(kernel.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| stali.lines().count().min(kernel.lines().count()));
+        lines.push(format!(
+            "line {}: stali {:?}, the kernel's olddefconfig {:?}",
+            at + 1,
+            stali.lines().nth(at).unwrap_or("(end of file)"),
+            kernel.lines().nth(at).unwrap_or("(end of file)")
+        ));
+    }
+    Some(lines.join("\n"))
+}
+
 /// Configures `objdir` from `src`: `make <base>`, then the fragments and
 /// options appended to `.config`, `CONFIG_MODULES` forced off, `make
 /// olddefconfig`, and a check that every requested value stuck.
@@ -219,16 +250,9 @@ pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Pat
         .with_context(|| format!("making the kernel's {}", req.base))?;
 
     let mut requested = BTreeMap::new();
-    let mut extra = String::new();
-    for (name, text) in &req.fragments {
-        extra.push_str(&format!("# --- stali fragment: {name}\n"));
-        extra.push_str(text);
-        if !text.ends_with('\n') {
-            extra.push('\n');
-        }
+    for (_, text) in &req.fragments {
         requested.extend(parse_config(text));
     }
-    extra.push_str("# --- stali options\n");
     for (name, value) in &req.options {
         if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) {
             bail!("invalid kernel option name {name:?} (must start with CONFIG_)");
@@ -236,11 +260,10 @@ pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Pat
         if value.contains('\n') {
             bail!("kernel option {name} has a newline in its value");
         }
-        extra.push_str(&option_line(name, value));
         requested.insert(name.clone(), ConfigValue::from_request(value));
     }
-    extra.push_str("# CONFIG_MODULES is not set\n");
     requested.insert("CONFIG_MODULES".to_string(), ConfigValue::NotSet);
+    let extra = crate::kconfig::profile::appended_text(&req.fragments, &req.options);
 
     let config = objdir.join(".config");
     let mut f = fs::OpenOptions::new()
@@ -363,6 +386,26 @@ mod tests {
                 "CONFIG_B: requested y, got not set",
                 "CONFIG_C: requested y, got absent (not visible)"
             ]
+        );
+    }
+
+    #[test]
+    fn config_difference_names_each_option_with_both_values() {
+        let stali = "# header\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n";
+        assert_eq!(config_difference(stali, stali), None);
+        let kernel = "# header\n# CONFIG_A is not set\n# CONFIG_B is not set\nCONFIG_D=1\n";
+        let d = config_difference(stali, kernel).expect("a difference");
+        assert_eq!(
+            d,
+            "CONFIG_A: stali y, the kernel's olddefconfig not set\n\
+             CONFIG_C: stali \"x\", the kernel's olddefconfig absent (not visible)\n\
+             CONFIG_D: stali absent (not visible), the kernel's olddefconfig 1"
+        );
+        // Same values, other text: the first line that differs.
+        let d = config_difference("# a\nCONFIG_A=y\n", "# b\nCONFIG_A=y\n").expect("differs");
+        assert_eq!(
+            d,
+            "line 1: stali \"# a\", the kernel's olddefconfig \"# b\""
         );
     }
 

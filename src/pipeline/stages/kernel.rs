@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::Ctx;
 use crate::model::plan::{kernel_options, pipeline_options};
@@ -149,8 +149,32 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
                 .collect(),
             options,
         };
+        // stali's own Kconfig engine computes the `.config` from the same inputs first; the
+        // kernel's own tools then configure, and the two must agree byte for byte.
+        let ours = engine_config(ctx, ksrc, &cpio_path);
         kernel::configure(ksrc, &work, &req, &logs.join("kernel-config.log"))
             .context("configuring the kernel")?;
+        match ours {
+            Ok(ours) => {
+                let theirs = fs::read_to_string(work.join(".config"))
+                    .context("reading the kernel .config")?;
+                if let Some(diff) = kernel::config_difference(&ours, &theirs) {
+                    bail!(
+                        "stali bug: its Kconfig engine and the kernel's own olddefconfig disagree on this configuration (please report it, with the profile):\n  {}",
+                        diff.replace('\n', "\n  ")
+                    );
+                }
+                ctx.step(
+                    "kernel",
+                    "configuration identical to stali's Kconfig engine's",
+                );
+            }
+            Err(reason) => ctx.events.event(&BuildEvent::Warning {
+                message: format!(
+                    "the kernel configuration is not compared with stali's Kconfig engine: {reason}"
+                ),
+            }),
+        }
         fs::write(kdir.join("lineage"), &lineage)?;
         fs::write(&configured, "")?;
         ctx.rebuilt("kernel config");
@@ -195,6 +219,20 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     });
     timer.finish(cached);
     Ok(KernelOut { bzimage, config })
+}
+
+/// The `.config` stali's Kconfig engine computes for this build, or why there is none.
+fn engine_config(ctx: &Ctx<'_>, ksrc: &Path, cpio_path: &Path) -> Result<String, String> {
+    use crate::kconfig::profile::{ENGINE_BASES, compute};
+    if !ENGINE_BASES.contains(&ctx.plan.kernel.base.as_str()) {
+        return Err(format!(
+            "the base `{}` is not one the engine computes",
+            ctx.plan.kernel.base
+        ));
+    }
+    compute(ctx.plan, ksrc, ctx.cache, cpio_path)
+        .map(|c| c.config)
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// One configuration's kbuild objects moved into the lineage's work folder; they go back
