@@ -348,6 +348,12 @@ fn recursive_inclusion_and_malformed_input_are_errors_with_file_and_line() {
         format!("{e:#}").contains("recursive inclusion"),
         "unexpected error: {e:#}"
     );
+    // Recursive dependencies: every cycle of the kernel's own case, reported in `conf`'s
+    // order and words (its expected_stderr), and the load fails.
+    let dir = s.src.join("scripts/kconfig/tests/err_recursive_dep");
+    let e = Kconfig::load(&dir, &o).expect_err("recursive dependencies must fail");
+    let want = fs::read_to_string(dir.join("expected_stderr")).expect("expected_stderr");
+    assert_same("err_recursive_dep", want.trim_end(), &format!("{e:#}"));
     let bad = tempfile::tempdir_in(&s.tmp).expect("tempdir");
     fs::write(
         bad.path().join("Kconfig"),

@@ -21,6 +21,7 @@
 //!   [`Kconfig::arch_defconfig`], [`Kconfig::allconfig`], [`Kconfig::savedefconfig`].
 
 pub mod cache;
+pub mod check;
 pub mod confdata;
 pub mod eval;
 pub mod explain;

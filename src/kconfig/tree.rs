@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::cache::ShellCache;
 
@@ -485,6 +485,10 @@ impl Kconfig {
         super::parser::parse(&mut kc, &env, &mut cache, &workdir)?;
         cache.save()?;
         kc.finish_parse();
+        let cycles = kc.recursive_dependencies();
+        if !cycles.is_empty() {
+            bail!("{}", cycles.trim_end());
+        }
         if let Some(s) = &stored {
             // A tree that cannot be stored is still a tree: the next load parses again.
             let _ = s.store(&kc);
