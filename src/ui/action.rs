@@ -26,6 +26,10 @@ pub enum Action {
     Open,
     /// Enter or Space on the highlighted line: open, edit, toggle or choose.
     Activate,
+    /// Space: toggle or choose (a kernel menuconfig entry toggles rather than opens).
+    Toggle,
+    /// Show or hide the kernel options that are invisible, with why.
+    ShowAll,
     /// Turn the highlighted item on (`y`), when it is off.
     Set,
     /// Turn the highlighted item off (`n`), when it is on.
@@ -195,7 +199,9 @@ pub const GLOBAL: &[Binding] = &[
 /// (`App::hints`).
 #[rustfmt::skip]
 pub const MENU: &[Binding] = &[
-    bind(A::Activate, &[code(KeyCode::Enter), ch(' ')], Some(("Enter", "open")), "open a submenu, edit a field, toggle or choose"),
+    bind(A::Activate, &[code(KeyCode::Enter)], Some(("Enter", "open")), "open a submenu, edit a field, toggle or choose"),
+    bind(A::Toggle, &[ch(' ')], None, "toggle or choose (a kernel entry with a submenu toggles)"),
+    bind(A::ShowAll, &[ch('z')], Some(("z", "show hidden")), "kernel tree: show or hide the invisible options, with why"),
     bind(A::RemoveOption, &[ch('x'), code(KeyCode::Delete)], Some(("x", "remove")), "remove the kernel option"),
     bind(A::AddOption, &[ch('a')], Some(("a", "add")), "add a kernel option (in Extra options)"),
     BACK,

@@ -23,6 +23,8 @@ pub enum PromptKind {
     OptionValue(String),
     /// A new kernel option, `CONFIG_X=value`.
     NewOption,
+    /// The value of a kernel tree entry (int, hex or string): its menu id and `CONFIG_X`.
+    KValue(u32, String),
     /// A path to save the profile to.
     SaveAs,
     /// A profile to open.
@@ -39,7 +41,7 @@ impl PromptKind {
             PromptKind::Name => "Profile name".into(),
             PromptKind::Description => "Description".into(),
             PromptKind::KernelPath => "Kernel source (a local path)".into(),
-            PromptKind::OptionValue(n) => format!("{n} ="),
+            PromptKind::OptionValue(n) | PromptKind::KValue(_, n) => format!("{n} ="),
             PromptKind::NewOption => "New kernel option (CONFIG_X=value)".into(),
             PromptKind::SaveAs => "Save profile as".into(),
             PromptKind::Open => "Open profile".into(),

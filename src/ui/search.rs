@@ -46,6 +46,31 @@ impl Index {
         }
     }
 
+    /// An index over `entries` matching on the given texts (one per entry).
+    pub fn with_haystacks(entries: Vec<Entry>, texts: Vec<String>) -> Index {
+        let haystacks = texts
+            .iter()
+            .map(|t| Utf32String::from(t.as_str()))
+            .collect();
+        let name_len = entries
+            .iter()
+            .map(|e| e.name.len().min(u16::MAX as usize) as u16)
+            .collect();
+        Index {
+            entries,
+            haystacks,
+            name_len,
+        }
+    }
+
+    /// Adds the entries of `other` after these (prepared haystacks are copied, not
+    /// built again).
+    pub fn append(&mut self, other: &Index) {
+        self.entries.extend_from_slice(&other.entries);
+        self.haystacks.extend_from_slice(&other.haystacks);
+        self.name_len.extend_from_slice(&other.name_len);
+    }
+
     /// Everything in the catalog and the profile that search can find.
     pub fn build(profile: &Profile, catalog: &Catalog) -> Index {
         let mut v = Vec::new();
