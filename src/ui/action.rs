@@ -38,6 +38,8 @@ pub enum Action {
     AddOption,
     /// Remove the highlighted kernel option.
     RemoveOption,
+    /// Complete the name typed in a prompt (a kernel option).
+    Complete,
     /// Start a new search.
     Search,
     /// Help about the highlighted line.
@@ -282,6 +284,7 @@ pub const PROMPT: &[Binding] = &[
     bind(A::Accept, &[code(KeyCode::Enter)], Some(("Enter", "accept")), "accept"),
     bind(A::Cancel, &[code(KeyCode::Esc), ctrl('c')], Some(("Esc", "cancel")), "cancel"),
     bind(A::Clear, &[ctrl('u')], Some(("Ctrl-u", "clear")), "clear"),
+    bind(A::Complete, &[code(KeyCode::Tab)], None, "complete a kernel option's name"),
 ];
 
 /// The binding of `e` in the first table that has one.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{self, Action, Binding};
-use super::kernel::{Kernel, Loader, Notify, menu_id, opens};
+use super::kernel::{Kernel, KernelFocus, KernelHelp, Loader, Notify, menu_id, opens};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, items};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::save;
@@ -196,22 +196,9 @@ pub struct App {
     pub kernel: Kernel,
     /// Help about the kernel entry on a help screen: title, facts, help text, why.
     pub kernel_help: Option<KernelHelp>,
+    /// What the side panel says about the highlighted kernel entry.
+    pub kernel_focus: Option<KernelFocus>,
     quit_after_save: bool,
-}
-
-/// Help about a kernel entry, computed when its help screen shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelHelp {
-    /// The engine's menu id.
-    pub entry: u32,
-    /// `CONFIG_X: prompt`.
-    pub title: String,
-    /// Type, value, depends on, selected by... in menuconfig's order.
-    pub facts: Vec<(String, String)>,
-    /// The Kconfig help text.
-    pub help: String,
-    /// `stali kconfig --why` in words.
-    pub why: String,
 }
 
 /// Smallest terminal width drawn normally.
@@ -306,6 +293,7 @@ impl App {
             size: (MIN_W, MIN_H),
             kernel: Kernel::default(),
             kernel_help: None,
+            kernel_focus: None,
             quit_after_save: false,
         };
         if let Some(w) = app.catalog.warnings.first() {
@@ -413,8 +401,11 @@ impl App {
         if let Some(View::Menu { id, .. }) = self.stack.last() {
             let id = id.clone();
             self.items = self.menu_lines(&id);
+            // While the kernel tree reloads its menus show one line: the cursor stays.
+            let waiting = matches!(self.items.as_slice(), [i] if i.kind == ItemKind::Note);
             if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
                 && *cursor >= self.items.len()
+                && !waiting
             {
                 *cursor = self.items.len().saturating_sub(1);
             }
@@ -428,22 +419,17 @@ impl App {
                 self.kernel
                     .tree()
                     .filter(|t| (m as usize) < t.kc.menus.len())
-                    .map(|t| {
-                        let (title, facts, help, why) = t.help(m);
-                        KernelHelp {
-                            entry: m,
-                            title,
-                            facts,
-                            help,
-                            why,
-                        }
-                    })
+                    .map(|t| t.help(m))
             }
             _ => None,
         };
         self.delta = match self.focused() {
             Some(k) => self.delta_of(&k),
             None => Delta::None,
+        };
+        self.kernel_focus = match self.focused() {
+            Some(ItemKind::KEntry(m)) => self.kernel.tree().and_then(|t| t.focus(m)),
+            _ => None,
         };
     }
 
@@ -506,7 +492,12 @@ impl App {
             let v = t.kc.value(*x);
             let r = t.reference.get(*x as usize).cloned().unwrap_or_default();
             let n = format!("CONFIG_{}", t.kc.sym(*x).name);
-            set_line(&mut p, &n, &v, &r);
+            if *x != s && v == "n" {
+                // The other values of a choice: the chosen one's line says it all.
+                p.kernel.options.retain(|(k, _)| *k != n);
+            } else {
+                set_line(&mut p, &n, &v, &r);
+            }
         }
         // Lines whose value no longer holds follow the engine, so that what is saved sticks.
         for (k, v) in self.profile.kernel.options.clone() {
@@ -803,6 +794,21 @@ impl App {
         );
         match action {
             Action::Activate => match item.map(|i| (&i.kind, i.marker)) {
+                Some((ItemKind::Note, _)) => None,
+                Some((ItemKind::KEntry(_), m)) => {
+                    let it = item?;
+                    if it.label.ends_with("--->") {
+                        Some(("Enter", "open"))
+                    } else if it.value.is_some() {
+                        Some(("Enter", "edit"))
+                    } else if matches!(m, Marker::On | Marker::Off | Marker::Floor) {
+                        Some(("Space", "toggle"))
+                    } else if m == Marker::RadioOff {
+                        Some(("Space", "choose"))
+                    } else {
+                        None
+                    }
+                }
                 Some((ItemKind::Submenu(_), _)) => Some(("Enter", "open")),
                 Some((ItemKind::Field(_) | ItemKind::KOption(_), _)) => Some(("Enter", "edit")),
                 Some((ItemKind::AddOption, _)) => Some(("Enter", "add")),
@@ -823,6 +829,14 @@ impl App {
                 self.view(),
                 View::Help {
                     subject: Some(_),
+                    ..
+                }
+            )
+            .then_some(hint),
+            Action::ShowAll => matches!(
+                self.view(),
+                View::Menu {
+                    id: MenuId::KMenu(..),
                     ..
                 }
             )
@@ -968,7 +982,7 @@ impl App {
                 _ => self.back(),
             },
             // A prompt's own keys (see `Prompt::handle`).
-            Action::Accept | Action::Cancel => {}
+            Action::Accept | Action::Cancel | Action::Complete => {}
         }
         Effect::None
     }
@@ -1204,6 +1218,51 @@ impl App {
         }
     }
 
+    /// Tab in the new-option prompt: completes `CONFIG_` names from the kernel tree (the
+    /// longest common start of the names that begin with what is typed) and lists some.
+    fn complete(&mut self, p: &mut Prompt) {
+        if p.kind != PromptKind::NewOption || p.text.contains('=') {
+            return;
+        }
+        let status = self.kernel.status();
+        let Some(t) = self.kernel.tree() else {
+            p.note = status;
+            return;
+        };
+        let typed = p.text.trim().to_uppercase();
+        let typed = typed.strip_prefix("CONFIG_").unwrap_or(&typed).to_string();
+        let mut names: Vec<&str> = t
+            .index
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| n.starts_with(&typed))
+            .collect();
+        names.sort_unstable();
+        let Some(first) = names.first() else {
+            p.note = Some(format!("no kernel option starts with {typed}"));
+            return;
+        };
+        let mut common = first.len();
+        for n in &names {
+            common = common.min(
+                first
+                    .bytes()
+                    .zip(n.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            );
+        }
+        p.text = format!("CONFIG_{}{}", &first[..common], if names.len() == 1 { "=" } else { "" });
+        p.cursor = p.text.chars().count();
+        let shown: Vec<&str> = names.iter().take(4).copied().collect();
+        p.note = Some(if names.len() > 4 {
+            format!("{} ... ({} options)", shown.join(" "), names.len())
+        } else {
+            shown.join(" ")
+        });
+    }
+
     /// Opens kernel menu `m` (a menu, a menuconfig entry, a choice).
     fn kernel_open(&mut self, m: u32) {
         if let Some(t) = self.kernel.tree() {
@@ -1290,6 +1349,10 @@ impl App {
             Some(Modal::Prompt(mut p)) => {
                 match p.handle(key) {
                     PromptOutcome::Editing => self.modal = Some(Modal::Prompt(p)),
+                    PromptOutcome::Complete => {
+                        self.complete(&mut p);
+                        self.modal = Some(Modal::Prompt(p));
+                    }
                     PromptOutcome::Cancel => {
                         self.quit_after_save = false;
                     }
@@ -1442,6 +1505,18 @@ impl App {
                     format!("CONFIG_{k}")
                 };
                 let v = v.trim().to_string();
+                if let Some(t) = self.kernel.tree() {
+                    let Some(sym) = t.kc.find(&k) else {
+                        let hint = crate::model::diag::suggestion(
+                            k.trim_start_matches("CONFIG_"),
+                            t.index.entries.iter().map(|e| e.name.as_str()),
+                        );
+                        return Err(format!("{k} is not a kernel option here{hint}"));
+                    };
+                    if let Some(why) = t.refusal(sym, v.trim_matches('"')) {
+                        return Err(why);
+                    }
+                }
                 match p.kernel.options.iter_mut().find(|(n, _)| *n == k) {
                     Some(o) => o.1 = v,
                     None => p.kernel.options.push((k, v)),

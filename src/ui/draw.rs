@@ -702,6 +702,9 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             };
             title = format!("Help: {}", h.title);
             v.push(Line::styled(h.title.clone(), th.title_style()));
+            if !h.status.is_empty() {
+                v.push(Line::styled(h.status.clone(), th.fg(th.warn)));
+            }
             v.push(Line::from(""));
             if h.help.trim().is_empty() {
                 v.push(Line::from("There is no help available for this option."));
@@ -923,6 +926,17 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
             v.push(Line::from(""));
         }
     }
+    if let Some(kf) = &app.kernel_focus {
+        v.push(Line::styled(
+            truncate(&kf.name, inner_w, g.ellipsis),
+            th.title_style(),
+        ));
+        v.push(Line::from(kf.value.clone()));
+        if !kf.note.is_empty() {
+            v.push(Line::styled(g.text(kf.note.clone()), th.fg(th.warn)));
+        }
+        v.push(Line::from(""));
+    }
     for w in &app.plan.warnings {
         v.push(Line::styled(
             format!("! {}", g.text(w.message.clone())),
@@ -1008,7 +1022,10 @@ fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
         Modal::Prompt(p) => {
             let (text, style) = match &p.error {
                 Some(e) => (e.clone(), th.fg(th.error)),
-                None => (prompt_hint(&p.kind), th.dim_style()),
+                None => (
+                    p.note.clone().unwrap_or_else(|| prompt_hint(&p.kind)),
+                    th.dim_style(),
+                ),
             };
             let note = vec![Line::from(app.look.glyphs.text(text))];
             let note_h = rows(&note, inner_w).max(1);
@@ -1076,7 +1093,7 @@ fn prompt_hint(k: &super::prompt::PromptKind) -> String {
         P::KernelPath => "a kernel tree or tarball on this machine",
         P::OptionValue(_) => "y, n (not set), a number or text; never m (no modules)",
         P::KValue(..) => "the value; the kernel's range and type are checked",
-        P::NewOption => "e.g. CONFIG_PRINTK_TIME=y",
+        P::NewOption => "e.g. CONFIG_PRINTK_TIME=y; Tab completes the name",
         P::SaveAs => "a path; relative to the current folder",
         P::Open => "a profile file",
     }

@@ -10,6 +10,66 @@ use super::search::{Entry, Index};
 use crate::kconfig::{Expr, Kconfig, MenuId as KMenuId, PropKind, ROOT_MENU, SymId, SymType, Tri};
 use crate::model::Plan;
 
+/// Help about a kernel entry, computed when its help screen shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelHelp {
+    /// The engine's menu id.
+    pub entry: u32,
+    /// `CONFIG_X: prompt`.
+    pub title: String,
+    /// Whether it can be changed here, and if not why (`unavailable: it needs BLOCK [=n]`).
+    pub status: String,
+    /// Type, value, depends on, selected by... in menuconfig's order.
+    pub facts: Vec<(String, String)>,
+    /// The Kconfig help text, paragraphs joined into lines.
+    pub help: String,
+    /// `stali kconfig --why` in words.
+    pub why: String,
+}
+
+/// Kconfig help text with each paragraph on one line (indented lines stay as they are),
+/// for wrapping at the screen's width.
+pub fn reflow(help: &str) -> String {
+    let mut out = String::new();
+    let mut para = String::new();
+    let flush = |para: &mut String, out: &mut String| {
+        if !para.is_empty() {
+            out.push_str(para);
+            out.push('\n');
+            para.clear();
+        }
+    };
+    for line in help.lines() {
+        let t = line.trim_end();
+        if t.is_empty() {
+            flush(&mut para, &mut out);
+            out.push('\n');
+        } else if t.starts_with([' ', '\t']) {
+            flush(&mut para, &mut out);
+            out.push_str(t);
+            out.push('\n');
+        } else {
+            if !para.is_empty() {
+                para.push(' ');
+            }
+            para.push_str(t);
+        }
+    }
+    flush(&mut para, &mut out);
+    out
+}
+
+/// What the side panel says about the highlighted kernel entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelFocus {
+    /// `CONFIG_X` (or the menu's title).
+    pub name: String,
+    /// `= y (bool)`.
+    pub value: String,
+    /// Why it cannot change, when it cannot.
+    pub note: String,
+}
+
 /// The profile's kernel configuration as the engine computed it.
 pub struct Loaded {
     /// The tree, in the state of the profile's whole `.config` (base, fragments, the
@@ -369,12 +429,12 @@ impl Tree {
                 .unwrap_or("");
             let help = kc.menus[m as usize].help.as_deref().unwrap_or("");
             let parent = display_parent(kc, m);
-            let mut location = String::from("Kernel > All options");
             let inner = kc.menu_path(m);
-            if !inner.is_empty() {
-                location.push_str(" > ");
-                location.push_str(&inner);
-            }
+            let location = if inner.is_empty() {
+                "kernel: top level".to_string()
+            } else {
+                format!("kernel: {inner}")
+            };
             let description = if prompt.is_empty() {
                 "(no prompt: set by defaults and selects)".to_string()
             } else {
@@ -391,6 +451,37 @@ impl Tree {
             });
         }
         Index::with_haystacks(entries, haystacks)
+    }
+
+    /// What the side panel says about entry `m`.
+    pub fn focus(&mut self, m: KMenuId) -> Option<KernelFocus> {
+        let kc = &mut self.kc;
+        let s = kc.menus.get(m as usize)?.sym?;
+        if kc.sym(s).name.is_empty() {
+            return None;
+        }
+        let value = format!("= {} ({})", kc.value(s), kc.sym(s).ty.name());
+        let note = if let Some(r) = hidden_reason(kc, m) {
+            format!("unavailable: it {r}")
+        } else if !kc.is_changeable(s) && kc.sym(s).rev_dep_tri != Tri::N {
+            let sel = kc.sym(s).rev_dep;
+            let mut by = Vec::new();
+            for x in kc.or_terms(sel) {
+                if kc.expr_value(Some(x)) != Tri::N
+                    && let Some(src) = kc.term_source(x)
+                {
+                    by.push(kc.sym(src).name.clone());
+                }
+            }
+            format!("forced on: selected by {}", by.join(", "))
+        } else {
+            String::new()
+        };
+        Some(KernelFocus {
+            name: format!("CONFIG_{}", kc.sym(s).name),
+            value,
+            note,
+        })
     }
 
     /// Why `s` cannot take `want`, in words, or `None` when it can.
@@ -454,11 +545,12 @@ impl Tree {
     }
 
     /// Help about a kernel entry, like menuconfig's: title, help text, then the facts.
-    pub fn help(&mut self, m: KMenuId) -> (String, Vec<(String, String)>, String, String) {
+    pub fn help(&mut self, m: KMenuId) -> KernelHelp {
         let kc = &mut self.kc;
         let prompt = kc.menu_prompt(m).unwrap_or("").to_string();
         let sym = kc.menus[m as usize].sym;
-        let help = kc.menus[m as usize].help.clone().unwrap_or_default();
+        let help = reflow(kc.menus[m as usize].help.as_deref().unwrap_or(""));
+        let mut status = String::new();
         let mut facts: Vec<(String, String)> = Vec::new();
         let at = format!(
             "{}:{}",
@@ -484,7 +576,11 @@ impl Tree {
                     facts.push(("Depends on".into(), format!("{t} (= {})", v.as_str())));
                 }
                 if let Some(r) = hidden_reason(kc, m) {
-                    facts.push(("Hidden".into(), format!("it {r}")));
+                    status = format!("Unavailable here: it {r}");
+                } else if !kc.is_changeable(s) && kc.sym(s).rev_dep_tri != Tri::N {
+                    status = "Forced on by a select (see Selected by)".into();
+                } else if !kc.is_changeable(s) {
+                    status = "Cannot be changed here".into();
                 }
                 for (label, e) in [
                     ("Selected by", kc.sym(s).rev_dep),
@@ -523,7 +619,14 @@ impl Tree {
         };
         facts.push(("Defined at".into(), at));
         facts.push(("Location".into(), format!("Kernel > All options > {path}")));
-        (title, facts, help, why)
+        KernelHelp {
+            entry: m,
+            title,
+            status,
+            facts,
+            help,
+            why,
+        }
     }
 }
 

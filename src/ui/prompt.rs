@@ -60,6 +60,8 @@ pub struct Prompt {
     pub cursor: usize,
     /// Why the text was refused, shown under it.
     pub error: Option<String>,
+    /// Completions or other information, shown under it.
+    pub note: Option<String>,
 }
 
 /// What a key did to a prompt.
@@ -71,6 +73,8 @@ pub enum PromptOutcome {
     Submit,
     /// Esc or Ctrl-c: dropped.
     Cancel,
+    /// Tab: the caller completes the text.
+    Complete,
 }
 
 impl Prompt {
@@ -82,6 +86,7 @@ impl Prompt {
             cursor: text.chars().count(),
             text,
             error: None,
+            note: None,
         }
     }
 
@@ -104,6 +109,7 @@ impl Prompt {
         match find(&[PROMPT], &key).map(|b| b.action) {
             Some(Action::Accept) => return PromptOutcome::Submit,
             Some(Action::Cancel) => return PromptOutcome::Cancel,
+            Some(Action::Complete) => return PromptOutcome::Complete,
             Some(Action::Clear) => {
                 // Everything before the cursor, like readline's Ctrl-u.
                 let b = self.byte(self.cursor);
@@ -157,6 +163,7 @@ impl Prompt {
             _ => return PromptOutcome::Editing,
         }
         self.error = None;
+        self.note = None;
         PromptOutcome::Editing
     }
 }

@@ -192,6 +192,16 @@ fn score(
     let mut hits = Vec::new();
     for &i in candidates {
         if let Some(s) = pattern.score(haystacks[i].slice(..), matcher) {
+            // A match in the name itself (the haystack starts with it) ranks first.
+            let n = (name_len[i] as usize).min(haystacks[i].len());
+            let bonus = if n > 0 {
+                pattern
+                    .score(haystacks[i].slice(..n), matcher)
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let s = s + bonus;
             let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
             let len = u64::from(name_len[i]);
             keys.push(score << 48 | len << 32 | i as u64);
