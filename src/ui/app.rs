@@ -797,7 +797,7 @@ impl App {
                 Some((ItemKind::Note, _)) => None,
                 Some((ItemKind::KEntry(_), m)) => {
                     let it = item?;
-                    if it.label.ends_with("--->") {
+                    if it.label.ends_with("--->") || it.label.ends_with("----") {
                         Some(("Enter", "open"))
                     } else if it.value.is_some() {
                         Some(("Enter", "edit"))

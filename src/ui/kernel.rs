@@ -630,6 +630,11 @@ impl Tree {
     }
 }
 
+/// `menu_is_empty`: no visible entry inside (menuconfig then draws `----`, not `--->`).
+fn menu_is_empty(kc: &mut Kconfig, m: KMenuId) -> bool {
+    !kc.children(m).into_iter().any(|c| kc.menu_is_visible(c))
+}
+
 /// One entry (and what it shows indented below it), after `mconf.c`'s `build_conf`.
 fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut Vec<Item>) {
     let hidden = hidden_reason(kc, m);
@@ -646,7 +651,7 @@ fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut 
             let text = kc.props[p as usize].text.clone().unwrap_or_default();
             match kc.props[p as usize].kind {
                 PropKind::Menu => {
-                    let empty = kc.children(m).is_empty();
+                    let empty = menu_is_empty(kc, m);
                     let mut it = kitem(
                         m,
                         Marker::Blank,
@@ -701,7 +706,7 @@ fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut 
     it.detail = detail;
     let is_menu = prompt.is_some_and(|p| kc.props[p as usize].kind == PropKind::Menu);
     if is_menu {
-        let empty = kc.children(m).is_empty();
+        let empty = menu_is_empty(kc, m);
         it.label
             .push_str(if empty { "  ----" } else { "  --->" });
         out.push(it);
