@@ -114,7 +114,11 @@ fn custom_report() {
     let mut samples = Vec::new();
     for i in 0..2000 {
         let t = Instant::now();
-        a.handle(key(if i % 2 == 0 { KeyCode::Down } else { KeyCode::Up }));
+        a.handle(key(if i % 2 == 0 {
+            KeyCode::Down
+        } else {
+            KeyCode::Up
+        }));
         term.draw(|f| stali::ui::draw::draw(&a, f)).expect("draw");
         samples.push(t.elapsed());
     }
@@ -128,7 +132,11 @@ fn custom_report() {
     }
     let n = a.search.as_ref().map_or(0, |s| s.index.len());
     percentiles(&format!("open search ({n} entries)"), samples);
-    let index = a.search.as_ref().map(|s| s.index.clone()).unwrap_or_default();
+    let index = a
+        .search
+        .as_ref()
+        .map(|s| s.index.clone())
+        .unwrap_or_default();
     let mut s = Search::new(index);
     let mut samples = Vec::new();
     for _ in 0..5 {
@@ -162,7 +170,10 @@ fn benches(c: &mut Criterion) {
     });
     let index: Index = {
         press(&mut a, "/");
-        a.search.as_ref().map(|s| s.index.clone()).unwrap_or_default()
+        a.search
+            .as_ref()
+            .map(|s| s.index.clone())
+            .unwrap_or_default()
     };
     let mut s = Search::new(index);
     c.bench_function("kernel search keystroke x2 (e, ex from empty)", |b| {

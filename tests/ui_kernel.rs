@@ -22,7 +22,10 @@ fn snap(name: &str, app: &App) {
 const ALL_OPTIONS: &str = "jj\njjjj\n";
 
 fn message(app: &App) -> String {
-    app.message.as_ref().map(|m| m.text.clone()).unwrap_or_default()
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
 }
 
 fn option(app: &App, name: &str) -> Option<String> {
@@ -100,10 +103,20 @@ fn hidden_entries_show_with_why_and_edits_obey_the_engine() {
     snap("kernel_tree_hidden", &app);
     // Hidden: the engine refuses it, with the dependency in words.
     press(&mut app, " ");
-    assert!(message(&app).contains("needs BLOCK [=n]"), "{}", message(&app));
+    assert!(
+        message(&app).contains("needs BLOCK [=n]"),
+        "{}",
+        message(&app)
+    );
     assert_eq!(option(&app, "CONFIG_EXT4_FS"), None);
     // A value out of range is refused in its prompt.
-    assert!(app.profile.kernel.options.iter().any(|(k, _)| k == "CONFIG_LOG_BUF_SHIFT"));
+    assert!(
+        app.profile
+            .kernel
+            .options
+            .iter()
+            .any(|(k, _)| k == "CONFIG_LOG_BUF_SHIFT")
+    );
 }
 
 #[test]
@@ -113,10 +126,16 @@ fn help_says_what_menuconfig_says_and_why() {
     press(&mut app, "/ext4_fs");
     snap("kernel_search_ext4", &app);
     let s = screen(&app, 80, 24);
-    assert!(s.contains("EXT4_FS") && s.contains("kernel: File systems"), "{s}");
+    assert!(
+        s.contains("EXT4_FS") && s.contains("kernel: File systems"),
+        "{s}"
+    );
     press(&mut app, "\n");
     assert!(
-        matches!(app.current_item().map(|i| &i.kind), Some(ItemKind::KEntry(_))),
+        matches!(
+            app.current_item().map(|i| &i.kind),
+            Some(ItemKind::KEntry(_))
+        ),
         "Enter jumps to the entry"
     );
     assert!(app.current_item().is_some_and(|i| i.label.contains("ext4")));
@@ -138,7 +157,10 @@ fn help_says_what_menuconfig_says_and_why() {
     assert_eq!(fact("Selects"), ["JBD2 if BLOCK [=n]"]);
     assert_eq!(fact("Defined at"), ["Kconfig:85"]);
     assert_eq!(fact("Location"), ["Kernel > All options > File systems"]);
-    assert!(h.help.starts_with("This is the next generation of the ext3 filesystem.\n"));
+    assert!(
+        h.help
+            .starts_with("This is the next generation of the ext3 filesystem.\n")
+    );
     // JBD2's help names what selects it.
     press(&mut app, "\x1b\x1b\x1b/jbd2\n?");
     let h = app.kernel_help.clone().expect("kernel help");
@@ -161,21 +183,47 @@ fn the_done_when_enable_block_and_ext4_save_and_it_sticks() {
     let mut app = kernel_app(cache.path());
     // Enable the block layer: a line, since base and fragments leave it off.
     press(&mut app, "/block\n");
-    assert!(app.current_item().is_some_and(|i| i.label.contains("Enable the block layer")));
+    assert!(
+        app.current_item()
+            .is_some_and(|i| i.label.contains("Enable the block layer"))
+    );
     press(&mut app, " ");
-    assert_eq!(option(&app, "CONFIG_BLOCK").as_deref(), Some("y"), "{}", message(&app));
+    assert_eq!(
+        option(&app, "CONFIG_BLOCK").as_deref(),
+        Some("y"),
+        "{}",
+        message(&app)
+    );
     // Now ext4 can be set; its select pulls JBD2 in (forced, -*-).
     press(&mut app, "/ext4_fs\n ");
-    assert_eq!(option(&app, "CONFIG_EXT4_FS").as_deref(), Some("y"), "{}", message(&app));
+    assert_eq!(
+        option(&app, "CONFIG_EXT4_FS").as_deref(),
+        Some("y"),
+        "{}",
+        message(&app)
+    );
     press(&mut app, "\x1b\x1b/jbd2\n");
     let s = screen(&app, 80, 24);
     assert!(s.contains(">-*- JBD2"), "{s}");
     // The choice: a value other than the reference is a line; the reference again removes it.
     press(&mut app, "\x1b\x1b/preempt_voluntary\n ");
-    assert_eq!(option(&app, "CONFIG_PREEMPT_VOLUNTARY").as_deref(), Some("y"));
-    assert_eq!(option(&app, "CONFIG_PREEMPT_NONE"), None, "{:?}", app.profile.kernel.options);
+    assert_eq!(
+        option(&app, "CONFIG_PREEMPT_VOLUNTARY").as_deref(),
+        Some("y")
+    );
+    assert_eq!(
+        option(&app, "CONFIG_PREEMPT_NONE"),
+        None,
+        "{:?}",
+        app.profile.kernel.options
+    );
     press(&mut app, "\x1b\x1b/preempt_none\n ");
-    assert_eq!(option(&app, "CONFIG_PREEMPT_VOLUNTARY"), None, "{:?}", app.profile.kernel.options);
+    assert_eq!(
+        option(&app, "CONFIG_PREEMPT_VOLUNTARY"),
+        None,
+        "{:?}",
+        app.profile.kernel.options
+    );
     assert_eq!(option(&app, "CONFIG_PREEMPT_NONE"), None);
     // Out of range, through the value prompt.
     press(&mut app, "\x1b\x1b/log_buf\n\n");
@@ -191,7 +239,10 @@ fn the_done_when_enable_block_and_ext4_save_and_it_sticks() {
     let path = dir.path().join("tree.toml");
     app.save_to(&path);
     let saved = std::fs::read_to_string(&path).expect("saved");
-    assert!(saved.contains("# a comment the configurator keeps"), "{saved}");
+    assert!(
+        saved.contains("# a comment the configurator keeps"),
+        "{saved}"
+    );
     assert!(saved.contains("CONFIG_BLOCK = \"y\""), "{saved}");
     assert!(saved.contains("CONFIG_EXT4_FS = \"y\""), "{saved}");
     assert!(!saved.contains("PREEMPT"), "{saved}");
@@ -200,9 +251,13 @@ fn the_done_when_enable_block_and_ext4_save_and_it_sticks() {
     let c = kernel_catalog();
     let p = Profile::load(&path, &c).expect("loads");
     let plan = resolve(&p, &c).expect("resolves");
-    let mut computed = stali::cli::kconfig_cmd::compute(&plan, &tree_dir(), cache.path())
-        .expect("computes");
-    assert!(computed.config.contains("\nCONFIG_EXT4_FS=y\n"), "{}", computed.config);
+    let mut computed =
+        stali::cli::kconfig_cmd::compute(&plan, &tree_dir(), cache.path()).expect("computes");
+    assert!(
+        computed.config.contains("\nCONFIG_EXT4_FS=y\n"),
+        "{}",
+        computed.config
+    );
     assert!(computed.config.contains("\nCONFIG_JBD2=y\n"));
     let reqs = stali::cli::kconfig_cmd::requests(&p, &plan);
     // (The fixture catalog's fragments name options the small tree does not have.)
@@ -211,7 +266,10 @@ fn the_done_when_enable_block_and_ext4_save_and_it_sticks() {
         .filter(|e| e.contains("tree.toml"))
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
-    assert!(reqs.iter().any(|r| r.name == "CONFIG_EXT4_FS" && r.at.contains("tree.toml")));
+    assert!(
+        reqs.iter()
+            .any(|r| r.name == "CONFIG_EXT4_FS" && r.at.contains("tree.toml"))
+    );
 }
 
 #[test]
@@ -222,13 +280,21 @@ fn setting_a_value_back_removes_its_line() {
     press(&mut app, " ");
     assert_eq!(option(&app, "CONFIG_PRINTK_TIME").as_deref(), Some("y"));
     press(&mut app, " ");
-    assert_eq!(option(&app, "CONFIG_PRINTK_TIME"), None, "{}", message(&app));
+    assert_eq!(
+        option(&app, "CONFIG_PRINTK_TIME"),
+        None,
+        "{}",
+        message(&app)
+    );
     // Undo brings the line back, and the tree follows (loaded again).
     press(&mut app, "u");
     assert_eq!(option(&app, "CONFIG_PRINTK_TIME").as_deref(), Some("y"));
     app.wait_kernel();
     let s = screen(&app, 80, 24);
-    assert!(s.contains(">[*]   Show timing information on printks"), "{s}");
+    assert!(
+        s.contains(">[*]   Show timing information on printks"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -267,7 +333,13 @@ fn the_first_screen_does_not_wait_and_errors_are_a_line() {
         app.items.first().map(|i| i.label.as_str()),
         Some("cannot show the kernel tree: the kernel source /nonexistent/linux does not exist")
     );
-    assert!(matches!(app.view(), View::Menu { id: MenuId::KMenu(..), .. }));
+    assert!(matches!(
+        app.view(),
+        View::Menu {
+            id: MenuId::KMenu(..),
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -370,7 +370,11 @@ fn kernel_tree_find_ext4_enable_it_save_and_check() {
     t.wait_for("the kernel menu", |s| s.contains("All options"));
     let deadline = Instant::now() + Duration::from_secs(600);
     while t.screen().contains("All options (loading") {
-        assert!(Instant::now() < deadline, "the tree never loaded:\n{}", t.screen());
+        assert!(
+            Instant::now() < deadline,
+            "the tree never loaded:\n{}",
+            t.screen()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let s = t.screen();
@@ -403,7 +407,9 @@ fn kernel_tree_find_ext4_enable_it_save_and_check() {
     t.keys(&["Escape"]);
     t.wait_for("the main menu", |s| s.contains("Main menu"));
     jump("BLOCK", "block");
-    t.wait_for("the block layer", |s| s.contains(">[ ] Enable the block layer"));
+    t.wait_for("the block layer", |s| {
+        s.contains(">[ ] Enable the block layer")
+    });
     t.keys(&["Space"]);
     t.wait_for("block on", |s| s.contains(">[*] Enable the block layer"));
     // (Esc then a key at once reads as Alt+key: wait for each screen.)
@@ -421,7 +427,10 @@ fn kernel_tree_find_ext4_enable_it_save_and_check() {
     t.wait_for("the shell again", |s| s.contains("STALI-EXITED=0"));
 
     let saved = std::fs::read_to_string(&path).expect("saved");
-    assert!(saved.contains("# tinyconfig with a serial console"), "{saved}");
+    assert!(
+        saved.contains("# tinyconfig with a serial console"),
+        "{saved}"
+    );
     assert!(saved.contains("CONFIG_BLOCK = \"y\""), "{saved}");
     assert!(saved.contains("CONFIG_EXT4_FS = \"y\""), "{saved}");
     let run = |args: &[&str]| {
@@ -441,6 +450,10 @@ fn kernel_tree_find_ext4_enable_it_save_and_check() {
     );
     let kconfig = run(&["kconfig"]);
     let out = String::from_utf8_lossy(&kconfig.stdout);
-    assert!(kconfig.status.success(), "{}", String::from_utf8_lossy(&kconfig.stderr));
+    assert!(
+        kconfig.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kconfig.stderr)
+    );
     assert!(out.contains("\nCONFIG_EXT4_FS=y\n") && out.contains("\nCONFIG_BLOCK=y\n"));
 }

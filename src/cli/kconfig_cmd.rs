@@ -667,8 +667,11 @@ pub fn menu_loader(cache: Option<PathBuf>) -> crate::ui::kernel::Loader {
             .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
             .collect();
         let options = kernel_options(&bare, Path::new(INITRAMFS_PLACEHOLDER));
-        c.kc
-            .olddefconfig(&format!("{}{}", c.base, appended_text(&fragments, &options)));
+        c.kc.olddefconfig(&format!(
+            "{}{}",
+            c.base,
+            appended_text(&fragments, &options)
+        ));
         let reference = (0..c.kc.syms.len() as SymId)
             .map(|s| c.kc.value(s))
             .collect();

@@ -869,7 +869,13 @@ impl App {
                 _ => self.activate(),
             },
             Action::ShowAll => {
-                if matches!(view, View::Menu { id: MenuId::KMenu(..), .. }) {
+                if matches!(
+                    view,
+                    View::Menu {
+                        id: MenuId::KMenu(..),
+                        ..
+                    }
+                ) {
                     self.kernel.show_all = !self.kernel.show_all;
                     self.set_message(
                         Level::Info,
@@ -882,10 +888,14 @@ impl App {
                 }
             }
             Action::Set | Action::Unset
-                if matches!(self.current_item().map(|i| &i.kind), Some(ItemKind::KEntry(_))) =>
+                if matches!(
+                    self.current_item().map(|i| &i.kind),
+                    Some(ItemKind::KEntry(_))
+                ) =>
             {
                 if let Some(ItemKind::KEntry(m)) = self.current_item().map(|i| i.kind.clone())
-                    && let Err(e) = self.kernel_set(m, if action == Action::Set { "y" } else { "n" })
+                    && let Err(e) =
+                        self.kernel_set(m, if action == Action::Set { "y" } else { "n" })
                 {
                     self.set_message(Level::Error, e);
                 }
@@ -1191,9 +1201,10 @@ impl App {
             }
             ItemKind::KEntry(m) => {
                 let m = *m;
-                let opens_menu = self.kernel.tree().is_some_and(|t| {
-                    (m as usize) < t.kc.menus.len() && opens(&t.kc, m)
-                });
+                let opens_menu = self
+                    .kernel
+                    .tree()
+                    .is_some_and(|t| (m as usize) < t.kc.menus.len() && opens(&t.kc, m));
                 if opens_menu {
                     self.kernel_open(m);
                 } else {
@@ -1253,7 +1264,11 @@ impl App {
                     .count(),
             );
         }
-        p.text = format!("CONFIG_{}{}", &first[..common], if names.len() == 1 { "=" } else { "" });
+        p.text = format!(
+            "CONFIG_{}{}",
+            &first[..common],
+            if names.len() == 1 { "=" } else { "" }
+        );
         p.cursor = p.text.chars().count();
         let shown: Vec<&str> = names.iter().take(4).copied().collect();
         p.note = Some(if names.len() > 4 {
@@ -1292,7 +1307,11 @@ impl App {
                     return;
                 }
                 let on = t.kc.tri_value(s) != crate::kconfig::Tri::N;
-                let want = if on && marker != Marker::RadioOff { "n" } else { "y" };
+                let want = if on && marker != Marker::RadioOff {
+                    "n"
+                } else {
+                    "y"
+                };
                 self.kernel_set(m, want)
             }
             _ => {

@@ -240,15 +240,14 @@ impl Kernel {
 
     /// Waits for a load under way (tests and benchmarks).
     pub fn wait(&mut self) {
-        if let Some(rx) = self.rx.take() {
-            if let Ok((key, r)) = rx.recv()
-                && key == self.key
-            {
-                self.state = match r {
-                    Ok(t) => State::Ready(Box::new(t)),
-                    Err(e) => State::Failed(e),
-                };
-            }
+        if let Some(rx) = self.rx.take()
+            && let Ok((key, r)) = rx.recv()
+            && key == self.key
+        {
+            self.state = match r {
+                Ok(t) => State::Ready(Box::new(t)),
+                Err(e) => State::Failed(e),
+            };
         }
     }
 
@@ -384,11 +383,7 @@ impl Tree {
                 };
                 let on = kc.tri_value(s) == Tri::Y;
                 let label = kc.menu_prompt(c).unwrap_or("").to_string();
-                let mut it = kitem(
-                    c,
-                    if on { Marker::Chosen } else { Marker::RadioOff },
-                    label,
-                );
+                let mut it = kitem(c, if on { Marker::Chosen } else { Marker::RadioOff }, label);
                 it.detail = hidden.unwrap_or_default();
                 out.push(it);
             }
@@ -442,7 +437,12 @@ impl Tree {
             };
             // Help is matched on its start: whole help texts make every keystroke slow.
             let help_start: String = help.chars().take(160).collect();
-            haystacks.push(format!("{} {} {}", s.name, prompt, help_start.replace('\n', " ")));
+            haystacks.push(format!(
+                "{} {} {}",
+                s.name,
+                prompt,
+                help_start.replace('\n', " ")
+            ));
             entries.push(Entry {
                 name: s.name.clone(),
                 description,
@@ -676,10 +676,11 @@ fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut 
     };
     let label = kc.menu_prompt(m).unwrap_or("").to_string();
     if kc.is_choice(s) {
-        let chosen = kc
-            .children(m)
-            .into_iter()
-            .find(|c| kc.menus[*c as usize].sym.is_some_and(|v| kc.tri_value(v) == Tri::Y));
+        let chosen = kc.children(m).into_iter().find(|c| {
+            kc.menus[*c as usize]
+                .sym
+                .is_some_and(|v| kc.tri_value(v) == Tri::Y)
+        });
         let marker = if kc.is_changeable(s) {
             sym_marker(kc, s)
         } else {
@@ -707,8 +708,7 @@ fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut 
     let is_menu = prompt.is_some_and(|p| kc.props[p as usize].kind == PropKind::Menu);
     if is_menu {
         let empty = menu_is_empty(kc, m);
-        it.label
-            .push_str(if empty { "  ----" } else { "  --->" });
+        it.label.push_str(if empty { "  ----" } else { "  --->" });
         out.push(it);
         return;
     }

@@ -195,9 +195,7 @@ fn score(
             // A match in the name itself (the haystack starts with it) ranks first.
             let n = (name_len[i] as usize).min(haystacks[i].len());
             let bonus = if n > 0 {
-                pattern
-                    .score(haystacks[i].slice(..n), matcher)
-                    .unwrap_or(0)
+                pattern.score(haystacks[i].slice(..n), matcher).unwrap_or(0)
             } else {
                 0
             };

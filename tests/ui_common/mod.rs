@@ -190,4 +190,3 @@ pub fn kernel_app(cache: &Path) -> App {
     app.wait_kernel();
     app
 }
-
