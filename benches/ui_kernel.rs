@@ -60,6 +60,26 @@ fn in_file_systems() -> App {
     a
 }
 
+/// CPU time of the whole process so far (user + system, all threads), from /proc: the work
+/// done, whatever the machine's load does to wall times.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Clock ticks are 1/100 s on Linux.
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+fn cpu_per_op(name: &str, start: Duration, n: usize) {
+    let per = (cpu_time().saturating_sub(start)) / n as u32;
+    println!("{name:<44} CPU per operation {per:>9.2?} (mean of {n})");
+}
+
 fn percentiles(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
@@ -104,14 +124,45 @@ fn custom_report() {
     let mut a = in_file_systems();
     let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     let mut samples = Vec::new();
+    let cpu = cpu_time();
     for _ in 0..400 {
         let t = Instant::now();
         a.handle(key(KeyCode::Char(' ')));
         term.draw(|f| stali::ui::draw::draw(&a, f)).expect("draw");
         samples.push(t.elapsed());
     }
+    cpu_per_op("toggle + re-evaluate + redraw, 80x24", cpu, 400);
     percentiles("toggle + re-evaluate + redraw, 80x24", samples);
+    // Its parts: the engine's lines of the menu after a change, and the profile's resolve.
+    let menu = match a.view() {
+        stali::ui::app::View::Menu {
+            id: stali::ui::menu::MenuId::KMenu(m, _),
+            ..
+        } => *m,
+        _ => 0,
+    };
     let mut samples = Vec::new();
+    let cpu = cpu_time();
+    for _ in 0..400 {
+        let t = Instant::now();
+        if let Some(tree) = a.kernel.tree() {
+            tree.kc.clear_all_valid();
+            black_box(tree.lines(menu, false));
+        }
+        samples.push(t.elapsed());
+    }
+    cpu_per_op("  part: all values invalid, menu's lines", cpu, 400);
+    percentiles("  part: all values invalid, menu's lines", samples);
+    let mut samples = Vec::new();
+    for _ in 0..400 {
+        let t = Instant::now();
+        let plan = stali::model::resolve(&a.profile, &a.catalog).expect("resolves");
+        black_box(stali::model::estimate(&plan, &a.catalog));
+        samples.push(t.elapsed());
+    }
+    percentiles("  part: resolve + estimate the profile", samples);
+    let mut samples = Vec::new();
+    let cpu = cpu_time();
     for i in 0..2000 {
         let t = Instant::now();
         a.handle(key(if i % 2 == 0 {
@@ -122,8 +173,10 @@ fn custom_report() {
         term.draw(|f| stali::ui::draw::draw(&a, f)).expect("draw");
         samples.push(t.elapsed());
     }
+    cpu_per_op("cursor move + redraw, 80x24", cpu, 2000);
     percentiles("cursor move + redraw, 80x24", samples);
     let mut samples = Vec::new();
+    let cpu = cpu_time();
     for _ in 0..60 {
         press(&mut a, "\x1b");
         let t = Instant::now();
@@ -131,6 +184,7 @@ fn custom_report() {
         samples.push(t.elapsed());
     }
     let n = a.search.as_ref().map_or(0, |s| s.index.len());
+    cpu_per_op(&format!("open search ({n} entries)"), cpu, 60);
     percentiles(&format!("open search ({n} entries)"), samples);
     let index = a
         .search
@@ -139,6 +193,7 @@ fn custom_report() {
         .unwrap_or_default();
     let mut s = Search::new(index);
     let mut samples = Vec::new();
+    let cpu = cpu_time();
     for _ in 0..5 {
         for q in ["ext4", "serial", "usb storage", "virtio blk", "printk time"] {
             s.set_query("");
@@ -150,6 +205,11 @@ fn custom_report() {
             }
         }
     }
+    cpu_per_op(
+        &format!("search keystroke ({n} entries)"),
+        cpu,
+        samples.len(),
+    );
     percentiles(&format!("search keystroke ({n} entries)"), samples);
     let mut a = in_file_systems();
     println!(

@@ -171,6 +171,16 @@ fn help_says_what_menuconfig_says_and_why() {
         "{:?}",
         h.facts
     );
+    // Words of the help are found too (after the matches in names and prompts).
+    press(&mut app, "\x1b\x1b\x1b/journalling");
+    assert_eq!(
+        app.search
+            .as_ref()
+            .and_then(|s| s.current())
+            .map(|e| e.name.as_str()),
+        Some("JBD2")
+    );
+    press(&mut app, "\n?");
     // Back from a jump returns to the hits.
     press(&mut app, "\x1b\x1b");
     assert_eq!(app.view(), &View::Search);

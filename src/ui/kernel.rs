@@ -10,6 +10,9 @@ use super::search::{Entry, Index};
 use crate::kconfig::{Expr, Kconfig, MenuId as KMenuId, PropKind, ROOT_MENU, SymId, SymType, Tri};
 use crate::model::Plan;
 
+/// How many characters of a kernel option's help search looks in.
+pub const HELP_MATCHED: usize = 240;
+
 /// Help about a kernel entry, computed when its help screen shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelHelp {
@@ -405,6 +408,7 @@ impl Tree {
         let kc = &self.kc;
         let mut entries = Vec::with_capacity(kc.syms.len());
         let mut haystacks = Vec::with_capacity(kc.syms.len());
+        let mut extra = Vec::with_capacity(kc.syms.len());
         for (i, s) in kc.syms.iter().enumerate() {
             if i < 3 || s.name.is_empty() || s.menus.is_empty() || s.ty == SymType::Unknown {
                 continue;
@@ -435,14 +439,11 @@ impl Tree {
             } else {
                 prompt.to_string()
             };
-            // Help is matched on its start: whole help texts make every keystroke slow.
-            let help_start: String = help.chars().take(160).collect();
-            haystacks.push(format!(
-                "{} {} {}",
-                s.name,
-                prompt,
-                help_start.replace('\n', " ")
-            ));
+            // Name and prompt fuzzily; the help's start as a plain substring (fuzzy matching
+            // on whole help texts made every keystroke slow and matched everything).
+            haystacks.push(format!("{} {}", s.name, prompt));
+            let start: String = help.chars().take(HELP_MATCHED).collect();
+            extra.push(start.replace('\n', " ").to_lowercase());
             entries.push(Entry {
                 name: s.name.clone(),
                 description,
@@ -450,7 +451,7 @@ impl Tree {
                 target: Some((menu_id(kc, parent), ItemKind::KEntry(m))),
             });
         }
-        Index::with_haystacks(entries, haystacks)
+        Index::with_haystacks(entries, haystacks, extra)
     }
 
     /// What the side panel says about entry `m`.
