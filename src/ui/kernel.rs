@@ -377,10 +377,15 @@ impl Tree {
         let kc = &mut self.kc;
         if menu != ROOT_MENU && kc.menus[menu as usize].sym.is_some_and(|s| kc.is_choice(s)) {
             for c in kc.children(menu) {
-                let hidden = hidden_reason(kc, c);
-                if hidden.is_some() && !show_all {
+                let visible = kc.menu_is_visible(c);
+                if !visible && !show_all {
                     continue;
                 }
+                let hidden = if visible {
+                    None
+                } else {
+                    hidden_reason(kc, c)
+                };
                 let Some(s) = kc.menus[c as usize].sym else {
                     continue;
                 };
@@ -638,10 +643,17 @@ fn menu_is_empty(kc: &mut Kconfig, m: KMenuId) -> bool {
 
 /// One entry (and what it shows indented below it), after `mconf.c`'s `build_conf`.
 fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut Vec<Item>) {
-    let hidden = hidden_reason(kc, m);
-    if hidden.is_some() && !show_all {
+    // The reason (in words, with values) only for what is shown: computing it for every
+    // hidden entry evaluated their dependencies after each change.
+    let visible = kc.menu_is_visible(m);
+    if !visible && !show_all {
         return;
     }
+    let hidden = if visible {
+        None
+    } else {
+        hidden_reason(kc, m)
+    };
     let pad = " ".repeat(indent);
     let detail = hidden.clone().unwrap_or_default();
     let menu = &kc.menus[m as usize];
