@@ -154,7 +154,10 @@ fn help_says_what_menuconfig_says_and_why() {
     assert_eq!(fact("Type"), ["tristate"]);
     assert_eq!(fact("Value"), ["n"]);
     assert_eq!(fact("Depends on"), ["BLOCK [=n] (= n)"]);
-    assert_eq!(fact("Selects"), ["JBD2 if BLOCK [=n]"]);
+    assert_eq!(
+        fact("Selects"),
+        ["JBD2 if BLOCK [=n]", "CRC16 if BLOCK [=n]"]
+    );
     assert_eq!(fact("Defined at"), ["Kconfig:85"]);
     assert_eq!(fact("Location"), ["Kernel > All options > File systems"]);
     assert!(
@@ -215,6 +218,15 @@ fn the_done_when_enable_block_and_ext4_save_and_it_sticks() {
     press(&mut app, "\x1b\x1b/jbd2\n");
     let s = screen(&app, 80, 24);
     assert!(s.contains(">-*- JBD2"), "{s}");
+    // A select holds CRC16 on: -*-, and it cannot go below that floor.
+    press(&mut app, "\x1b\x1b/crc16\n");
+    assert!(screen(&app, 80, 24).contains(">-*- CRC16 functions"));
+    press(&mut app, " ");
+    assert_eq!(
+        message(&app),
+        "CONFIG_CRC16 is selected by EXT4_FS [=y] && BLOCK [=y]: it stays y"
+    );
+    assert_eq!(option(&app, "CONFIG_CRC16"), None);
     // The choice: a value other than the reference is a line; the reference again removes it.
     press(&mut app, "\x1b\x1b/preempt_voluntary\n ");
     assert_eq!(

@@ -381,11 +381,7 @@ impl Tree {
                 if !visible && !show_all {
                     continue;
                 }
-                let hidden = if visible {
-                    None
-                } else {
-                    hidden_reason(kc, c)
-                };
+                let hidden = if visible { None } else { hidden_reason(kc, c) };
                 let Some(s) = kc.menus[c as usize].sym else {
                     continue;
                 };
@@ -649,11 +645,7 @@ fn build(kc: &mut Kconfig, m: KMenuId, indent: usize, show_all: bool, out: &mut 
     if !visible && !show_all {
         return;
     }
-    let hidden = if visible {
-        None
-    } else {
-        hidden_reason(kc, m)
-    };
+    let hidden = if visible { None } else { hidden_reason(kc, m) };
     let pad = " ".repeat(indent);
     let detail = hidden.clone().unwrap_or_default();
     let menu = &kc.menus[m as usize];
