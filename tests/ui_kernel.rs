@@ -392,3 +392,26 @@ fn extra_options_complete_names_and_check_them() {
     };
     assert!(err.contains("did you mean `EXT4_FS`"), "{err}");
 }
+
+#[test]
+fn another_profile_opened_gets_its_tree() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        profile_text().replace("name = \"tree\"", "name = \"other\""),
+    )
+    .expect("write");
+    let mut app = kernel_app(cache.path());
+    press(&mut app, "o");
+    press(&mut app, &format!("{}\n", other.display()));
+    assert!(message(&app).starts_with("opened "), "{}", message(&app));
+    app.wait_kernel();
+    press(&mut app, ALL_OPTIONS);
+    assert!(
+        screen(&app, 80, 24).contains("General setup  --->"),
+        "{}",
+        screen(&app, 80, 24)
+    );
+}

@@ -1587,8 +1587,10 @@ impl App {
                 let look = self.look.clone();
                 let catalog = self.catalog.clone();
                 let size = self.size;
-                let app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
+                let mut app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
+                app.kernel.carry_from(&self.kernel);
                 *self = app;
+                self.refresh();
                 self.size = size;
                 let opened = if path.exists() {
                     format!("opened {}", path.display())

@@ -181,6 +181,14 @@ impl Kernel {
         self.key.clear();
     }
 
+    /// Uses the loader of `other` (a configurator replaced by another profile's).
+    pub fn carry_from(&mut self, other: &Kernel) {
+        self.loader = other.loader.clone();
+        self.notify = other.notify.clone();
+        self.show_all = other.show_all;
+        self.key.clear();
+    }
+
     /// Starts a load when the plan's kernel inputs differ from the tree's.
     pub fn sync(&mut self, plan: &Plan) {
         let Some(loader) = self.loader.clone() else {
