@@ -407,11 +407,6 @@ impl Tree {
         out
     }
 
-    /// Values for the profile: `CONFIG_X` and the text `[kernel.options]` holds.
-    pub fn profile_value(&mut self, s: SymId) -> String {
-        self.kc.value(s)
-    }
-
     /// Every symbol that search can find, with its menu path.
     pub fn search_index(&self) -> Index {
         let kc = &self.kc;
