@@ -18,6 +18,8 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "fsutil"),
     ("cli", "kconfig"),
     ("pipeline", "kconfig"),
+    // The configurator shows and edits the kernel's own tree through the engine.
+    ("ui", "kconfig"),
     ("kconfig", "model"),
     ("kconfig", "fsutil"),
     ("cli", "shell"),

@@ -45,6 +45,12 @@ fn screenshots_are_current() {
     let mut classic = App::new(p, Some(text), frozen_catalog(), look("classic")).expect("ok");
     press(&mut classic, "j\njjjjj\n");
     picture("classic-library", &classic, 80, 24, &mut stale);
+    // Kernel > All options on the fixture Kconfig tree: File systems with the hidden entries
+    // shown (z), each with why.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut kernel = kernel_app(cache.path());
+    press(&mut kernel, "jj\njjjj\njjj\nz");
+    picture("kernel-tree", &kernel, 80, 24, &mut stale);
     assert!(
         stale.is_empty(),
         "screenshots out of date: {stale:?}; run STALI_UPDATE_SCREENSHOTS=1 cargo test --test ui_screenshots"

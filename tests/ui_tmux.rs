@@ -323,3 +323,137 @@ fn a_lost_terminal_exits_129_after_keeping_the_changes() {
         .join(".minimal.toml.stali-recover");
     assert!(rec.exists(), "recovery file");
 }
+
+/// The row number (1-9) of the search result whose name is `name`, on the screen.
+fn result_digit(screen: &str, name: &str) -> Option<char> {
+    screen.lines().find_map(|l| {
+        let inner = l.strip_prefix('│')?;
+        let mut chars = inner.chars();
+        let _pointer = chars.next()?;
+        let digit = chars.next().filter(char::is_ascii_digit)?;
+        let rest: String = chars.collect();
+        rest.get(4..)
+            .is_some_and(|r| r.split_whitespace().next() == Some(name))
+            .then_some(digit)
+    })
+}
+
+/// The done-when of issue 12, at 80x24 on Linux 6.1 (Debian's linux-source-6.1): a new user
+/// finds ext4 by typing `ext4`, reads in its help why it is unavailable on tinyconfig (it
+/// needs BLOCK), enables the block layer and ext4, saves; `stali check` passes and
+/// `stali kconfig` shows ext4 built in.
+#[test]
+fn kernel_tree_find_ext4_enable_it_save_and_check() {
+    let t = Tmux::new("ktree");
+    let hw = t.dir.path().join("config/hardware");
+    std::fs::create_dir_all(&hw).expect("hardware dir");
+    std::fs::write(
+        hw.join("bare.toml"),
+        "[[hardware]]\nname = \"bare-x86_64\"\ndescription = \"An x86_64 PC with a serial console and nothing else\"\narch = \"x86_64\"\ntriple = \"x86_64-linux-musl\"\nfragments = [\"base\", \"serial-console\"]\nconsole = \"ttyS0\"\nboot = \"bios\"\n",
+    )
+    .expect("hardware");
+    let path = t.dir.path().join("tiny.toml");
+    std::fs::write(
+        &path,
+        "# tinyconfig with a serial console\nformat = 1\nname = \"tiny\"\n\n[target]\nhardware = \"bare-x86_64\"\n\n[tools]\nselect = [\"sinit\", \"mksh\", \"sbase\"]\n\n[kernel]\nsource = { path = \"/usr/src/linux-source-6.1.tar.xz\" }\nbase = \"tinyconfig\"\n",
+    )
+    .expect("profile");
+    let stali = env!("CARGO_BIN_EXE_stali");
+    t.start(&format!(
+        "sh -c '{stali} menu {}; echo STALI-EXITED=$?; exec sleep 600'",
+        path.display()
+    ));
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    // The first screen is there at once; the tree loads behind it (the first time, the
+    // tarball's Kconfig files are extracted: allow for it).
+    t.keys(&["j", "j", "Enter"]);
+    t.wait_for("the kernel menu", |s| s.contains("All options"));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while t.screen().contains("All options (loading") {
+        assert!(
+            Instant::now() < deadline,
+            "the tree never loaded:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let s = t.screen();
+    assert!(s.contains("All options  --->"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+
+    let jump = |name: &str, query: &str| {
+        t.keys(&["/"]);
+        t.wait_for("the search", |s| s.contains("Search:"));
+        t.literal(query);
+        let s = t.wait_for(name, |s| result_digit(s, name).is_some());
+        let d = result_digit(&s, name).expect("a row");
+        t.keys(&["Tab"]);
+        t.literal(&d.to_string());
+    };
+    jump("EXT4_FS", "ext4");
+    let s = t.wait_for("ext4 in File systems", |s| {
+        s.contains("Kernel > All options > File systems") && s.contains(">- - The Extended 4")
+    });
+    assert!(s.contains("unavailable: it needs"), "{s}");
+    t.keys(&["?"]);
+    let s = t.wait_for("the help", |s| s.contains("Help: CONFIG_EXT4_FS"));
+    assert!(s.contains("Unavailable here: it needs BLOCK [=n]"), "{s}");
+    // Back to the hits, then the block layer.
+    t.keys(&["Escape"]);
+    t.wait_for("File systems", |s| s.contains("> File systems"));
+    t.keys(&["Escape"]);
+    t.wait_for("the hits", |s| s.contains("Search:"));
+    t.keys(&["Escape"]);
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    jump("BLOCK", "block");
+    t.wait_for("the block layer", |s| {
+        s.contains(">[ ] Enable the block layer")
+    });
+    t.keys(&["Space"]);
+    t.wait_for("block on", |s| s.contains(">[*] Enable the block layer"));
+    // (Esc then a key at once reads as Alt+key: wait for each screen.)
+    t.keys(&["Escape"]);
+    t.wait_for("the hits", |s| s.contains("Search:"));
+    t.keys(&["Escape"]);
+    t.wait_for("the main menu", |s| s.contains("Main menu"));
+    jump("EXT4_FS", "ext4");
+    t.wait_for("ext4 available", |s| s.contains(">[ ] The Extended 4"));
+    t.keys(&["Space"]);
+    t.wait_for("ext4 on", |s| s.contains(">[*] The Extended 4"));
+    t.keys(&["s"]);
+    t.wait_for("saved", |s| s.contains("saved "));
+    t.keys(&["q"]);
+    t.wait_for("the shell again", |s| s.contains("STALI-EXITED=0"));
+
+    let saved = std::fs::read_to_string(&path).expect("saved");
+    assert!(
+        saved.contains("# tinyconfig with a serial console"),
+        "{saved}"
+    );
+    assert!(saved.contains("CONFIG_BLOCK = \"y\""), "{saved}");
+    assert!(saved.contains("CONFIG_EXT4_FS = \"y\""), "{saved}");
+    let run = |args: &[&str]| {
+        Command::new(stali)
+            .args(args)
+            .arg(&path)
+            .env("STALI_CONFIG_DIR", t.dir.path().join("config"))
+            .output()
+            .expect("stali runs")
+    };
+    let check = run(&["check"]);
+    assert!(
+        check.status.success(),
+        "stali check: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let kconfig = run(&["kconfig"]);
+    let out = String::from_utf8_lossy(&kconfig.stdout);
+    assert!(
+        kconfig.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kconfig.stderr)
+    );
+    assert!(out.contains("\nCONFIG_EXT4_FS=y\n") && out.contains("\nCONFIG_BLOCK=y\n"));
+}

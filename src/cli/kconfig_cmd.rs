@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::kconfig::SymId;
 use crate::kconfig::profile::{
-    ENGINE_BASES, INITRAMFS_PLACEHOLDER, check_requests, compute, kernel_tree, minimal, requests,
+    ENGINE_BASES, INITRAMFS_PLACEHOLDER, appended_text, check_requests, compute, kernel_tree,
+    minimal, requests,
 };
+use crate::model::plan::kernel_options;
 use crate::model::{Plan, Profile};
 
 fn cache_root(arg: Option<&Path>) -> Result<PathBuf> {
@@ -128,4 +131,50 @@ pub fn check_kernel(profile: &Profile, plan: &Plan, cache: Option<&Path>) -> i32
             super::EXIT_INVALID
         }
     }
+}
+
+/// The configurator's loader of the kernel tree (Kernel > All options): the profile's
+/// `.config` state, and each symbol's value from the base and fragments alone.
+pub fn menu_loader(cache: Option<PathBuf>) -> crate::ui::kernel::Loader {
+    std::sync::Arc::new(move |plan: &Plan| {
+        let cache = cache_root(cache.as_deref()).map_err(|e| format!("{e:#}"))?;
+        if plan.hardware.arch != "x86_64" {
+            return Err(format!(
+                "the kernel tree is read for x86_64 only, not {}",
+                plan.hardware.arch
+            ));
+        }
+        if !ENGINE_BASES.contains(&plan.kernel.base.as_str()) {
+            return Err(format!(
+                "the base {} is not one the Kconfig engine reproduces ({})",
+                plan.kernel.base,
+                ENGINE_BASES.join(", ")
+            ));
+        }
+        let tree = kernel_tree(&plan.kernel.source, &cache).map_err(|e| format!("{e:#}"))??;
+        let mut c = compute(plan, &tree, &cache, Path::new(INITRAMFS_PLACEHOLDER))
+            .map_err(|e| format!("{e:#}"))?;
+        let mut bare = plan.clone();
+        bare.kernel.options.clear();
+        let fragments: Vec<(String, String)> = plan
+            .kernel
+            .fragments
+            .iter()
+            .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
+            .collect();
+        let options = kernel_options(&bare, Path::new(INITRAMFS_PLACEHOLDER));
+        c.kc.olddefconfig(&format!(
+            "{}{}",
+            c.base,
+            appended_text(&fragments, &options)
+        ));
+        let reference = (0..c.kc.syms.len() as SymId)
+            .map(|s| c.kc.value(s))
+            .collect();
+        c.kc.olddefconfig(&c.input);
+        Ok(crate::ui::kernel::Loaded {
+            kc: c.kc,
+            reference,
+        })
+    })
 }

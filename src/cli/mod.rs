@@ -318,6 +318,7 @@ pub fn run(cli: Cli) -> i32 {
             profile: args.profile,
             theme: args.theme,
             ascii: args.ascii,
+            kernel: Some(kconfig_cmd::menu_loader(None)),
         }),
         Command::Check { profiles, strict } => check(&profiles, strict),
         Command::Size {

@@ -26,6 +26,10 @@ pub enum Action {
     Open,
     /// Enter or Space on the highlighted line: open, edit, toggle or choose.
     Activate,
+    /// Space: toggle or choose (a kernel menuconfig entry toggles rather than opens).
+    Toggle,
+    /// Show or hide the kernel options that are invisible, with why.
+    ShowAll,
     /// Turn the highlighted item on (`y`), when it is off.
     Set,
     /// Turn the highlighted item off (`n`), when it is on.
@@ -34,6 +38,8 @@ pub enum Action {
     AddOption,
     /// Remove the highlighted kernel option.
     RemoveOption,
+    /// Complete the name typed in a prompt (a kernel option).
+    Complete,
     /// Start a new search.
     Search,
     /// Help about the highlighted line.
@@ -195,7 +201,9 @@ pub const GLOBAL: &[Binding] = &[
 /// (`App::hints`).
 #[rustfmt::skip]
 pub const MENU: &[Binding] = &[
-    bind(A::Activate, &[code(KeyCode::Enter), ch(' ')], Some(("Enter", "open")), "open a submenu, edit a field, toggle or choose"),
+    bind(A::Activate, &[code(KeyCode::Enter)], Some(("Enter", "open")), "open a submenu, edit a field, toggle or choose"),
+    bind(A::Toggle, &[ch(' ')], None, "toggle or choose (a kernel entry with a submenu toggles)"),
+    bind(A::ShowAll, &[ch('z')], Some(("z", "show hidden")), "kernel tree: show or hide the invisible options, with why"),
     bind(A::RemoveOption, &[ch('x'), code(KeyCode::Delete)], Some(("x", "remove")), "remove the kernel option"),
     bind(A::AddOption, &[ch('a')], Some(("a", "add")), "add a kernel option (in Extra options)"),
     BACK,
@@ -276,6 +284,7 @@ pub const PROMPT: &[Binding] = &[
     bind(A::Accept, &[code(KeyCode::Enter)], Some(("Enter", "accept")), "accept"),
     bind(A::Cancel, &[code(KeyCode::Esc), ctrl('c')], Some(("Esc", "cancel")), "cancel"),
     bind(A::Clear, &[ctrl('u')], Some(("Ctrl-u", "clear")), "clear"),
+    bind(A::Complete, &[code(KeyCode::Tab)], None, "complete a kernel option's name"),
 ];
 
 /// The binding of `e` in the first table that has one.

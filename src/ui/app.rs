@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{self, Action, Binding};
+use super::kernel::{Kernel, KernelFocus, KernelHelp, Loader, Notify, menu_id, opens};
 use super::menu::{Field, Item, ItemKind, Marker, MenuId, items};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::save;
@@ -191,6 +192,12 @@ pub struct App {
     pub search: Option<Search>,
     /// The terminal's width and height.
     pub size: (u16, u16),
+    /// The kernel's own menu tree (Kernel > All options).
+    pub kernel: Kernel,
+    /// Help about the kernel entry on a help screen: title, facts, help text, why.
+    pub kernel_help: Option<KernelHelp>,
+    /// What the side panel says about the highlighted kernel entry.
+    pub kernel_focus: Option<KernelFocus>,
     quit_after_save: bool,
 }
 
@@ -284,6 +291,9 @@ impl App {
             modal: None,
             search: None,
             size: (MIN_W, MIN_H),
+            kernel: Kernel::default(),
+            kernel_help: None,
+            kernel_focus: None,
             quit_after_save: false,
         };
         if let Some(w) = app.catalog.warnings.first() {
@@ -294,6 +304,19 @@ impl App {
         }
         app.refresh();
         Ok(app)
+    }
+
+    /// Shows the kernel's own tree, loaded by `loader` in the background (`notify` wakes
+    /// the terminal loop when it is ready).
+    pub fn set_kernel_loader(&mut self, loader: Loader, notify: Option<Notify>) {
+        self.kernel.set_loader(loader, notify);
+        self.refresh();
+    }
+
+    /// Waits until the kernel tree has loaded (or failed), for tests and benchmarks.
+    pub fn wait_kernel(&mut self) {
+        self.kernel.wait();
+        self.refresh();
     }
 
     /// Whether the profile differs from the saved one.
@@ -373,16 +396,135 @@ impl App {
 
     /// Rebuilds cached lines and the delta after any change.
     pub fn refresh(&mut self) {
-        if let Some(View::Menu { id, cursor }) = self.stack.last_mut() {
-            self.items = items(id, &self.profile, &self.plan, &self.catalog);
-            if *cursor >= self.items.len() {
+        self.kernel.poll();
+        self.kernel.sync(&self.plan);
+        if let Some(View::Menu { id, .. }) = self.stack.last() {
+            let id = id.clone();
+            self.items = self.menu_lines(&id);
+            // While the kernel tree reloads its menus show one line: the cursor stays.
+            let waiting = matches!(self.items.as_slice(), [i] if i.kind == ItemKind::Note);
+            if let Some(View::Menu { cursor, .. }) = self.stack.last_mut()
+                && *cursor >= self.items.len()
+                && !waiting
+            {
                 *cursor = self.items.len().saturating_sub(1);
             }
         }
+        self.kernel_help = match self.stack.last() {
+            Some(View::Help {
+                subject: Some(ItemKind::KEntry(m)),
+                ..
+            }) => {
+                let m = *m;
+                self.kernel
+                    .tree()
+                    .filter(|t| (m as usize) < t.kc.menus.len())
+                    .map(|t| t.help(m))
+            }
+            _ => None,
+        };
         self.delta = match self.focused() {
             Some(k) => self.delta_of(&k),
             None => Delta::None,
         };
+        self.kernel_focus = match self.focused() {
+            Some(ItemKind::KEntry(m)) => self.kernel.tree().and_then(|t| t.focus(m)),
+            _ => None,
+        };
+    }
+
+    /// The lines of a menu: the catalog's, or the kernel tree's.
+    pub fn menu_lines(&mut self, id: &MenuId) -> Vec<Item> {
+        let status = self.kernel.status();
+        match id {
+            MenuId::KMenu(m, _) => {
+                let show_all = self.kernel.show_all;
+                match self.kernel.tree() {
+                    Some(t) if (*m as usize) < t.kc.menus.len() => t.lines(*m, show_all),
+                    Some(_) => vec![note("this menu is not in the kernel tree now")],
+                    None => vec![note(&status.unwrap_or_default())],
+                }
+            }
+            _ => {
+                let mut v = items(id, &self.profile, &self.plan, &self.catalog);
+                if let Some(st) = status
+                    && let Some(it) = v
+                        .iter_mut()
+                        .find(|i| matches!(i.kind, ItemKind::Submenu(MenuId::KMenu(..))))
+                {
+                    let short = if matches!(self.kernel.state, super::kernel::State::Loading) {
+                        "loading...".to_string()
+                    } else {
+                        "not available".to_string()
+                    };
+                    it.label = format!("All options ({short})");
+                    it.detail = st;
+                }
+                v
+            }
+        }
+    }
+
+    /// Sets kernel option `m`'s symbol to `want` through the engine (which refuses what
+    /// the kernel's constraints refuse), and writes `[kernel.options]`: a line only where
+    /// the value differs from what the base and fragments give.
+    pub fn kernel_set(&mut self, m: u32, want: &str) -> Result<(), String> {
+        let Some(t) = self.kernel.tree() else {
+            return Err("the kernel tree is not loaded yet".into());
+        };
+        let Some(s) = t.kc.menus.get(m as usize).and_then(|x| x.sym) else {
+            return Ok(());
+        };
+        if let Some(why) = t.refusal(s, want) {
+            return Err(why);
+        }
+        let name = t.kc.sym(s).name.clone();
+        let mut touched = vec![s];
+        if let Some(c) = t.kc.sym(s).choice {
+            touched.extend(t.kc.sym(c).choice_values.clone());
+        }
+        if !t.kc.set_value(s, want) {
+            return Err(format!("CONFIG_{name} cannot be {want} here"));
+        }
+        let mut p = self.profile.clone();
+        let mut also = Vec::new();
+        for x in &touched {
+            let v = t.kc.value(*x);
+            let r = t.reference.get(*x as usize).cloned().unwrap_or_default();
+            let n = format!("CONFIG_{}", t.kc.sym(*x).name);
+            if *x != s && v == "n" {
+                // The other values of a choice: the chosen one's line says it all.
+                p.kernel.options.retain(|(k, _)| *k != n);
+            } else {
+                set_line(&mut p, &n, &v, &r);
+            }
+        }
+        // Lines whose value no longer holds follow the engine, so that what is saved sticks.
+        for (k, v) in self.profile.kernel.options.clone() {
+            let Some(x) = t.kc.find(&k) else { continue };
+            if touched.contains(&x) {
+                continue;
+            }
+            let now = t.kc.value(x);
+            if now != v.trim_matches('"') {
+                let r = t.reference.get(x as usize).cloned().unwrap_or_default();
+                set_line(&mut p, &k, &now, &r);
+                also.push(format!("{k} = {now}"));
+            }
+        }
+        let v = t.kc.value(s);
+        let mut note = format!("CONFIG_{name} = {v}");
+        if !also.is_empty() {
+            note.push_str(&format!("; also {}", also.join(", ")));
+        }
+        let r = self.apply(p, Some(note));
+        if r.is_ok() {
+            self.kernel.adopt(&self.plan);
+        } else {
+            // The engine moved but the profile did not: load the profile's state again.
+            self.kernel.reload();
+        }
+        r
     }
 
     fn delta_of(&self, kind: &ItemKind) -> Delta {
@@ -652,6 +794,21 @@ impl App {
         );
         match action {
             Action::Activate => match item.map(|i| (&i.kind, i.marker)) {
+                Some((ItemKind::Note, _)) => None,
+                Some((ItemKind::KEntry(_), m)) => {
+                    let it = item?;
+                    if it.label.ends_with("--->") || it.label.ends_with("----") {
+                        Some(("Enter", "open"))
+                    } else if it.value.is_some() {
+                        Some(("Enter", "edit"))
+                    } else if matches!(m, Marker::On | Marker::Off | Marker::Floor) {
+                        Some(("Space", "toggle"))
+                    } else if m == Marker::RadioOff {
+                        Some(("Space", "choose"))
+                    } else {
+                        None
+                    }
+                }
                 Some((ItemKind::Submenu(_), _)) => Some(("Enter", "open")),
                 Some((ItemKind::Field(_) | ItemKind::KOption(_), _)) => Some(("Enter", "edit")),
                 Some((ItemKind::AddOption, _)) => Some(("Enter", "add")),
@@ -672,6 +829,14 @@ impl App {
                 self.view(),
                 View::Help {
                     subject: Some(_),
+                    ..
+                }
+            )
+            .then_some(hint),
+            Action::ShowAll => matches!(
+                self.view(),
+                View::Menu {
+                    id: MenuId::KMenu(..),
                     ..
                 }
             )
@@ -699,6 +864,42 @@ impl App {
                 }
             }
             Action::Activate => self.activate(),
+            Action::Toggle => match self.current_item().map(|i| (i.kind.clone(), i.marker)) {
+                Some((ItemKind::KEntry(m), marker)) => self.kernel_toggle(m, marker),
+                _ => self.activate(),
+            },
+            Action::ShowAll => {
+                if matches!(
+                    view,
+                    View::Menu {
+                        id: MenuId::KMenu(..),
+                        ..
+                    }
+                ) {
+                    self.kernel.show_all = !self.kernel.show_all;
+                    self.set_message(
+                        Level::Info,
+                        if self.kernel.show_all {
+                            "showing hidden options, each with why (z hides them)"
+                        } else {
+                            "hidden options are not shown (z shows them)"
+                        },
+                    );
+                }
+            }
+            Action::Set | Action::Unset
+                if matches!(
+                    self.current_item().map(|i| &i.kind),
+                    Some(ItemKind::KEntry(_))
+                ) =>
+            {
+                if let Some(ItemKind::KEntry(m)) = self.current_item().map(|i| i.kind.clone())
+                    && let Err(e) =
+                        self.kernel_set(m, if action == Action::Set { "y" } else { "n" })
+                {
+                    self.set_message(Level::Error, e);
+                }
+            }
             Action::Set | Action::Unset => {
                 let on = matches!(
                     self.current_item().map(|i| i.marker),
@@ -791,7 +992,7 @@ impl App {
                 _ => self.back(),
             },
             // A prompt's own keys (see `Prompt::handle`).
-            Action::Accept | Action::Cancel => {}
+            Action::Accept | Action::Cancel | Action::Complete => {}
         }
         Effect::None
     }
@@ -926,7 +1127,13 @@ impl App {
         if let Some(i) = self.stack.iter().position(|v| *v == View::Search) {
             self.stack.truncate(i.max(1));
         }
-        self.search = Some(Search::new(Index::build(&self.profile, &self.catalog)));
+        let mut index = Index::build(&self.profile, &self.catalog);
+        if let Some(t) = self.kernel.tree() {
+            index.append(&t.index);
+        } else if let Some(st) = self.kernel.status() {
+            self.set_message(Level::Info, format!("kernel options: {st}"));
+        }
+        self.search = Some(Search::new(index));
         self.push(View::Search);
     }
 
@@ -992,6 +1199,19 @@ impl App {
             ItemKind::AddOption => {
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::NewOption, "CONFIG_")));
             }
+            ItemKind::KEntry(m) => {
+                let m = *m;
+                let opens_menu = self
+                    .kernel
+                    .tree()
+                    .is_some_and(|t| (m as usize) < t.kc.menus.len() && opens(&t.kc, m));
+                if opens_menu {
+                    self.kernel_open(m);
+                } else {
+                    self.kernel_toggle(m, item.marker);
+                }
+            }
+            ItemKind::Note => {}
             kind => {
                 if matches!(item.marker, Marker::RadioOn) {
                     return;
@@ -1009,6 +1229,102 @@ impl App {
         }
     }
 
+    /// Tab in the new-option prompt: completes `CONFIG_` names from the kernel tree (the
+    /// longest common start of the names that begin with what is typed) and lists some.
+    fn complete(&mut self, p: &mut Prompt) {
+        if p.kind != PromptKind::NewOption || p.text.contains('=') {
+            return;
+        }
+        let status = self.kernel.status();
+        let Some(t) = self.kernel.tree() else {
+            p.note = status;
+            return;
+        };
+        let typed = p.text.trim().to_uppercase();
+        let typed = typed.strip_prefix("CONFIG_").unwrap_or(&typed).to_string();
+        let mut names: Vec<&str> = t
+            .index
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| n.starts_with(&typed))
+            .collect();
+        names.sort_unstable();
+        let Some(first) = names.first() else {
+            p.note = Some(format!("no kernel option starts with {typed}"));
+            return;
+        };
+        let mut common = first.len();
+        for n in &names {
+            common = common.min(
+                first
+                    .bytes()
+                    .zip(n.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            );
+        }
+        p.text = format!(
+            "CONFIG_{}{}",
+            &first[..common],
+            if names.len() == 1 { "=" } else { "" }
+        );
+        p.cursor = p.text.chars().count();
+        let shown: Vec<&str> = names.iter().take(4).copied().collect();
+        p.note = Some(if names.len() > 4 {
+            format!("{} ... ({} options)", shown.join(" "), names.len())
+        } else {
+            shown.join(" ")
+        });
+    }
+
+    /// Opens kernel menu `m` (a menu, a menuconfig entry, a choice).
+    fn kernel_open(&mut self, m: u32) {
+        if let Some(t) = self.kernel.tree() {
+            let id = menu_id(&t.kc, m);
+            self.push(View::Menu { id, cursor: 0 });
+        }
+    }
+
+    /// Space on a kernel entry: toggles a bool, chooses a choice value, edits a value,
+    /// opens a menu.
+    fn kernel_toggle(&mut self, m: u32, marker: Marker) {
+        let Some(t) = self.kernel.tree() else { return };
+        if m as usize >= t.kc.menus.len() {
+            return;
+        }
+        let sym = t.kc.menus[m as usize].sym;
+        let Some(s) = sym.filter(|s| !t.kc.is_choice(*s)) else {
+            if opens(&t.kc, m) {
+                self.kernel_open(m);
+            }
+            return;
+        };
+        let name = format!("CONFIG_{}", t.kc.sym(s).name);
+        let r = match t.kc.sym_type(s) {
+            crate::kconfig::SymType::Bool | crate::kconfig::SymType::Tristate => {
+                if marker == Marker::Chosen {
+                    return;
+                }
+                let on = t.kc.tri_value(s) != crate::kconfig::Tri::N;
+                let want = if on && marker != Marker::RadioOff {
+                    "n"
+                } else {
+                    "y"
+                };
+                self.kernel_set(m, want)
+            }
+            _ => {
+                let v = t.kc.value(s);
+                self.modal = Some(Modal::Prompt(Prompt::new(PromptKind::KValue(m, name), v)));
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            self.set_message(Level::Error, e);
+        }
+    }
+
     fn jump_to_result(&mut self, n: usize) {
         let target = self
             .search
@@ -1021,7 +1337,18 @@ impl App {
             s.typing = false;
         }
         if let Some((menu, kind)) = target {
-            let lines = items(&menu, &self.profile, &self.plan, &self.catalog);
+            let mut lines = self.menu_lines(&menu);
+            if matches!(kind, ItemKind::KEntry(_))
+                && !lines.iter().any(|i| i.kind == kind)
+                && !self.kernel.show_all
+            {
+                self.kernel.show_all = true;
+                lines = self.menu_lines(&menu);
+                self.set_message(
+                    Level::Info,
+                    "it is hidden here: showing hidden options, each with why (z hides them)",
+                );
+            }
             let cursor = lines.iter().position(|i| i.kind == kind).unwrap_or(0);
             self.push(View::Menu { id: menu, cursor });
         }
@@ -1041,6 +1368,10 @@ impl App {
             Some(Modal::Prompt(mut p)) => {
                 match p.handle(key) {
                     PromptOutcome::Editing => self.modal = Some(Modal::Prompt(p)),
+                    PromptOutcome::Complete => {
+                        self.complete(&mut p);
+                        self.modal = Some(Modal::Prompt(p));
+                    }
                     PromptOutcome::Cancel => {
                         self.quit_after_save = false;
                     }
@@ -1176,6 +1507,7 @@ impl App {
             PromptKind::Name => p.name = text,
             PromptKind::Description => p.description = text,
             PromptKind::KernelPath => p.kernel.source = KernelSource::Path(PathBuf::from(&text)),
+            PromptKind::KValue(m, _) => return self.kernel_set(*m, &text),
             PromptKind::OptionValue(name) => {
                 if let Some(o) = p.kernel.options.iter_mut().find(|(k, _)| k == name) {
                     o.1 = text;
@@ -1192,6 +1524,18 @@ impl App {
                     format!("CONFIG_{k}")
                 };
                 let v = v.trim().to_string();
+                if let Some(t) = self.kernel.tree() {
+                    let Some(sym) = t.kc.find(&k) else {
+                        let hint = crate::model::diag::suggestion(
+                            k.trim_start_matches("CONFIG_"),
+                            t.index.entries.iter().map(|e| e.name.as_str()),
+                        );
+                        return Err(format!("{k} is not a kernel option here{hint}"));
+                    };
+                    if let Some(why) = t.refusal(sym, v.trim_matches('"')) {
+                        return Err(why);
+                    }
+                }
                 match p.kernel.options.iter_mut().find(|(n, _)| *n == k) {
                     Some(o) => o.1 = v,
                     None => p.kernel.options.push((k, v)),
@@ -1243,8 +1587,10 @@ impl App {
                 let look = self.look.clone();
                 let catalog = self.catalog.clone();
                 let size = self.size;
-                let app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
+                let mut app = App::new(loaded, base, catalog, look).map_err(|e| first_error(&e))?;
+                app.kernel.carry_from(&self.kernel);
                 *self = app;
+                self.refresh();
                 self.size = size;
                 let opened = if path.exists() {
                     format!("opened {}", path.display())
@@ -1256,6 +1602,29 @@ impl App {
             }
         }
         self.apply(p, None)
+    }
+}
+
+/// An informative menu line.
+fn note(text: &str) -> Item {
+    Item {
+        kind: ItemKind::Note,
+        marker: Marker::Blank,
+        label: text.to_string(),
+        detail: String::new(),
+        value: None,
+        untested: false,
+    }
+}
+
+/// Sets (or, when `value` is what base and fragments give, removes) kernel option `name`.
+fn set_line(p: &mut Profile, name: &str, value: &str, reference: &str) {
+    if value == reference {
+        p.kernel.options.retain(|(k, _)| k != name);
+    } else if let Some(o) = p.kernel.options.iter_mut().find(|(k, _)| k == name) {
+        o.1 = value.to_string();
+    } else {
+        p.kernel.options.push((name.to_string(), value.to_string()));
     }
 }
 

@@ -215,6 +215,16 @@ fn item_line<'a>(app: &App, it: &Item, name_w: usize, width: usize, selected: bo
             spans.push(plain(it.label.clone()));
             spans.push(plain("  --->".into()));
         }
+        ItemKind::KEntry(_) | ItemKind::Note => {
+            if let Some(v) = &it.value {
+                let v = truncate(v, 24, g.ellipsis);
+                spans[0] = plain(format!("{pointer}({v}) "));
+            }
+            spans.push(plain(it.label.clone()));
+            if !it.detail.is_empty() {
+                spans.push(dim(format!("  [{}]", it.detail)));
+            }
+        }
         ItemKind::Field(_) => {
             let v = truncate(it.value.as_deref().unwrap_or(""), 30, g.ellipsis);
             spans.push(plain(format!("({v}) ")));
@@ -273,7 +283,12 @@ fn draw_menu(app: &App, f: &mut Frame, area: Rect, id: &MenuId, cursor: usize) {
     let name_w = app
         .items
         .iter()
-        .filter(|i| !matches!(i.kind, ItemKind::Submenu(_) | ItemKind::Field(_)))
+        .filter(|i| {
+            !matches!(
+                i.kind,
+                ItemKind::Submenu(_) | ItemKind::Field(_) | ItemKind::KEntry(_) | ItemKind::Note
+            )
+        })
         .map(|i| i.label.chars().count())
         .max()
         .unwrap_or(0)
@@ -680,6 +695,49 @@ pub fn help_lines(app: &App, subject: Option<&ItemKind>) -> (String, Vec<Line<'s
             v.push(kv(th, "Profile key", fld.key().to_string()));
             v.push(kv(th, "Value", fld.value(&app.profile, &app.plan)));
         }
+        Some(ItemKind::KEntry(_)) => {
+            let Some(h) = &app.kernel_help else {
+                let st = app.kernel.status().unwrap_or_default();
+                return ("Help".into(), vec![Line::from(st)]);
+            };
+            title = format!("Help: {}", h.title);
+            v.push(Line::styled(h.title.clone(), th.title_style()));
+            if !h.status.is_empty() {
+                v.push(Line::styled(h.status.clone(), th.fg(th.warn)));
+            }
+            v.push(Line::from(""));
+            if h.help.trim().is_empty() {
+                v.push(Line::from("There is no help available for this option."));
+            } else {
+                para(&mut v, &h.help);
+            }
+            v.push(Line::from(""));
+            for (k, val) in &h.facts {
+                v.push(Line::from(vec![
+                    Span::styled(format!("{k}: "), th.fg(th.accent)),
+                    Span::raw(val.clone()),
+                ]));
+            }
+            if !h.why.is_empty() {
+                v.push(Line::from(""));
+                v.push(Line::styled("Why it has its value", th.title_style()));
+                para(&mut v, &h.why);
+            }
+        }
+        Some(ItemKind::Note) => {
+            title = "Help: Kernel > All options".into();
+            para(
+                &mut v,
+                "The kernel's own menu tree, read from the profile's kernel source for the hardware's architecture. It loads in the background; a source not on this machine yet (a tarball or git source before the first build) cannot be shown.",
+            );
+        }
+        Some(ItemKind::Submenu(MenuId::KMenu(..))) => {
+            title = "Help: Kernel > All options".into();
+            para(
+                &mut v,
+                "The kernel's own menu tree, as menuconfig shows it: [*] on, [ ] off, -*- forced on by a select, (X) the chosen value of a choice, (value) a number or text. z shows the options hidden by unmet dependencies, each with why. A change becomes a line in [kernel.options] only when it differs from what the base and the fragments give; setting it back removes the line.",
+            );
+        }
         Some(ItemKind::Submenu(m)) => {
             title = format!("Help: {}", m.title());
             let text = match m {
@@ -868,6 +926,17 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
             v.push(Line::from(""));
         }
     }
+    if let Some(kf) = &app.kernel_focus {
+        v.push(Line::styled(
+            truncate(&kf.name, inner_w, g.ellipsis),
+            th.title_style(),
+        ));
+        v.push(Line::from(kf.value.clone()));
+        if !kf.note.is_empty() {
+            v.push(Line::styled(g.text(kf.note.clone()), th.fg(th.warn)));
+        }
+        v.push(Line::from(""));
+    }
     for w in &app.plan.warnings {
         v.push(Line::styled(
             format!("! {}", g.text(w.message.clone())),
@@ -953,7 +1022,10 @@ fn draw_modal(app: &App, f: &mut Frame, within: Rect, m: &Modal) {
         Modal::Prompt(p) => {
             let (text, style) = match &p.error {
                 Some(e) => (e.clone(), th.fg(th.error)),
-                None => (prompt_hint(&p.kind), th.dim_style()),
+                None => (
+                    p.note.clone().unwrap_or_else(|| prompt_hint(&p.kind)),
+                    th.dim_style(),
+                ),
             };
             let note = vec![Line::from(app.look.glyphs.text(text))];
             let note_h = rows(&note, inner_w).max(1);
@@ -1020,7 +1092,8 @@ fn prompt_hint(k: &super::prompt::PromptKind) -> String {
         P::Description => "one line",
         P::KernelPath => "a kernel tree or tarball on this machine",
         P::OptionValue(_) => "y, n (not set), a number or text; never m (no modules)",
-        P::NewOption => "e.g. CONFIG_PRINTK_TIME=y",
+        P::KValue(..) => "the value; the kernel's range and type are checked",
+        P::NewOption => "e.g. CONFIG_PRINTK_TIME=y; Tab completes the name",
         P::SaveAs => "a path; relative to the current folder",
         P::Open => "a profile file",
     }

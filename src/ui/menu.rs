@@ -29,6 +29,9 @@ pub enum MenuId {
     Boot,
     /// Compression, a choice.
     Compression,
+    /// A menu of the kernel's own tree (Kernel > All options): the engine's menu id and
+    /// the path shown as its title.
+    KMenu(u32, String),
 }
 
 impl MenuId {
@@ -46,6 +49,7 @@ impl MenuId {
             MenuId::Image => "Image and boot".into(),
             MenuId::Boot => "Boot mode".into(),
             MenuId::Compression => "Compression".into(),
+            MenuId::KMenu(_, path) => path.rsplit(" > ").next().unwrap_or(path).to_string(),
         }
     }
 
@@ -57,11 +61,15 @@ impl MenuId {
             MenuId::Category(_) => MenuId::Tools,
             MenuId::Base | MenuId::Fragments | MenuId::Options => MenuId::Kernel,
             MenuId::Boot | MenuId::Compression => MenuId::Image,
+            MenuId::KMenu(..) => MenuId::Kernel,
         })
     }
 
     /// Where the menu lives: `Tools > network`.
     pub fn path(&self) -> String {
+        if let MenuId::KMenu(_, path) = self {
+            return path.clone();
+        }
         let mut parts = vec![self.title()];
         let mut m = self.parent();
         while let Some(p) = m {
@@ -173,6 +181,10 @@ pub enum ItemKind {
     Compression(Compression),
     /// A text setting.
     Field(Field),
+    /// An entry of the kernel's own menu tree (the engine's menu id).
+    KEntry(u32),
+    /// A line that only informs (the kernel tree loading, or why it cannot).
+    Note,
 }
 
 /// The marker in front of a line.
@@ -190,6 +202,12 @@ pub enum Marker {
     RadioOn,
     /// `( )` another radio button.
     RadioOff,
+    /// `(X)` the chosen value of a kernel choice.
+    Chosen,
+    /// `{*}` a kernel option a select holds at m, which may go up to y.
+    Floor,
+    /// `- -` a kernel option that is off and cannot change.
+    Locked,
 }
 
 impl Marker {
@@ -202,6 +220,9 @@ impl Marker {
             Marker::Forced => "-*-",
             Marker::RadioOn => "(*)",
             Marker::RadioOff => "( )",
+            Marker::Chosen => "(X)",
+            Marker::Floor => "{*}",
+            Marker::Locked => "- -",
         }
     }
 }
@@ -408,6 +429,10 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 MenuId::Options,
                 format!("Extra options ({})", profile.kernel.options.len()),
             ),
+            sub(
+                MenuId::KMenu(0, "Kernel > All options".into()),
+                "All options".into(),
+            ),
         ],
         MenuId::Base => catalog
             .bases
@@ -530,6 +555,8 @@ pub fn items(id: &MenuId, profile: &Profile, plan: &Plan, catalog: &Catalog) -> 
                 )
             })
             .collect(),
+        // Drawn from the kernel tree by the app (`App::refresh`).
+        MenuId::KMenu(..) => Vec::new(),
     }
 }
 
@@ -551,6 +578,7 @@ pub fn home_of(kind: &ItemKind, profile: &Profile, catalog: &Catalog) -> MenuId 
         ItemKind::KOption(_) | ItemKind::AddOption => MenuId::Options,
         ItemKind::Boot(_) => MenuId::Boot,
         ItemKind::Compression(_) => MenuId::Compression,
+        ItemKind::KEntry(_) | ItemKind::Note => MenuId::Kernel,
         ItemKind::Field(f) => match f {
             Field::Name | Field::Description => MenuId::Main,
             Field::KernelSource => MenuId::Kernel,

@@ -13,6 +13,7 @@ pub mod action;
 pub mod app;
 pub mod draw;
 pub mod input;
+pub mod kernel;
 pub mod menu;
 pub mod prompt;
 pub mod save;
@@ -48,7 +49,7 @@ macro_rules! say {
 }
 
 /// What the configurator starts with (the command line's `stali menu` arguments).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MenuOptions {
     /// Profile to edit (the embedded default when `None`; asked for on first save).
     pub profile: Option<std::path::PathBuf>,
@@ -56,6 +57,19 @@ pub struct MenuOptions {
     pub theme: Option<String>,
     /// Draw boxes with ASCII characters only.
     pub ascii: bool,
+    /// Loads the kernel's own tree for Kernel > All options (none: not shown).
+    pub kernel: Option<kernel::Loader>,
+}
+
+impl std::fmt::Debug for MenuOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MenuOptions")
+            .field("profile", &self.profile)
+            .field("theme", &self.theme)
+            .field("ascii", &self.ascii)
+            .field("kernel", &self.kernel.is_some())
+            .finish()
+    }
 }
 
 /// Runs the configurator; returns the exit code.
@@ -102,7 +116,7 @@ pub fn run(args: MenuOptions) -> i32 {
     if let Some(rp) = save::recovery_path(app.profile.file.as_deref()).filter(|p| p.is_file()) {
         app.offer_recovery(rp);
     }
-    match run_tty(app) {
+    match run_tty(app, args.kernel) {
         Ok(code) => code,
         Err(e) => {
             restore_terminal();
@@ -152,6 +166,8 @@ pub fn starting_profile(
 
 enum Input {
     Bytes(Vec<u8>),
+    /// The kernel tree finished loading.
+    Wake,
     Signal(i32),
     Gone,
 }
@@ -179,8 +195,18 @@ pub fn draw_frame<W: Write>(
     Ok(())
 }
 
-fn run_tty(mut app: App) -> Result<i32> {
+fn run_tty(mut app: App, kernel: Option<kernel::Loader>) -> Result<i32> {
     let (tx, rx) = mpsc::channel::<Input>();
+    if let Some(loader) = kernel {
+        // The tree loads in its own thread; the first screen does not wait for it.
+        let wake = std::sync::Mutex::new(tx.clone());
+        let notify: kernel::Notify = std::sync::Arc::new(move || {
+            if let Ok(t) = wake.lock() {
+                let _ = t.send(Input::Wake);
+            }
+        });
+        app.set_kernel_loader(loader, Some(notify));
+    }
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT, SIGWINCH])
         .context("cannot install signal handlers")?;
     let stx = tx.clone();
@@ -272,6 +298,7 @@ fn run_tty(mut app: App) -> Result<i32> {
                 None => break,
                 Some(Input::Bytes(b)) => keys = decoder.feed(&b),
                 Some(Input::Signal(SIGWINCH)) => {}
+                Some(Input::Wake) => app.refresh(),
                 Some(Input::Signal(s)) => return Ok(cut_short(&app, Some(s))),
                 Some(Input::Gone) => return Ok(cut_short(&app, None)),
             }

@@ -23,6 +23,8 @@ pub enum PromptKind {
     OptionValue(String),
     /// A new kernel option, `CONFIG_X=value`.
     NewOption,
+    /// The value of a kernel tree entry (int, hex or string): its menu id and `CONFIG_X`.
+    KValue(u32, String),
     /// A path to save the profile to.
     SaveAs,
     /// A profile to open.
@@ -39,7 +41,7 @@ impl PromptKind {
             PromptKind::Name => "Profile name".into(),
             PromptKind::Description => "Description".into(),
             PromptKind::KernelPath => "Kernel source (a local path)".into(),
-            PromptKind::OptionValue(n) => format!("{n} ="),
+            PromptKind::OptionValue(n) | PromptKind::KValue(_, n) => format!("{n} ="),
             PromptKind::NewOption => "New kernel option (CONFIG_X=value)".into(),
             PromptKind::SaveAs => "Save profile as".into(),
             PromptKind::Open => "Open profile".into(),
@@ -58,6 +60,8 @@ pub struct Prompt {
     pub cursor: usize,
     /// Why the text was refused, shown under it.
     pub error: Option<String>,
+    /// Completions or other information, shown under it.
+    pub note: Option<String>,
 }
 
 /// What a key did to a prompt.
@@ -69,6 +73,8 @@ pub enum PromptOutcome {
     Submit,
     /// Esc or Ctrl-c: dropped.
     Cancel,
+    /// Tab: the caller completes the text.
+    Complete,
 }
 
 impl Prompt {
@@ -80,6 +86,7 @@ impl Prompt {
             cursor: text.chars().count(),
             text,
             error: None,
+            note: None,
         }
     }
 
@@ -102,6 +109,7 @@ impl Prompt {
         match find(&[PROMPT], &key).map(|b| b.action) {
             Some(Action::Accept) => return PromptOutcome::Submit,
             Some(Action::Cancel) => return PromptOutcome::Cancel,
+            Some(Action::Complete) => return PromptOutcome::Complete,
             Some(Action::Clear) => {
                 // Everything before the cursor, like readline's Ctrl-u.
                 let b = self.byte(self.cursor);
@@ -155,6 +163,7 @@ impl Prompt {
             _ => return PromptOutcome::Editing,
         }
         self.error = None;
+        self.note = None;
         PromptOutcome::Editing
     }
 }

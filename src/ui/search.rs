@@ -26,7 +26,13 @@ pub struct Index {
     pub entries: Vec<Entry>,
     haystacks: Vec<Utf32String>,
     name_len: Vec<u16>,
+    /// Lowercase text matched as a plain substring (queries of 3 characters or more) when
+    /// the fuzzy match fails: the start of a kernel option's help. Empty for most entries.
+    extra: Vec<String>,
 }
+
+/// Queries from this many characters on are also looked for in [`Index`]'s extra text.
+const EXTRA_FROM: usize = 3;
 
 impl Index {
     /// An index over `entries`, matching on name and description.
@@ -39,11 +45,41 @@ impl Index {
             .iter()
             .map(|e| e.name.len().min(u16::MAX as usize) as u16)
             .collect();
+        let extra = vec![String::new(); entries.len()];
         Index {
             entries,
             haystacks,
             name_len,
+            extra,
         }
+    }
+
+    /// An index over `entries` matching fuzzily on `texts` (one per entry, starting with
+    /// the entry's name), and as a plain substring on `extra` (lowercase).
+    pub fn with_haystacks(entries: Vec<Entry>, texts: Vec<String>, extra: Vec<String>) -> Index {
+        let haystacks = texts
+            .iter()
+            .map(|t| Utf32String::from(t.as_str()))
+            .collect();
+        let name_len = entries
+            .iter()
+            .map(|e| e.name.len().min(u16::MAX as usize) as u16)
+            .collect();
+        Index {
+            entries,
+            haystacks,
+            name_len,
+            extra,
+        }
+    }
+
+    /// Adds the entries of `other` after these (prepared haystacks are copied, not
+    /// built again).
+    pub fn append(&mut self, other: &Index) {
+        self.entries.extend_from_slice(&other.entries);
+        self.haystacks.extend_from_slice(&other.haystacks);
+        self.name_len.extend_from_slice(&other.name_len);
+        self.extra.extend_from_slice(&other.extra);
     }
 
     /// Everything in the catalog and the profile that search can find.
@@ -158,15 +194,35 @@ const PARALLEL_FROM: usize = 4096;
 /// catalog order) and the matching indexes, both in candidate order.
 fn score(
     candidates: &[usize],
-    haystacks: &[Utf32String],
-    name_len: &[u16],
+    index: &Index,
     pattern: &Pattern,
+    needle: Option<&str>,
     matcher: &mut Matcher,
 ) -> (Vec<u64>, Vec<usize>) {
+    let (haystacks, name_len) = (&index.haystacks, &index.name_len);
     let mut keys = Vec::new();
     let mut hits = Vec::new();
     for &i in candidates {
-        if let Some(s) = pattern.score(haystacks[i].slice(..), matcher) {
+        let Some(s) = pattern.score(haystacks[i].slice(..), matcher) else {
+            // Found only in the extra text: after every fuzzy match.
+            if let Some(nd) = needle
+                && index.extra.get(i).is_some_and(|x| x.contains(nd))
+            {
+                let len = u64::from(name_len[i]);
+                keys.push(u64::from(u16::MAX) << 48 | len << 32 | i as u64);
+                hits.push(i);
+            }
+            continue;
+        };
+        {
+            // A match in the name itself (the haystack starts with it) ranks first.
+            let n = (name_len[i] as usize).min(haystacks[i].len());
+            let bonus = if n > 0 {
+                pattern.score(haystacks[i].slice(..n), matcher).unwrap_or(0)
+            } else {
+                0
+            };
+            let s = s + bonus;
             let score = u64::from(u16::MAX - s.min(u32::from(u16::MAX)) as u16);
             let len = u64::from(name_len[i]);
             keys.push(score << 48 | len << 32 | i as u64);
@@ -246,8 +302,13 @@ impl Search {
             s.chars()
                 .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == ' ')
         };
-        let narrow =
-            !self.last_query.is_empty() && q.starts_with(self.last_query.as_str()) && plain(q);
+        // (A query reaching EXTRA_FROM characters also looks in the extra text: all again.)
+        let narrow = !self.last_query.is_empty()
+            && q.starts_with(self.last_query.as_str())
+            && plain(q)
+            && (self.last_query.chars().count() >= EXTRA_FROM || q.chars().count() < EXTRA_FROM);
+        let needle = (q.chars().count() >= EXTRA_FROM).then(|| q.to_lowercase());
+        let needle = needle.as_deref();
         let pattern = Pattern::parse(q, CaseMatching::Smart, Normalization::Smart);
         let candidates: Vec<usize> = if narrow {
             std::mem::take(&mut self.last_hits)
@@ -262,14 +323,13 @@ impl Search {
             1
         };
         let chunk = candidates.len().div_ceil(threads).max(1);
-        let (haystacks, name_len, pattern) =
-            (&self.index.haystacks, &self.index.name_len, &pattern);
+        let (index, pattern) = (&self.index, &pattern);
         let parts: Vec<(Vec<u64>, Vec<usize>)> = if threads > 1 {
             std::thread::scope(|sc| {
                 let handles: Vec<_> = candidates
                     .chunks(chunk)
                     .zip(self.matchers.iter_mut())
-                    .map(|(c, m)| sc.spawn(move || score(c, haystacks, name_len, pattern, m)))
+                    .map(|(c, m)| sc.spawn(move || score(c, index, pattern, needle, m)))
                     .collect();
                 handles
                     .into_iter()
@@ -278,7 +338,7 @@ impl Search {
             })
         } else {
             let m = &mut self.matchers[0];
-            vec![score(&candidates, haystacks, name_len, pattern, m)]
+            vec![score(&candidates, index, pattern, needle, m)]
         };
         let mut keys: Vec<u64> = Vec::with_capacity(candidates.len());
         let mut hits: Vec<usize> = Vec::with_capacity(candidates.len());

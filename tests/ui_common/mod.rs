@@ -129,3 +129,64 @@ pub fn app_on_copy(dir: &Path) -> (App, PathBuf, String) {
     let app = App::new(p, Some(text.clone()), c, look("default")).expect("ok");
     (app, path, text)
 }
+
+// The kernel tree of Kernel > All options, on the fixture Kconfig tree (tests/fixtures/kconfig-ui).
+
+pub fn tree_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kconfig-ui")
+}
+
+pub fn profile_text() -> String {
+    format!(
+        r#"# A profile on the fixture Kconfig tree.
+format = 1
+name = "tree"
+
+[target]
+hardware = "bare-x86_64"
+
+[tools]
+select = ["sinit", "mksh", "sbase"]
+
+[kernel]
+source = {{ path = "{}" }}
+base = "tinyconfig"
+
+[kernel.options]
+# a comment the configurator keeps
+CONFIG_LOG_BUF_SHIFT = "14"
+"#,
+        tree_dir().display()
+    )
+}
+
+/// The frozen catalog with a bare x86_64 machine whose only fragment (`base`) leaves the
+/// block layer off, as tinyconfig does.
+pub fn kernel_catalog() -> Catalog {
+    let mut c = frozen_catalog();
+    let mut hw = c
+        .hardware
+        .iter()
+        .find(|h| h.name == "qemu-x86_64")
+        .expect("qemu-x86_64 in the fixture catalog")
+        .clone();
+    hw.name = "bare-x86_64".into();
+    hw.fragments = vec!["base".into()];
+    c.hardware.push(hw);
+    c
+}
+
+pub fn loader(cache: &Path) -> stali::ui::kernel::Loader {
+    stali::cli::kconfig_cmd::menu_loader(Some(cache.to_path_buf()))
+}
+
+/// An app on the fixture tree, loaded; the profile as if read from `profiles/tree.toml`.
+pub fn kernel_app(cache: &Path) -> App {
+    let text = profile_text();
+    let c = kernel_catalog();
+    let p = Profile::parse(&text, Some(Path::new("profiles/tree.toml")), &c).expect("parses");
+    let mut app = App::new(p, Some(text), c, look("default")).expect("resolves");
+    app.set_kernel_loader(loader(cache), None);
+    app.wait_kernel();
+    app
+}
