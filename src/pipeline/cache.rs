@@ -6,9 +6,11 @@
 //! `kernel/KEY/` (a kbuild object folder), `logs/` (one log per step).
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use cap_std::fs::Dir;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
@@ -191,69 +193,173 @@ pub fn remove_dir(p: &Path) -> Result<()> {
     }
 }
 
-/// Copies a tree (files, folders, symlinks), keeping modes; used to assemble sysroots,
-/// fresh source trees and the root filesystem.
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .with_context(|| format!("cannot read {}", from.display()))?
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot read {}", from.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let src = e.path();
-        let dst = to.join(e.file_name());
+/// Opens the folder `path` as a capability: every path below it is then resolved beneath
+/// it (`cap-std`: openat2 `RESOLVE_BENEATH` where the kernel has it, a checked walk
+/// elsewhere), so no link, absolute or `..`, leads out of it.
+pub fn open_beneath(path: &Path) -> Result<Dir> {
+    Dir::open_ambient_dir(path, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open the folder {}", path.display()))
+}
+
+/// The entries of `dir` (shown as `shown`), sorted by name, each with its type as the
+/// folder lists it (a link is a link, never what it points at).
+fn sorted_entries(dir: &Dir, shown: &Path) -> Result<Vec<(std::ffi::OsString, cap_std::fs::FileType)>> {
+    let mut out = Vec::new();
+    for e in dir
+        .entries()
+        .with_context(|| format!("cannot read {}", shown.display()))?
+    {
+        let e = e.with_context(|| format!("cannot read {}", shown.display()))?;
+        let name = e.file_name();
         let ft = e
             .file_type()
-            .with_context(|| format!("cannot stat {}", src.display()))?;
+            .with_context(|| format!("cannot stat {}", shown.join(&name).display()))?;
+        out.push((name, ft));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Why a write to `rel` below the folder `shown` did not happen: when a link on the way
+/// leads out of the folder, that link and its target are named.
+pub fn beneath_error(dir: &Dir, shown: &Path, rel: &Path, e: std::io::Error) -> anyhow::Error {
+    let mut at = PathBuf::new();
+    for c in rel.components() {
+        at.push(c);
+        if let Ok(target) = dir.read_link_contents(&at) {
+            return anyhow::anyhow!(
+                "cannot write {}: {} is a link to {}, and stali never writes through a link that may leave the tree ({e})",
+                shown.join(rel).display(),
+                shown.join(&at).display(),
+                target.display()
+            );
+        }
+    }
+    anyhow::Error::new(e).context(format!("cannot write {}", shown.join(rel).display()))
+}
+
+/// Copies a tree (files, folders, symlinks), keeping modes and modification times; used
+/// to assemble sysroots, fresh source trees and kernel object folders. Both trees are
+/// opened as capabilities ([`open_beneath`]): a link in `from` is copied as a link, and
+/// nothing is written through a link of `to` that leads out of `to` (an error names it).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    copy_tree_with(from, to, &mut |_, _, mode| mode)
+}
+
+/// A mode for an entry being copied: `(path relative to the tree, is a folder, mode)`
+/// to the mode it gets.
+pub type AdjustMode<'a> = dyn FnMut(&Path, bool, u32) -> u32 + 'a;
+
+/// [`copy_tree`], each file's and folder's mode given by `adjust`.
+pub fn copy_tree_with(from: &Path, to: &Path, adjust: &mut AdjustMode<'_>) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let (src, dst) = (open_beneath(from)?, open_beneath(to)?);
+    copy_dir(&src, &dst, from, to, Path::new(""), adjust)
+}
+
+/// Copies the entries of `src` (the folder `from/rel`) into `to/rel`.
+fn copy_dir(
+    src: &Dir,
+    dst: &Dir,
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    adjust: &mut AdjustMode<'_>,
+) -> Result<()> {
+    use cap_std::fs::PermissionsExt as _;
+    for (name, ft) in sorted_entries(src, &from.join(rel))? {
+        let r = rel.join(&name);
+        let (s, d) = (from.join(&r), to.join(&r));
+        let fail = |e: std::io::Error| beneath_error(dst, to, &r, e);
+        let meta = src
+            .symlink_metadata(&name)
+            .with_context(|| format!("cannot stat {}", s.display()))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let existing = dst.symlink_metadata(&r).ok();
         if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-            let perm = fs::metadata(&src)?.permissions();
-            fs::set_permissions(&dst, perm)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src)?;
-            if dst.symlink_metadata().is_ok() {
-                fs::remove_file(&dst)?;
+            match existing {
+                Some(m) if m.is_dir() => {}
+                Some(_) => bail!(
+                    "cannot copy the folder {} onto {}, which is not a folder",
+                    s.display(),
+                    d.display()
+                ),
+                None => dst.create_dir(&r).map_err(fail)?,
             }
-            std::os::unix::fs::symlink(&target, &dst)
-                .with_context(|| format!("cannot link {}", dst.display()))?;
-        } else {
-            if dst.symlink_metadata().is_ok() {
-                fs::remove_file(&dst)?;
+            let sub = src
+                .open_dir(&name)
+                .with_context(|| format!("cannot open {}", s.display()))?;
+            copy_dir(&sub, dst, from, to, &r, adjust)?;
+            let mode = adjust(&r, true, mode);
+            dst.set_permissions(&r, cap_std::fs::Permissions::from_mode(mode))
+                .map_err(fail)?;
+            continue;
+        }
+        if let Some(m) = existing {
+            if m.is_dir() {
+                bail!("cannot copy {} onto the folder {}", s.display(), d.display());
             }
-            fs::copy(&src, &dst)
-                .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+            dst.remove_file(&r).map_err(fail)?;
+        }
+        if ft.is_symlink() {
+            let target = src
+                .read_link_contents(&name)
+                .with_context(|| format!("cannot read the link {}", s.display()))?;
+            dst.symlink_contents(&target, &r).map_err(fail)?;
+        } else if ft.is_file() {
+            let mut input = src
+                .open(&name)
+                .with_context(|| format!("cannot open {}", s.display()))?
+                .into_std();
+            let mut out = dst
+                .open_with(
+                    &r,
+                    cap_std::fs::OpenOptions::new().write(true).create_new(true),
+                )
+                .map_err(fail)?
+                .into_std();
+            std::io::copy(&mut input, &mut out)
+                .with_context(|| format!("cannot copy {} to {}", s.display(), d.display()))?;
+            out.set_permissions(fs::Permissions::from_mode(adjust(&r, false, mode)))
+                .with_context(|| format!("cannot set the mode of {}", d.display()))?;
             // Keep the modification time: make compares them, and a release tarball's
             // generated files (configure, Makefile.in) must stay newer than their inputs.
-            if let Ok(mtime) = fs::symlink_metadata(&src).and_then(|m| m.modified()) {
-                // futimens needs ownership, not write permission: read-only files work.
-                fs::File::open(&dst)
-                    .and_then(|f| f.set_modified(mtime))
-                    .with_context(|| format!("cannot set the time of {}", dst.display()))?;
-            }
+            let mtime = meta
+                .modified()
+                .map(|t| t.into_std())
+                .with_context(|| format!("cannot read the time of {}", s.display()))?;
+            out.set_modified(mtime)
+                .with_context(|| format!("cannot set the time of {}", d.display()))?;
+        } else {
+            bail!(
+                "cannot copy {}: not a file, folder or link (a device, FIFO or socket)",
+                s.display()
+            );
         }
     }
     Ok(())
 }
 
-/// Every file (not folder) below `root`, as paths relative to it, sorted.
+/// Every file (not folder) below `root`, as paths relative to it, sorted; links are
+/// listed, never followed.
 pub fn files_below(root: &Path) -> Result<Vec<PathBuf>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-            let e = e?;
-            let p = e.path();
-            let ft = e.file_type()?;
+    fn walk(dir: &Dir, shown: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for (name, ft) in sorted_entries(dir, &shown.join(rel))? {
+            let r = rel.join(&name);
             if ft.is_dir() {
-                walk(root, &p, out)?;
+                let sub = dir
+                    .open_dir(&name)
+                    .with_context(|| format!("cannot open {}", shown.join(&r).display()))?;
+                walk(&sub, shown, &r, out)?;
             } else {
-                out.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
+                out.push(r);
             }
         }
         Ok(())
     }
     let mut out = Vec::new();
     if root.exists() {
-        walk(root, root, &mut out)?;
+        walk(&open_beneath(root)?, root, Path::new(""), &mut out)?;
     }
     out.sort();
     Ok(out)

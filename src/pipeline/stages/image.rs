@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -51,14 +50,21 @@ pub fn rootfs(ctx: &Ctx<'_>, packages: &BTreeMap<String, PackageOut>) -> Result<
     cache::remove_dir(&work)?;
     let root = work.join("root");
     fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let stagings: Vec<(String, PathBuf)> = plan
+    let stagings: Vec<rootfs::Staging> = plan
         .tools
         .iter()
-        .filter_map(|t| packages.get(&t.def.name))
-        .filter(|p| !p.library)
-        .map(|p| (p.name.clone(), p.staging.clone()))
+        .filter_map(|t| packages.get(&t.def.name).map(|p| (t, p)))
+        .filter(|(_, p)| !p.library)
+        .map(|(t, p)| rootfs::Staging {
+            package: p.name.clone(),
+            dir: p.staging.clone(),
+            modes: t.def.modes.clone(),
+        })
         .collect();
-    rootfs::merge(&root, &stagings)?;
+    let merged = rootfs::merge(&root, &stagings)?;
+    for message in merged.dropped {
+        ctx.events.event(&BuildEvent::Warning { message });
+    }
     rootfs::skeleton(plan, &root)?;
     let cpio = cpio::build_newc(Some(&root), &cpio::console_entries(), ctx.opts.epoch)?;
     let userland_size = cache::tree_size(&root)?;
