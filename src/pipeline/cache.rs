@@ -184,6 +184,53 @@ pub fn lock_file(path: &Path) -> Result<fs::File> {
     Ok(f)
 }
 
+/// `path` with `suffix` added to its file name (`pkg/a.b-KEY` + `.tmp` is
+/// `pkg/a.b-KEY.tmp`; `with_extension` would replace the `.b-KEY`).
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Waits for the exclusive lock of the cache entry `CACHE/KIND/NAME` (the file
+/// `CACHE/locks/KIND/NAME.lock`, so the entries' folders hold entries only): one run makes
+/// an entry while the others wait, then find it made.
+pub fn lock_entry(entry: &Path) -> Result<fs::File> {
+    let lock = match (entry.parent(), entry.file_name()) {
+        (Some(kind_dir), Some(name)) => match (kind_dir.parent(), kind_dir.file_name()) {
+            (Some(root), Some(kind)) => sibling(&root.join("locks").join(kind).join(name), ".lock"),
+            _ => sibling(entry, ".lock"),
+        },
+        _ => sibling(entry, ".lock"),
+    };
+    create_parent(&lock)?;
+    lock_file(&lock)
+}
+
+/// Makes the cache folder `entry` once, however many runs want it at the same time:
+/// when `done(entry)` is false, under the entry's lock (and after checking again, since
+/// another run may have made it meanwhile), `make` fills the empty folder `ENTRY.tmp`,
+/// which is then renamed to `entry`. Returns whether this run made it.
+pub fn make_entry(
+    entry: &Path,
+    done: impl Fn(&Path) -> bool,
+    make: impl FnOnce(&Path) -> Result<()>,
+) -> Result<bool> {
+    if done(entry) {
+        return Ok(false);
+    }
+    let _lock = lock_entry(entry)?;
+    if done(entry) {
+        return Ok(false);
+    }
+    let tmp = sibling(entry, ".tmp");
+    remove_dir(&tmp)?;
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    make(&tmp)?;
+    publish_dir(&tmp, entry)?;
+    Ok(true)
+}
+
 /// Removes a folder if it exists.
 pub fn remove_dir(p: &Path) -> Result<()> {
     match fs::remove_dir_all(p) {
@@ -369,7 +416,8 @@ pub fn files_below(root: &Path) -> Result<Vec<PathBuf>> {
 pub fn tree_size(root: &Path) -> Result<u64> {
     let mut total = 0;
     for rel in files_below(root)? {
-        let m = fs::symlink_metadata(root.join(&rel))?;
+        let p = root.join(&rel);
+        let m = fs::symlink_metadata(&p).with_context(|| format!("cannot stat {}", p.display()))?;
         if m.is_file() {
             total += m.len();
         }
@@ -445,6 +493,59 @@ mod tests {
             fs::read(d.path().join("other/y.iso")).expect("read"),
             b"one"
         );
+    }
+
+    #[test]
+    fn copy_tree_never_writes_through_a_link_out_of_the_destination() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let host = d.path().join("host");
+        fs::create_dir_all(&host).expect("mkdir");
+        // A sysroot where an earlier library installed `usr/include -> HOST`.
+        let to = d.path().join("sysroot");
+        fs::create_dir_all(to.join("usr")).expect("mkdir");
+        std::os::unix::fs::symlink(&host, to.join("usr/include")).expect("link");
+        let from = d.path().join("lib");
+        fs::create_dir_all(from.join("usr/include/sys")).expect("mkdir");
+        fs::write(from.join("usr/include/sys/x.h"), "x").expect("write");
+        let err = copy_tree(&from, &to).expect_err("wrote through the link");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!(
+                "{} is a link to {}, and stali never writes through a link that may leave the tree",
+                to.join("usr/include").display(),
+                host.display()
+            )),
+            "{msg}"
+        );
+        assert_eq!(fs::read_dir(&host).expect("read").count(), 0);
+        // A link inside the tree is followed: it stays in it.
+        let inside = d.path().join("inside");
+        fs::create_dir_all(inside.join("usr/real")).expect("mkdir");
+        std::os::unix::fs::symlink("real", inside.join("usr/include")).expect("link");
+        copy_tree(&from, &inside).expect("copy through an inner link");
+        assert!(inside.join("usr/real/sys/x.h").is_file());
+    }
+
+    #[test]
+    fn entry_locks_and_temporaries_are_named_after_the_entry() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let entry = d.path().join("pkg/e2fs.progs-0123");
+        assert_eq!(
+            sibling(&entry, ".tmp"),
+            d.path().join("pkg/e2fs.progs-0123.tmp")
+        );
+        drop(lock_entry(&entry).expect("lock"));
+        assert!(d.path().join("locks/pkg/e2fs.progs-0123.lock").is_file());
+        let other = d.path().join("pkg/other");
+        assert!(make_entry(&other, |e| e.join("done").exists(), |tmp| {
+            fs::write(tmp.join("done"), "").map_err(Into::into)
+        })
+        .expect("make"));
+        assert!(other.join("done").is_file() && !sibling(&other, ".tmp").exists());
+        assert!(!make_entry(&other, |e| e.join("done").exists(), |_| {
+            anyhow::bail!("made twice")
+        })
+        .expect("found made"));
     }
 
     #[test]
