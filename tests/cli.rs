@@ -543,7 +543,9 @@ fn declared_modes_are_checked_and_listed() {
     let profile = dir.path().join("p.toml");
     std::fs::write(
         &profile,
-        format!("format = 1\n{tool}modes = {{ \"/bin/../su\" = \"4755\", \"bin/x\" = \"47a5\" }}\n"),
+        format!(
+            "format = 1\n{tool}modes = {{ \"/bin/../su\" = \"4755\", \"bin/x\" = \"47a5\" }}\n"
+        ),
     )
     .expect("write");
     let o = stali_with_config(dir.path(), &["check", profile.to_str().expect("utf-8")]);

@@ -931,7 +931,9 @@ fn four_builds_share_one_cache() {
             let p = work.path().join(format!("{name}.toml"));
             let text = profile(&f, name, select, "CONFIG_PRINTK_TIME = \"y\"", "").replace(
                 "size_source = \"estimate: fixture\"\n",
-                &format!("size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"),
+                &format!(
+                    "size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"
+                ),
             );
             std::fs::write(&p, text).expect("write profile");
             p
@@ -948,7 +950,10 @@ fn four_builds_share_one_cache() {
         .iter()
         .map(|p| {
             let name = p.with_extension("iso");
-            let out = work.path().join("shared").join(name.file_name().expect("name"));
+            let out = work
+                .path()
+                .join("shared")
+                .join(name.file_name().expect("name"));
             let child = Command::new(env!("CARGO_BIN_EXE_stali"))
                 .arg("build")
                 .arg("--trust")
@@ -970,7 +975,13 @@ fn four_builds_share_one_cache() {
     let mut built: Vec<String> = Vec::new();
     for (i, (out, child)) in children.into_iter().enumerate() {
         let o = child.wait_with_output().expect("wait");
-        assert_eq!(o.status.code(), Some(0), "{}: {}", sets[i].0, text(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            sets[i].0,
+            text(&o.stderr)
+        );
         shared.push(sha256(&std::fs::read(&out).expect("shared iso")));
         let r = report(&out);
         built.extend(
@@ -998,7 +1009,10 @@ fn four_builds_share_one_cache() {
     std::fs::remove_dir_all(c.join("iso")).expect("remove the ISOs");
     for (i, p) in profiles.iter().enumerate() {
         let name = p.with_extension("iso");
-        let out = work.path().join("serial").join(name.file_name().expect("name"));
+        let out = work
+            .path()
+            .join("serial")
+            .join(name.file_name().expect("name"));
         let o = build(p, &out, &c);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         assert_eq!(

@@ -641,8 +641,11 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                     s.push_str(&format!("  {:<16} starts at boot: {}\n", "", svc.summary()));
                 }
                 if !t.modes.is_empty() {
-                    let modes: Vec<String> =
-                        t.modes.iter().map(|(p, m)| format!("/{p} {m:04o}")).collect();
+                    let modes: Vec<String> = t
+                        .modes
+                        .iter()
+                        .map(|(p, m)| format!("/{p} {m:04o}"))
+                        .collect();
                     s.push_str(&format!("  {:<16} modes: {}\n", "", modes.join(", ")));
                 }
             }

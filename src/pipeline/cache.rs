@@ -250,7 +250,10 @@ pub fn open_beneath(path: &Path) -> Result<Dir> {
 
 /// The entries of `dir` (shown as `shown`), sorted by name, each with its type as the
 /// folder lists it (a link is a link, never what it points at).
-fn sorted_entries(dir: &Dir, shown: &Path) -> Result<Vec<(std::ffi::OsString, cap_std::fs::FileType)>> {
+fn sorted_entries(
+    dir: &Dir,
+    shown: &Path,
+) -> Result<Vec<(std::ffi::OsString, cap_std::fs::FileType)>> {
     let mut out = Vec::new();
     for e in dir
         .entries()
@@ -326,6 +329,17 @@ fn copy_dir(
         if ft.is_dir() {
             match existing {
                 Some(m) if m.is_dir() => {}
+                // A link to a folder inside the tree is followed (the writes stay in it);
+                // one that leads out, or to no folder, is named.
+                Some(m) if m.is_symlink() => match dst.metadata(&r) {
+                    Ok(t) if t.is_dir() => {}
+                    Ok(_) => bail!(
+                        "cannot copy the folder {} onto {}, a link to something that is not a folder",
+                        s.display(),
+                        d.display()
+                    ),
+                    Err(e) => return Err(fail(e)),
+                },
                 Some(_) => bail!(
                     "cannot copy the folder {} onto {}, which is not a folder",
                     s.display(),
@@ -344,7 +358,11 @@ fn copy_dir(
         }
         if let Some(m) = existing {
             if m.is_dir() {
-                bail!("cannot copy {} onto the folder {}", s.display(), d.display());
+                bail!(
+                    "cannot copy {} onto the folder {}",
+                    s.display(),
+                    d.display()
+                );
             }
             dst.remove_file(&r).map_err(fail)?;
         }
@@ -537,15 +555,23 @@ mod tests {
         drop(lock_entry(&entry).expect("lock"));
         assert!(d.path().join("locks/pkg/e2fs.progs-0123.lock").is_file());
         let other = d.path().join("pkg/other");
-        assert!(make_entry(&other, |e| e.join("done").exists(), |tmp| {
-            fs::write(tmp.join("done"), "").map_err(Into::into)
-        })
-        .expect("make"));
+        assert!(
+            make_entry(
+                &other,
+                |e| e.join("done").exists(),
+                |tmp| { fs::write(tmp.join("done"), "").map_err(Into::into) }
+            )
+            .expect("make")
+        );
         assert!(other.join("done").is_file() && !sibling(&other, ".tmp").exists());
-        assert!(!make_entry(&other, |e| e.join("done").exists(), |_| {
-            anyhow::bail!("made twice")
-        })
-        .expect("found made"));
+        assert!(
+            !make_entry(
+                &other,
+                |e| e.join("done").exists(),
+                |_| { anyhow::bail!("made twice") }
+            )
+            .expect("found made")
+        );
     }
 
     #[test]

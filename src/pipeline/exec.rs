@@ -901,7 +901,9 @@ mod tests {
 
     #[test]
     fn the_steps_path_keeps_what_a_sandboxed_step_can_use() {
-        let path = Some(OsString::from("/usr/bin:bin:/home/u/.cargo/bin::/opt/x/bin"));
+        let path = Some(OsString::from(
+            "/usr/bin:bin:/home/u/.cargo/bin::/opt/x/bin",
+        ));
         let home = Some(PathBuf::from("/home/u"));
         assert_eq!(
             step_path_of(path.clone(), home.clone(), true),
@@ -911,11 +913,17 @@ mod tests {
             step_path_of(path, home, false),
             "/usr/bin:/home/u/.cargo/bin:/opt/x/bin"
         );
-        assert_eq!(step_path_of(None, None, true), "/usr/local/bin:/usr/bin:/bin");
+        assert_eq!(
+            step_path_of(None, None, true),
+            "/usr/local/bin:/usr/bin:/bin"
+        );
         // What the sandbox shows is in the text packages are keyed by.
         if sandbox_enabled() {
             let a = sandbox_fingerprint("/usr/bin");
-            assert!(a.contains("--unshare-net") && a.contains("/etc/passwd"), "{a}");
+            assert!(
+                a.contains("--unshare-net") && a.contains("/etc/passwd"),
+                "{a}"
+            );
             let other = tempfile::tempdir().expect("tempdir");
             let b = sandbox_fingerprint(&format!("/usr/bin:{}", other.path().display()));
             assert_ne!(a, b, "another PATH folder is another sandbox");

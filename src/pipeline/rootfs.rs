@@ -567,8 +567,8 @@ pub fn prune(staging: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
     use crate::model::{Catalog, Profile, resolve};
+    use std::os::unix::fs::PermissionsExt;
 
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPaORoyBEBR//9VSAPsSslOymeAnTnGMoMKPUygU/wg/ me@host";
@@ -880,7 +880,11 @@ mod tests {
         assert_eq!(mode("bin/ok"), 0o755);
         assert_eq!(mode("bin/passwd"), 0o4711, "a declared mode is kept");
         assert_eq!(mode("var/spool"), 0o775);
-        assert_eq!(mode("var/tmp"), 0o1777, "a sticky folder may be world-writable");
+        assert_eq!(
+            mode("var/tmp"),
+            0o1777,
+            "a sticky folder may be world-writable"
+        );
         assert_eq!(merged.dropped.len(), 4, "{:?}", merged.dropped);
         assert_eq!(
             merged.dropped[0],

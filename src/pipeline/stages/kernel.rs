@@ -183,7 +183,10 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     // shares this configuration with another one (another initramfs) finds its own again,
     // and the later stages read a file that no other run rebuilds.
     let rec = record()?;
-    let bzimage = kdir.join(format!("bzImage-{}", &cache::sha256_bytes(rec.as_bytes())[..16]));
+    let bzimage = kdir.join(format!(
+        "bzImage-{}",
+        &cache::sha256_bytes(rec.as_bytes())[..16]
+    ));
     if !bzimage.exists() {
         let up_to_date = work.join("arch/x86/boot/bzImage").exists()
             && fs::read_to_string(&built_record).ok() == Some(rec.clone());
