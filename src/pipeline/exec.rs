@@ -213,6 +213,28 @@ pub(crate) fn kill_children_where(pred: impl Fn(&str) -> bool) {
             signal_group(h, true, rustix::process::Signal::KILL);
         }
     }
+    // A killed process is gone only once the kernel has torn it down (a sandbox's PID
+    // namespace is emptied by its dying init, and a zombie waits for init to reap it):
+    // wait, a few seconds at most, until no process is left in the groups, so that
+    // nothing of this run still exists when stali exits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (h, group) in &handles {
+        if !*group {
+            continue;
+        }
+        for pid in h.pids() {
+            let Some(pid) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            else {
+                continue;
+            };
+            while rustix::process::test_kill_process_group(pid).is_ok() && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 /// The signal that interrupted this process (0 when none).
