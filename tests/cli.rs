@@ -513,3 +513,50 @@ fn build_message_format_json_is_versioned_lines_ending_in_build_finished() {
     }
     assert!(!iso.exists());
 }
+
+#[test]
+fn declared_modes_are_checked_and_listed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tool = "[[tool]]\nname = \"suid-demo\"\ndescription = \"demo\"\ncategory = \"system\"\ngit = \"https://example.org/x.git\"\nrev = \"0123456789abcdef0123456789abcdef01234567\"\nlicense = \"MIT\"\n";
+    std::fs::create_dir_all(dir.path().join("tools")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("tools/demo.toml"),
+        format!("{tool}modes = {{ \"/bin/su\" = \"4755\", \"var/spool\" = \"1777\" }}\n"),
+    )
+    .expect("write");
+    let o = stali_with_config(dir.path(), &["list", "tools"]);
+    assert!(
+        text(&o.stdout).contains("modes: /bin/su 4755, /var/spool 1777"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = stali_with_config(dir.path(), &["list", "tools", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let demo = v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "suid-demo")
+        .expect("listed");
+    assert_eq!(demo["modes"]["/bin/su"], "4755");
+    // A bad path or mode is an error at its line and column.
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "format = 1\n{tool}modes = {{ \"/bin/../su\" = \"4755\", \"bin/x\" = \"47a5\" }}\n"
+        ),
+    )
+    .expect("write");
+    let o = stali_with_config(dir.path(), &["check", profile.to_str().expect("utf-8")]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("p.toml:9:11: error: tool[0].modes.\"/bin/../su\": `/bin/../su` is not a path inside the image"),
+        "{err}"
+    );
+    assert!(
+        err.contains("p.toml:9:44: error: tool[0].modes.\"bin/x\": `47a5` is not a mode: give 3 or 4 octal digits"),
+        "{err}"
+    );
+}

@@ -259,7 +259,8 @@ fn fixture_profile_builds_boots_and_reproduces() {
 
     // The kernel got what was asked for.
     let bz = PathBuf::from(r["bzimage"]["path"].as_str().expect("bzimage path"));
-    let obj = bz.ancestors().nth(4).expect("kbuild object folder");
+    // KERNEL/bzImage-RECORD beside KERNEL/obj, the kbuild object folder.
+    let obj = bz.parent().expect("kernel folder").join("obj");
     let config = std::fs::read_to_string(obj.join(".config")).expect(".config");
     for line in [
         "CONFIG_PRINTK_TIME=y",
@@ -353,8 +354,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     // build and kbuild recompiles only what CONFIG_PRINTK_TIME touches. Other kernel folders
     // (from earlier runs) go first, so this really configures a new kernel each run.
     let first_kernel = bz
-        .ancestors()
-        .nth(5)
+        .parent()
         .expect("kernel folder of the first build")
         .to_path_buf();
     for e in std::fs::read_dir(c1.join("kernel"))
@@ -906,4 +906,132 @@ fn sources_served_over_loopback_are_fetched_then_built_offline() {
             "{name} missing in {sources:?}"
         );
     }
+}
+
+#[test]
+fn four_builds_share_one_cache() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    let work = tempfile::tempdir().expect("tempdir");
+    // The kernel configuration of the end-to-end test (warm in this cache after it); the
+    // fixture recipes get a variable of this run, so their packages are new each run.
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_nanos()
+    );
+    let sets: [(&str, &[&str]); 4] = [
+        ("share-a", &["fixture-init", "hello"]),
+        ("share-b", &["fixture-init", "greet"]),
+        ("share-c", &["fixture-init", "hello", "greet"]),
+        ("share-d", &["fixture-init", "greet", "hello"]),
+    ];
+    let c = cache("main");
+    let profiles: Vec<PathBuf> = sets
+        .iter()
+        .map(|(name, select)| {
+            let p = work.path().join(format!("{name}.toml"));
+            let text = profile(&f, name, select, "CONFIG_PRINTK_TIME = \"y\"", "").replace(
+                "size_source = \"estimate: fixture\"\n",
+                &format!(
+                    "size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"
+                ),
+            );
+            std::fs::write(&p, text).expect("write profile");
+            p
+        })
+        .collect();
+    // The four at once, on a cache where this run's packages are new.
+    let entries = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let before = entries(&c.join("pkg"));
+    let children: Vec<(PathBuf, std::process::Child)> = profiles
+        .iter()
+        .map(|p| {
+            let name = p.with_extension("iso");
+            let out = work
+                .path()
+                .join("shared")
+                .join(name.file_name().expect("name"));
+            let child = Command::new(env!("CARGO_BIN_EXE_stali"))
+                .arg("build")
+                .arg("--trust")
+                .arg(p)
+                .arg("-o")
+                .arg(&out)
+                .arg("--cache")
+                .arg(&c)
+                .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+                .env_remove("SOURCE_DATE_EPOCH")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn stali build");
+            (out, child)
+        })
+        .collect();
+    let mut shared = Vec::new();
+    let mut built: Vec<String> = Vec::new();
+    for (i, (out, child)) in children.into_iter().enumerate() {
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            sets[i].0,
+            text(&o.stderr)
+        );
+        shared.push(sha256(&std::fs::read(&out).expect("shared iso")));
+        let r = report(&out);
+        built.extend(
+            r["rebuilt"]
+                .as_array()
+                .expect("rebuilt")
+                .iter()
+                .filter_map(|v| v.as_str())
+                .filter(|s| s.starts_with("package "))
+                .map(String::from),
+        );
+    }
+    // Then this run's packages and the ISOs are dropped from the cache and the same
+    // profiles built one after another. (The bzImages stay: each is kept under the name
+    // of the initramfs it holds, so a serial build reuses one only when its initramfs is
+    // the same bytes, and the kernel is not relinked eight times.)
+    let ours: Vec<PathBuf> = entries(&c.join("pkg"))
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(ours.len(), 3, "one new package each: {ours:?}");
+    for p in ours {
+        std::fs::remove_dir_all(&p).expect("remove a package");
+    }
+    std::fs::remove_dir_all(c.join("iso")).expect("remove the ISOs");
+    for (i, p) in profiles.iter().enumerate() {
+        let name = p.with_extension("iso");
+        let out = work
+            .path()
+            .join("serial")
+            .join(name.file_name().expect("name"));
+        let o = build(p, &out, &c);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(
+            sha256(&std::fs::read(&out).expect("serial iso")),
+            shared[i],
+            "{}: the ISO of the concurrent build differs from the serial one",
+            sets[i].0
+        );
+    }
+    // Each package was built by one of them; the others waited and found it built.
+    built.sort();
+    assert_eq!(
+        built,
+        ["package fixture-init", "package greet", "package hello"],
+        "packages built more than once or not at all"
+    );
 }

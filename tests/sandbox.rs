@@ -20,9 +20,14 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-/// Builds a profile whose one tool runs `steps` (TOML), after installing `marker` in its
-/// staging folder when all goes well; returns the build's output.
+/// Builds a profile whose one tool runs `steps` (TOML); returns the build's output.
 fn build_with_steps(d: &Path, steps: &str) -> Output {
+    build_with_tools(d, &[("probe", steps, "")])
+}
+
+/// Builds a profile of the tools `(name, steps, more recipe keys)`, all from one fixture
+/// source; returns the build's output.
+fn build_with_tools(d: &Path, tools: &[(&str, &str, &str)]) -> Output {
     let k = d.join("kernel");
     std::fs::create_dir_all(&k).expect("mkdir");
     std::fs::write(
@@ -38,18 +43,21 @@ fn build_with_steps(d: &Path, steps: &str) -> Output {
     git(&src, &["add", "-A"]);
     git(&src, &["commit", "-qm", "x"]);
     let rev = git(&src, &["rev-parse", "HEAD"]);
-    let profile = d.join("p.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "format = 1\nname = \"sb\"\n[tools]\nselect = [\"probe\"]\n[kernel]\nsource = {{ path = \"{}\" }}\n\
-             [[tool]]\nname = \"probe\"\ndescription = \"probe\"\ngit = \"file://{}\"\nrev = \"{rev}\"\n\
-             build = {{ steps = {steps} }}\nsize = 1\n",
-            k.display(),
+    let names: Vec<String> = tools.iter().map(|t| format!("\"{}\"", t.0)).collect();
+    let mut text = format!(
+        "format = 1\nname = \"sb\"\n[tools]\nselect = [{}]\n[kernel]\nsource = {{ path = \"{}\" }}\n",
+        names.join(", "),
+        k.display()
+    );
+    for (name, steps, extra) in tools {
+        text.push_str(&format!(
+            "[[tool]]\nname = \"{name}\"\ndescription = \"probe\"\ngit = \"file://{}\"\nrev = \"{rev}\"\n\
+             build = {{ steps = {steps} }}\nsize = 1\n{extra}\n",
             src.display()
-        ),
-    )
-    .expect("profile");
+        ));
+    }
+    let profile = d.join("p.toml");
+    std::fs::write(&profile, text).expect("profile");
     Command::new(env!("CARGO_BIN_EXE_stali"))
         .arg("build")
         .arg(&profile)
@@ -119,4 +127,56 @@ fn a_recipe_writes_its_own_folders() {
         .next()
         .expect("a package");
     assert!(pkg.path().join("staging/usr/share/probe/ok").is_file());
+}
+
+#[test]
+fn a_package_link_out_of_the_image_is_never_merged_through() {
+    let d = tempfile::tempdir().expect("tempdir");
+    // Stands for the builder's /etc: a folder outside the build that nothing may touch.
+    let host = d.path().join("host-etc");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    std::fs::write(host.join("passwd"), "host\n").expect("write");
+    let link = format!(
+        "[[\"mkdir\", \"-p\", \"${{DESTDIR}}/usr\"], [\"ln\", \"-s\", \"{}\", \"${{DESTDIR}}/usr/share\"]]",
+        host.display()
+    );
+    let write = "[[\"mkdir\", \"-p\", \"${DESTDIR}/usr/share/x\"], [\"cp\", \"README\", \"${DESTDIR}/usr/share/passwd\"], [\"chmod\", \"1777\", \"${DESTDIR}/usr/share/x\"]]";
+    let o = build_with_tools(d.path(), &[("linker", &link, ""), ("writer", write, "")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "writer installs files below /usr/share, which linker installs as a link to {}: stali never merges through a link",
+            host.display()
+        )),
+        "{err}"
+    );
+    let names: Vec<_> = std::fs::read_dir(&host)
+        .expect("host")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["passwd"], "files written onto the host");
+    assert_eq!(std::fs::read(host.join("passwd")).expect("read"), b"host\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&host).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "the host folder was chmodded");
+}
+
+#[test]
+fn setuid_bits_reach_the_image_only_when_declared() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let steps = "[[\"mkdir\", \"-p\", \"${DESTDIR}/bin\"], [\"cp\", \"README\", \"${DESTDIR}/bin/su\"], [\"cp\", \"README\", \"${DESTDIR}/bin/passwd\"], [\"chmod\", \"4755\", \"${DESTDIR}/bin/su\", \"${DESTDIR}/bin/passwd\"]]";
+    let o = build_with_tools(
+        d.path(),
+        &[("probe", steps, "modes = { \"/bin/passwd\" = \"4755\" }")],
+    );
+    // The image is merged before the stand-in kernel stops the build.
+    let err = stderr(&o);
+    assert!(err.contains("tinyconfig"), "{err}");
+    assert!(
+        err.contains("probe: /bin/su installed with mode 0755 instead of 4755"),
+        "{err}"
+    );
+    assert!(!err.contains("/bin/passwd installed"), "{err}");
 }

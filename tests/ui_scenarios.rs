@@ -335,3 +335,43 @@ fn not_a_terminal_exits_2_and_bad_theme_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `classic`"));
 }
+
+#[test]
+fn a_profile_that_carries_code_says_so_and_what_it_runs() {
+    let text = "format = 1\nname = \"shared\"\n[tools]\nselect = [\"sinit\", \"mksh\", \"probe\"]\n\
+                [[tool]]\nname = \"probe\"\ndescription = \"probe\"\ngit = \"https://example.org/p.git\"\n\
+                rev = \"0123456789abcdef0123456789abcdef01234567\"\nbuild = { steps = [[\"sh\", \"-c\", \"id\"]] }\nsize = 1\n";
+    let c = Catalog::embedded();
+    let p = Profile::parse(text, Some(std::path::Path::new("shared.toml")), &c).expect("parses");
+    let app = App::new(p, Some(text.into()), c, look("default")).expect("resolves");
+    // The size panel wraps the line: read it from where it starts, row after row.
+    let s = screen(&app, 120, 40);
+    let rows: Vec<Vec<char>> = s.lines().map(|l| l.chars().collect()).collect();
+    let (row, col) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(y, r)| {
+            let line: String = r.iter().collect();
+            line.find("! carries code")
+                .map(|b| (y, line[..b].chars().count()))
+        })
+        .unwrap_or_else(|| panic!("no carried-code line:\n{s}"));
+    let mut said = Vec::new();
+    for r in &rows[row..] {
+        let part: String = r[col..].iter().take_while(|c| **c != '│').collect();
+        if part.trim().is_empty() {
+            break;
+        }
+        said.push(part.trim().to_string());
+    }
+    let said = said.join(" ");
+    assert!(
+        said.starts_with(
+            "! carries code: recipe `probe` (https://example.org/p.git) runs the commands `sh -c id`; built only once trusted"
+        ),
+        "{said}\n{s}"
+    );
+    // The shipped profile carries none.
+    let s = screen(&real_app(), 120, 40);
+    assert!(!s.contains("carries code"), "{s}");
+}

@@ -554,6 +554,8 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                         "url": t.source.url(), "pin": t.source.pin(), "license": t.license,
                         "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
                         "size": t.size, "size_source": t.size_source, "untested": t.untested,
+                        "modes": t.modes.iter().map(|(p, m)| (format!("/{p}"), format!("{m:04o}").into()))
+                            .collect::<serde_json::Map<String, serde_json::Value>>(),
                         "services": t.services.iter().map(|v| serde_json::json!({
                             "name": v.name, "description": v.description, "run": v.run,
                             "respawn": v.respawn, "per_link": v.per_link, "dirs": v.dirs,
@@ -638,6 +640,14 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 s.push('\n');
                 for svc in &t.services {
                     s.push_str(&format!("  {:<16} starts at boot: {}\n", "", svc.summary()));
+                }
+                if !t.modes.is_empty() {
+                    let modes: Vec<String> = t
+                        .modes
+                        .iter()
+                        .map(|(p, m)| format!("/{p} {m:04o}"))
+                        .collect();
+                    s.push_str(&format!("  {:<16} modes: {}\n", "", modes.join(", ")));
                 }
             }
         }

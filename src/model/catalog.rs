@@ -108,6 +108,10 @@ pub struct ToolDef {
     pub track: Option<super::track::Track>,
     /// What it starts at boot (`[[tool.service]]`).
     pub services: Vec<super::service::Service>,
+    /// Modes its recipe declares for installed files (`modes = { "/bin/su" = "4755" }`),
+    /// by path inside the image without the leading `/`: the only way a setuid, setgid or
+    /// world-writable file or folder reaches the image.
+    pub modes: BTreeMap<String, u32>,
     /// Where this entry came from.
     pub origin: Origin,
 }
@@ -375,6 +379,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "track",
     "untested",
     "service",
+    "modes",
 ];
 
 /// Categories a tool may have, in menu order.
@@ -669,6 +674,41 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
             }
         });
     let services = super::service::read_services(r, t, &name);
+    let mut modes = BTreeMap::new();
+    if let Some(mt) = r.table(t, "modes") {
+        for (k, node) in mt.keys() {
+            let key: &str = k.get_ref();
+            let at = format!("{}.\"{key}\"", mt.path);
+            let path = key.strip_prefix('/').unwrap_or(key);
+            if !valid_exclude(path) {
+                r.error(
+                    &k.span(),
+                    &at,
+                    format!(
+                        "`{}` is not a path inside the image: give it like \"/bin/su\" (no `.` or `..` parts)",
+                        short(key)
+                    ),
+                );
+                continue;
+            }
+            let Some(v) = r.as_string(node.value, &at) else {
+                continue;
+            };
+            match parse_mode(v.get_ref()) {
+                Some(m) => {
+                    modes.insert(path.to_string(), m);
+                }
+                None => r.error(
+                    &v.span(),
+                    &at,
+                    format!(
+                        "`{}` is not a mode: give 3 or 4 octal digits, like \"4755\"",
+                        short(v.get_ref())
+                    ),
+                ),
+            }
+        }
+    }
     let after = r.diags.iter().filter(|d| d.is_error()).count();
     if after > before || name.is_empty() {
         return None;
@@ -693,8 +733,17 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         untested,
         track,
         services,
+        modes,
         origin,
     })
+}
+
+/// A file mode written as 3 or 4 octal digits (`"755"`, `"4755"`).
+pub fn parse_mode(s: &str) -> Option<u32> {
+    if !(3..=4).contains(&s.len()) || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(s, 8).ok()
 }
 
 /// What kind of pin a value must be.

@@ -6,9 +6,11 @@
 //! `kernel/KEY/` (a kbuild object folder), `logs/` (one log per step).
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use cap_std::fs::Dir;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
@@ -170,6 +172,53 @@ pub fn enter(root: &Path) -> Result<CacheUse> {
 
 pub use crate::fsutil::lock_file;
 
+/// `path` with `suffix` added to its file name (`pkg/a.b-KEY` + `.tmp` is
+/// `pkg/a.b-KEY.tmp`; `with_extension` would replace the `.b-KEY`).
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Waits for the exclusive lock of the cache entry `CACHE/KIND/NAME` (the file
+/// `CACHE/locks/KIND/NAME.lock`, so the entries' folders hold entries only): one run makes
+/// an entry while the others wait, then find it made.
+pub fn lock_entry(entry: &Path) -> Result<fs::File> {
+    let lock = match (entry.parent(), entry.file_name()) {
+        (Some(kind_dir), Some(name)) => match (kind_dir.parent(), kind_dir.file_name()) {
+            (Some(root), Some(kind)) => sibling(&root.join("locks").join(kind).join(name), ".lock"),
+            _ => sibling(entry, ".lock"),
+        },
+        _ => sibling(entry, ".lock"),
+    };
+    create_parent(&lock)?;
+    lock_file(&lock)
+}
+
+/// Makes the cache folder `entry` once, however many runs want it at the same time:
+/// when `done(entry)` is false, under the entry's lock (and after checking again, since
+/// another run may have made it meanwhile), `make` fills the empty folder `ENTRY.tmp`,
+/// which is then renamed to `entry`. Returns whether this run made it.
+pub fn make_entry(
+    entry: &Path,
+    done: impl Fn(&Path) -> bool,
+    make: impl FnOnce(&Path) -> Result<()>,
+) -> Result<bool> {
+    if done(entry) {
+        return Ok(false);
+    }
+    let _lock = lock_entry(entry)?;
+    if done(entry) {
+        return Ok(false);
+    }
+    let tmp = sibling(entry, ".tmp");
+    remove_dir(&tmp)?;
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    make(&tmp)?;
+    publish_dir(&tmp, entry)?;
+    Ok(true)
+}
+
 /// Removes a folder if it exists.
 pub fn remove_dir(p: &Path) -> Result<()> {
     match fs::remove_dir_all(p) {
@@ -179,69 +228,191 @@ pub fn remove_dir(p: &Path) -> Result<()> {
     }
 }
 
-/// Copies a tree (files, folders, symlinks), keeping modes; used to assemble sysroots,
-/// fresh source trees and the root filesystem.
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .with_context(|| format!("cannot read {}", from.display()))?
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot read {}", from.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let src = e.path();
-        let dst = to.join(e.file_name());
+/// Opens the folder `path` as a capability: every path below it is then resolved beneath
+/// it (`cap-std`: openat2 `RESOLVE_BENEATH` where the kernel has it, a checked walk
+/// elsewhere), so no link, absolute or `..`, leads out of it.
+pub fn open_beneath(path: &Path) -> Result<Dir> {
+    Dir::open_ambient_dir(path, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open the folder {}", path.display()))
+}
+
+/// The entries of `dir` (shown as `shown`), sorted by name, each with its type as the
+/// folder lists it (a link is a link, never what it points at).
+fn sorted_entries(
+    dir: &Dir,
+    shown: &Path,
+) -> Result<Vec<(std::ffi::OsString, cap_std::fs::FileType)>> {
+    let mut out = Vec::new();
+    for e in dir
+        .entries()
+        .with_context(|| format!("cannot read {}", shown.display()))?
+    {
+        let e = e.with_context(|| format!("cannot read {}", shown.display()))?;
+        let name = e.file_name();
         let ft = e
             .file_type()
-            .with_context(|| format!("cannot stat {}", src.display()))?;
+            .with_context(|| format!("cannot stat {}", shown.join(&name).display()))?;
+        out.push((name, ft));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Why a write to `rel` below the folder `shown` did not happen: when a link on the way
+/// leads out of the folder, that link and its target are named.
+pub fn beneath_error(dir: &Dir, shown: &Path, rel: &Path, e: std::io::Error) -> anyhow::Error {
+    let mut at = PathBuf::new();
+    for c in rel.components() {
+        at.push(c);
+        if let Ok(target) = dir.read_link_contents(&at) {
+            return anyhow::anyhow!(
+                "cannot write {}: {} is a link to {}, and stali never writes through a link that may leave the tree ({e})",
+                shown.join(rel).display(),
+                shown.join(&at).display(),
+                target.display()
+            );
+        }
+    }
+    anyhow::Error::new(e).context(format!("cannot write {}", shown.join(rel).display()))
+}
+
+/// Copies a tree (files, folders, symlinks), keeping modes and modification times; used
+/// to assemble sysroots, fresh source trees and kernel object folders. Both trees are
+/// opened as capabilities ([`open_beneath`]): a link in `from` is copied as a link, and
+/// nothing is written through a link of `to` that leads out of `to` (an error names it).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    copy_tree_with(from, to, &mut |_, _, mode| mode)
+}
+
+/// A mode for an entry being copied: `(path relative to the tree, is a folder, mode)`
+/// to the mode it gets.
+pub type AdjustMode<'a> = dyn FnMut(&Path, bool, u32) -> u32 + 'a;
+
+/// [`copy_tree`], each file's and folder's mode given by `adjust`.
+pub fn copy_tree_with(from: &Path, to: &Path, adjust: &mut AdjustMode<'_>) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let (src, dst) = (open_beneath(from)?, open_beneath(to)?);
+    copy_dir(&src, &dst, from, to, Path::new(""), adjust)
+}
+
+/// Copies the entries of `src` (the folder `from/rel`) into `to/rel`.
+fn copy_dir(
+    src: &Dir,
+    dst: &Dir,
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    adjust: &mut AdjustMode<'_>,
+) -> Result<()> {
+    use cap_std::fs::PermissionsExt as _;
+    for (name, ft) in sorted_entries(src, &from.join(rel))? {
+        let r = rel.join(&name);
+        let (s, d) = (from.join(&r), to.join(&r));
+        let fail = |e: std::io::Error| beneath_error(dst, to, &r, e);
+        let meta = src
+            .symlink_metadata(&name)
+            .with_context(|| format!("cannot stat {}", s.display()))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let existing = dst.symlink_metadata(&r).ok();
         if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-            let perm = fs::metadata(&src)?.permissions();
-            fs::set_permissions(&dst, perm)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src)?;
-            if dst.symlink_metadata().is_ok() {
-                fs::remove_file(&dst)?;
+            match existing {
+                Some(m) if m.is_dir() => {}
+                // A link to a folder inside the tree is followed (the writes stay in it);
+                // one that leads out, or to no folder, is named.
+                Some(m) if m.is_symlink() => match dst.metadata(&r) {
+                    Ok(t) if t.is_dir() => {}
+                    Ok(_) => bail!(
+                        "cannot copy the folder {} onto {}, a link to something that is not a folder",
+                        s.display(),
+                        d.display()
+                    ),
+                    Err(e) => return Err(fail(e)),
+                },
+                Some(_) => bail!(
+                    "cannot copy the folder {} onto {}, which is not a folder",
+                    s.display(),
+                    d.display()
+                ),
+                None => dst.create_dir(&r).map_err(fail)?,
             }
-            std::os::unix::fs::symlink(&target, &dst)
-                .with_context(|| format!("cannot link {}", dst.display()))?;
-        } else {
-            if dst.symlink_metadata().is_ok() {
-                fs::remove_file(&dst)?;
+            let sub = src
+                .open_dir(&name)
+                .with_context(|| format!("cannot open {}", s.display()))?;
+            copy_dir(&sub, dst, from, to, &r, adjust)?;
+            let mode = adjust(&r, true, mode);
+            dst.set_permissions(&r, cap_std::fs::Permissions::from_mode(mode))
+                .map_err(fail)?;
+            continue;
+        }
+        if let Some(m) = existing {
+            if m.is_dir() {
+                bail!(
+                    "cannot copy {} onto the folder {}",
+                    s.display(),
+                    d.display()
+                );
             }
-            fs::copy(&src, &dst)
-                .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+            dst.remove_file(&r).map_err(fail)?;
+        }
+        if ft.is_symlink() {
+            let target = src
+                .read_link_contents(&name)
+                .with_context(|| format!("cannot read the link {}", s.display()))?;
+            dst.symlink_contents(&target, &r).map_err(fail)?;
+        } else if ft.is_file() {
+            let mut input = src
+                .open(&name)
+                .with_context(|| format!("cannot open {}", s.display()))?
+                .into_std();
+            let mut out = dst
+                .open_with(
+                    &r,
+                    cap_std::fs::OpenOptions::new().write(true).create_new(true),
+                )
+                .map_err(fail)?
+                .into_std();
+            std::io::copy(&mut input, &mut out)
+                .with_context(|| format!("cannot copy {} to {}", s.display(), d.display()))?;
+            out.set_permissions(fs::Permissions::from_mode(adjust(&r, false, mode)))
+                .with_context(|| format!("cannot set the mode of {}", d.display()))?;
             // Keep the modification time: make compares them, and a release tarball's
             // generated files (configure, Makefile.in) must stay newer than their inputs.
-            if let Ok(mtime) = fs::symlink_metadata(&src).and_then(|m| m.modified()) {
-                // futimens needs ownership, not write permission: read-only files work.
-                fs::File::open(&dst)
-                    .and_then(|f| f.set_modified(mtime))
-                    .with_context(|| format!("cannot set the time of {}", dst.display()))?;
-            }
+            let mtime = meta
+                .modified()
+                .map(|t| t.into_std())
+                .with_context(|| format!("cannot read the time of {}", s.display()))?;
+            out.set_modified(mtime)
+                .with_context(|| format!("cannot set the time of {}", d.display()))?;
+        } else {
+            bail!(
+                "cannot copy {}: not a file, folder or link (a device, FIFO or socket)",
+                s.display()
+            );
         }
     }
     Ok(())
 }
 
-/// Every file (not folder) below `root`, as paths relative to it, sorted.
+/// Every file (not folder) below `root`, as paths relative to it, sorted; links are
+/// listed, never followed.
 pub fn files_below(root: &Path) -> Result<Vec<PathBuf>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-            let e = e?;
-            let p = e.path();
-            let ft = e.file_type()?;
+    fn walk(dir: &Dir, shown: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for (name, ft) in sorted_entries(dir, &shown.join(rel))? {
+            let r = rel.join(&name);
             if ft.is_dir() {
-                walk(root, &p, out)?;
+                let sub = dir
+                    .open_dir(&name)
+                    .with_context(|| format!("cannot open {}", shown.join(&r).display()))?;
+                walk(&sub, shown, &r, out)?;
             } else {
-                out.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
+                out.push(r);
             }
         }
         Ok(())
     }
     let mut out = Vec::new();
     if root.exists() {
-        walk(root, root, &mut out)?;
+        walk(&open_beneath(root)?, root, Path::new(""), &mut out)?;
     }
     out.sort();
     Ok(out)
@@ -251,7 +422,8 @@ pub fn files_below(root: &Path) -> Result<Vec<PathBuf>> {
 pub fn tree_size(root: &Path) -> Result<u64> {
     let mut total = 0;
     for rel in files_below(root)? {
-        let m = fs::symlink_metadata(root.join(&rel))?;
+        let p = root.join(&rel);
+        let m = fs::symlink_metadata(&p).with_context(|| format!("cannot stat {}", p.display()))?;
         if m.is_file() {
             total += m.len();
         }
@@ -326,6 +498,67 @@ mod tests {
         assert_eq!(
             fs::read(d.path().join("other/y.iso")).expect("read"),
             b"one"
+        );
+    }
+
+    #[test]
+    fn copy_tree_never_writes_through_a_link_out_of_the_destination() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let host = d.path().join("host");
+        fs::create_dir_all(&host).expect("mkdir");
+        // A sysroot where an earlier library installed `usr/include -> HOST`.
+        let to = d.path().join("sysroot");
+        fs::create_dir_all(to.join("usr")).expect("mkdir");
+        std::os::unix::fs::symlink(&host, to.join("usr/include")).expect("link");
+        let from = d.path().join("lib");
+        fs::create_dir_all(from.join("usr/include/sys")).expect("mkdir");
+        fs::write(from.join("usr/include/sys/x.h"), "x").expect("write");
+        let err = copy_tree(&from, &to).expect_err("wrote through the link");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!(
+                "{} is a link to {}, and stali never writes through a link that may leave the tree",
+                to.join("usr/include").display(),
+                host.display()
+            )),
+            "{msg}"
+        );
+        assert_eq!(fs::read_dir(&host).expect("read").count(), 0);
+        // A link inside the tree is followed: it stays in it.
+        let inside = d.path().join("inside");
+        fs::create_dir_all(inside.join("usr/real")).expect("mkdir");
+        std::os::unix::fs::symlink("real", inside.join("usr/include")).expect("link");
+        copy_tree(&from, &inside).expect("copy through an inner link");
+        assert!(inside.join("usr/real/sys/x.h").is_file());
+    }
+
+    #[test]
+    fn entry_locks_and_temporaries_are_named_after_the_entry() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let entry = d.path().join("pkg/e2fs.progs-0123");
+        assert_eq!(
+            sibling(&entry, ".tmp"),
+            d.path().join("pkg/e2fs.progs-0123.tmp")
+        );
+        drop(lock_entry(&entry).expect("lock"));
+        assert!(d.path().join("locks/pkg/e2fs.progs-0123.lock").is_file());
+        let other = d.path().join("pkg/other");
+        assert!(
+            make_entry(
+                &other,
+                |e| e.join("done").exists(),
+                |tmp| { fs::write(tmp.join("done"), "").map_err(Into::into) }
+            )
+            .expect("make")
+        );
+        assert!(other.join("done").is_file() && !sibling(&other, ".tmp").exists());
+        assert!(
+            !make_entry(
+                &other,
+                |e| e.join("done").exists(),
+                |_| { anyhow::bail!("made twice") }
+            )
+            .expect("found made")
         );
     }
 

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -116,25 +115,40 @@ fn normalize(path: &[u8]) -> Result<Vec<u8>> {
     Ok(parts.join(&b'/'))
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, (u32, EntryKind)>) -> Result<()> {
-    let rd = fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
+/// Adds the entries below `dir` (the folder `rel` of the tree at `root`) to `out`. The
+/// tree is read as a capability ([`super::cache::open_beneath`]): a link is packed as a
+/// link, and nothing is read through one that leads out of the tree.
+fn walk(
+    root: &Path,
+    dir: &cap_std::fs::Dir,
+    rel: &Path,
+    out: &mut BTreeMap<Vec<u8>, (u32, EntryKind)>,
+) -> Result<()> {
+    use cap_std::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
+    let shown = root.join(rel);
+    let rd = dir
+        .entries()
+        .with_context(|| format!("reading directory {}", shown.display()))?;
     for ent in rd {
-        let ent = ent.with_context(|| format!("reading directory {}", dir.display()))?;
-        let path = ent.path();
-        let meta = fs::symlink_metadata(&path)
+        let ent = ent.with_context(|| format!("reading directory {}", shown.display()))?;
+        let name = ent.file_name();
+        let path = shown.join(&name);
+        let meta = dir
+            .symlink_metadata(&name)
             .with_context(|| format!("reading metadata of {}", path.display()))?;
-        let rel = path
-            .strip_prefix(root)
-            .with_context(|| format!("{} is outside {}", path.display(), root.display()))?;
-        let name = rel.as_os_str().as_bytes().to_vec();
-        let perm = meta.mode() & 0o7777;
+        let r = rel.join(&name);
+        let perm = meta.permissions().mode() & 0o7777;
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
             EntryKind::Dir
         } else if ft.is_file() {
-            EntryKind::File(fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+            EntryKind::File(
+                dir.read(&name)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )
         } else if ft.is_symlink() {
-            let t = fs::read_link(&path)
+            let t = dir
+                .read_link_contents(&name)
                 .with_context(|| format!("reading symlink {}", path.display()))?;
             EntryKind::Symlink(t.as_os_str().as_bytes().to_vec())
         } else if ft.is_char_device() || ft.is_block_device() {
@@ -151,9 +165,12 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, (u32, EntryKind)>) 
             bail!("cannot put {} in a cpio archive (socket?)", path.display());
         };
         let is_dir = matches!(kind, EntryKind::Dir);
-        out.insert(name, (perm, kind));
+        out.insert(r.as_os_str().as_bytes().to_vec(), (perm, kind));
         if is_dir {
-            walk(root, &path, out)?;
+            let sub = dir
+                .open_dir(&name)
+                .with_context(|| format!("reading directory {}", path.display()))?;
+            walk(root, &sub, &r, out)?;
         }
     }
     Ok(())
@@ -216,7 +233,12 @@ pub fn build_newc(root: Option<&Path>, extra: &[CpioEntry], mtime_epoch: u64) ->
         if !meta.is_dir() {
             bail!("initramfs root {} is not a directory", root.display());
         }
-        walk(root, root, &mut entries)?;
+        walk(
+            root,
+            &super::cache::open_beneath(root)?,
+            Path::new(""),
+            &mut entries,
+        )?;
     }
     for e in extra {
         entries.insert(

@@ -213,6 +213,28 @@ pub(crate) fn kill_children_where(pred: impl Fn(&str) -> bool) {
             signal_group(h, true, rustix::process::Signal::KILL);
         }
     }
+    // A killed process is gone only once the kernel has torn it down (a sandbox's PID
+    // namespace is emptied by its dying init, and a zombie waits for init to reap it):
+    // wait, a few seconds at most, until no process is left in the groups, so that
+    // nothing of this run still exists when stali exits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (h, group) in &handles {
+        if !*group {
+            continue;
+        }
+        for pid in h.pids() {
+            let Some(pid) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            else {
+                continue;
+            };
+            while rustix::process::test_kill_process_group(pid).is_ok() && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 /// The signal that interrupted this process (0 when none).
@@ -530,6 +552,41 @@ const SANDBOX_READ: &[&str] = &[
 /// Whether sandboxed steps are confined (not when `STALI_NO_SANDBOX=1`).
 pub fn sandbox_enabled() -> bool {
     std::env::var_os("STALI_NO_SANDBOX").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+/// The `PATH` package build steps get: the builder's (else `/usr/local/bin:/usr/bin:/bin`)
+/// without the entries a step cannot use: relative ones, and under the sandbox those
+/// inside `$HOME`, which it hides. Part of every package's key, with
+/// [`sandbox_fingerprint`]: another `PATH` may find other programs.
+pub fn step_path() -> String {
+    step_path_of(
+        std::env::var_os("PATH"),
+        std::env::var_os("HOME").map(PathBuf::from),
+        sandbox_enabled(),
+    )
+}
+
+fn step_path_of(path: Option<OsString>, home: Option<PathBuf>, sandboxed: bool) -> String {
+    let path = path
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let home = home.filter(|h| h != Path::new("/") && sandboxed);
+    let kept: Vec<String> = std::env::split_paths(&path)
+        .filter(|p| p.is_absolute() && !home.as_ref().is_some_and(|h| p.starts_with(h)))
+        .map(|p| p.display().to_string())
+        .collect();
+    kept.join(":")
+}
+
+/// What a sandboxed step sees of the machine, as text for package keys: bubblewrap's
+/// options and mounts for `path` (the work folder left out), or `unconfined` under
+/// `STALI_NO_SANDBOX=1`.
+pub fn sandbox_fingerprint(path: &str) -> String {
+    if sandbox_enabled() {
+        sandbox_argv(&[], &[], Some(OsStr::new(path)), None).join("\n")
+    } else {
+        "unconfined".into()
+    }
 }
 
 /// The bubblewrap command line that runs `argv` in `cwd` with only `writable` writable
@@ -862,6 +919,37 @@ mod tests {
             err.contains("could not start") && err.contains("not found"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_steps_path_keeps_what_a_sandboxed_step_can_use() {
+        let path = Some(OsString::from(
+            "/usr/bin:bin:/home/u/.cargo/bin::/opt/x/bin",
+        ));
+        let home = Some(PathBuf::from("/home/u"));
+        assert_eq!(
+            step_path_of(path.clone(), home.clone(), true),
+            "/usr/bin:/opt/x/bin"
+        );
+        assert_eq!(
+            step_path_of(path, home, false),
+            "/usr/bin:/home/u/.cargo/bin:/opt/x/bin"
+        );
+        assert_eq!(
+            step_path_of(None, None, true),
+            "/usr/local/bin:/usr/bin:/bin"
+        );
+        // What the sandbox shows is in the text packages are keyed by.
+        if sandbox_enabled() {
+            let a = sandbox_fingerprint("/usr/bin");
+            assert!(
+                a.contains("--unshare-net") && a.contains("/etc/passwd"),
+                "{a}"
+            );
+            let other = tempfile::tempdir().expect("tempdir");
+            let b = sandbox_fingerprint(&format!("/usr/bin:{}", other.path().display()));
+            assert_ne!(a, b, "another PATH folder is another sandbox");
+        }
     }
 
     #[test]

@@ -213,6 +213,12 @@ pub fn fetch_git(
     }
 
     let repo_path = cache_repo_path(cache_dir, url);
+    // One run fetches into the repository and checks out at a time; another waits, then
+    // usually finds the checkout made.
+    let _lock = super::cache::lock_entry(&repo_path)?;
+    if dest.is_dir() {
+        return Ok(dest);
+    }
     let repo = match git2::Repository::open_bare(&repo_path) {
         Ok(r) => r,
         Err(_) => {

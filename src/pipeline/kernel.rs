@@ -60,31 +60,32 @@ pub fn prepare_source(spec: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let tarball = spec;
     let sha = super::cache::sha256_file(spec)?;
     let dest = cache_dir.join("kernel-src").join(&sha[..16]);
-    let marker = dest.join(".complete");
-    if !marker.exists() {
-        if dest.exists() {
-            fs::remove_dir_all(&dest)
-                .with_context(|| format!("removing incomplete extraction {}", dest.display()))?;
-        }
-        fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
-        let log = cache_dir
-            .join("kernel-src")
-            .join(format!("{}.log", &sha[..16]));
-        run_logged(&Step::new(
-            [
-                "tar".to_string(),
-                "-x".to_string(),
-                "-f".to_string(),
-                tarball.display().to_string(),
-                "-C".to_string(),
-                dest.display().to_string(),
-            ],
-            log,
-        ))
-        .with_context(|| format!("extracting kernel tarball {}", tarball.display()))?;
-        fs::write(&marker, format!("{sha}\n"))
-            .with_context(|| format!("writing {}", marker.display()))?;
-    }
+    let log = cache_dir
+        .join("kernel-src")
+        .join(format!("{}.log", &sha[..16]));
+    // Unpacked beside, then renamed: a run sharing the cache waits on the entry's lock
+    // and never sees half a tree.
+    super::cache::make_entry(
+        &dest,
+        |d| d.join(".complete").exists(),
+        |tmp| {
+            run_logged(&Step::new(
+                [
+                    "tar".to_string(),
+                    "-x".to_string(),
+                    "-f".to_string(),
+                    tarball.display().to_string(),
+                    "-C".to_string(),
+                    tmp.display().to_string(),
+                ],
+                &log,
+            ))
+            .with_context(|| format!("extracting kernel tarball {}", tarball.display()))?;
+            let marker = tmp.join(".complete");
+            fs::write(&marker, format!("{sha}\n"))
+                .with_context(|| format!("writing {}", marker.display()))
+        },
+    )?;
     find_tree_root(&dest)
 }
 

@@ -158,6 +158,7 @@ mod tests {
             size_source: String::new(),
             compressed: None,
             untested: None,
+            modes: Default::default(),
             track: None,
             services: Vec::new(),
             origin: Origin::Profile,

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -29,38 +28,168 @@ pub const PSEUDO_MOUNTS: &[(&str, &str, &str, &str)] = &[
     ("run", "/run", "tmpfs", "nosuid,nodev,mode=755"),
 ];
 
-/// Merges the staging trees `(package, folder)` into `root`, refusing a path two packages
-/// both install (a folder shared by both is fine).
-pub fn merge(root: &Path, stagings: &[(String, PathBuf)]) -> Result<BTreeMap<PathBuf, String>> {
-    let mut owner: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for (pkg, dir) in stagings {
-        for rel in super::cache::files_below(dir)? {
-            if let Some(other) = owner.get(&rel) {
-                bail!(
-                    "/{} is installed by both {other} and {pkg}: drop one of them, or change one recipe",
-                    rel.display()
-                );
-            }
-            owner.insert(rel, pkg.clone());
-        }
-    }
-    for (_, dir) in stagings {
-        super::cache::copy_tree(dir, root)?;
-    }
-    Ok(owner)
+/// One package's staging tree to merge into the image, with the modes its recipe
+/// declares (`modes = { "/bin/su" = "4755" }`, paths relative to the image root).
+#[derive(Debug, Clone)]
+pub struct Staging {
+    /// The package's name.
+    pub package: String,
+    /// Its staging folder.
+    pub dir: PathBuf,
+    /// Declared modes, by path inside the image without the leading `/`.
+    pub modes: BTreeMap<String, u32>,
 }
 
-/// What the image holds, looked up once: which programs exist decides what the boot
-/// scripts may call.
-struct Has<'a>(&'a Path);
+/// What a merge did.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// The package that installs each file (not folder), by path inside the image.
+    pub owner: BTreeMap<PathBuf, String>,
+    /// One line per mode that was lowered (setuid, setgid, world-writable).
+    pub dropped: Vec<String>,
+}
 
-impl Has<'_> {
+/// The mode a package's file or folder gets in the image unless its recipe declares
+/// one: no setuid or setgid bit, and nothing world-writable (a folder may be when it is
+/// sticky, like `/tmp`).
+pub fn allowed_mode(is_dir: bool, mode: u32) -> u32 {
+    let mut m = mode & 0o7777 & !0o6000;
+    if !(is_dir && m & 0o1000 != 0) {
+        m &= !0o002;
+    }
+    m
+}
+
+/// What a staging entry is, as its folder lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Dir,
+    File,
+    Link(PathBuf),
+}
+
+impl Kind {
+    fn describe(&self) -> String {
+        match self {
+            Kind::Dir => "a folder".into(),
+            Kind::File => "a file".into(),
+            Kind::Link(t) => format!("a link to {}", t.display()),
+        }
+    }
+}
+
+/// Every entry below a staging tree, folders included, links never followed.
+fn entries(dir: &Path) -> Result<Vec<(PathBuf, Kind)>> {
+    let d = super::cache::open_beneath(dir)?;
+    let mut out = Vec::new();
+    for rel in super::cache::files_below(dir)? {
+        let kind = match d.read_link_contents(&rel) {
+            Ok(t) => Kind::Link(t),
+            Err(_) => Kind::File,
+        };
+        let mut a = rel.parent();
+        while let Some(p) = a.filter(|p| !p.as_os_str().is_empty()) {
+            out.push((p.to_path_buf(), Kind::Dir));
+            a = p.parent();
+        }
+        out.push((rel, kind));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Merges the packages' staging trees into `root`, refusing a path two packages both
+/// install (a folder shared by both is fine) and files below another package's link or
+/// file (each folder of a tree is listed, so this is the same check): nothing is ever written through a link (the root is opened as a capability, so
+/// not even a link made between the check and the write leads out of it). Modes are
+/// lowered by [`allowed_mode`] unless declared; a declared path the package does not
+/// install is an error.
+pub fn merge(root: &Path, stagings: &[Staging]) -> Result<Merged> {
+    let mut merged = Merged::default();
+    let mut kinds: BTreeMap<PathBuf, (Kind, &str)> = BTreeMap::new();
+    for st in stagings {
+        let list = entries(&st.dir)?;
+        for (rel, kind) in &list {
+            let pkg = st.package.as_str();
+            match kinds.get(rel) {
+                Some((Kind::Dir, _)) if *kind == Kind::Dir => {}
+                Some((other_kind, other)) => {
+                    let ((dir_pkg, _), (pkg_of, k)) = match (other_kind, kind) {
+                        (Kind::Dir, k) => ((*other, other_kind), (pkg, k)),
+                        (k, Kind::Dir) => ((pkg, kind), (*other, k)),
+                        _ => bail!(
+                            "/{} is installed by both {other} and {pkg}: drop one of them, or change one recipe",
+                            rel.display()
+                        ),
+                    };
+                    // Writing the folder's files would go through the link (or fail on
+                    // the file): refused, whichever package comes first.
+                    bail!(
+                        "{dir_pkg} installs files below /{r}, which {pkg_of} installs as {}: stali never merges through a link; make /{r} a folder in {pkg_of}, or install the files where the link points",
+                        k.describe(),
+                        r = rel.display(),
+                    );
+                }
+                None => {
+                    kinds.insert(rel.clone(), (kind.clone(), pkg));
+                }
+            }
+        }
+        for path in st.modes.keys() {
+            if !list.iter().any(|(r, _)| r == Path::new(path)) {
+                bail!(
+                    "{}'s recipe declares a mode for /{path}, which it does not install",
+                    st.package
+                );
+            }
+        }
+    }
+    fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    for st in stagings {
+        let mut adjust = |rel: &Path, is_dir: bool, mode: u32| -> u32 {
+            if let Some(m) = rel.to_str().and_then(|r| st.modes.get(r)) {
+                return *m;
+            }
+            let m = allowed_mode(is_dir, mode);
+            if m != mode & 0o7777 {
+                merged.dropped.push(format!(
+                    "{}: /{} installed with mode {:04o} instead of {:04o} (setuid, setgid and world-writable bits need `modes = {{ \"/{}\" = \"{:04o}\" }}` in the recipe)",
+                    st.package,
+                    rel.display(),
+                    m,
+                    mode & 0o7777,
+                    rel.display(),
+                    mode & 0o7777
+                ));
+            }
+            m
+        };
+        super::cache::copy_tree_with(&st.dir, root, &mut adjust)
+            .with_context(|| format!("merging {} into the image", st.package))?;
+    }
+    merged.owner = kinds
+        .into_iter()
+        .filter(|(_, (k, _))| *k != Kind::Dir)
+        .map(|(p, (_, pkg))| (p, pkg.to_string()))
+        .collect();
+    Ok(merged)
+}
+
+/// What the image holds: which programs exist decides what the boot scripts may call.
+/// Looked up beneath the root, so a link out of the image is never followed.
+struct Has(Option<cap_std::fs::Dir>);
+
+impl Has {
+    fn new(root: &Path) -> Self {
+        Has(super::cache::open_beneath(root).ok())
+    }
+
     /// Whether `/PATH` exists in the image (a link counts).
     fn path(&self, p: &str) -> bool {
         self.0
-            .join(p.trim_start_matches('/'))
-            .symlink_metadata()
-            .is_ok()
+            .as_ref()
+            .is_some_and(|d| d.symlink_metadata(p.trim_start_matches('/')).is_ok())
     }
 
     /// Whether a program called `name` is in one of the PATH folders.
@@ -123,7 +252,7 @@ fn service_words(svc: &Service) -> String {
 
 /// The `/etc/rc.init` script for this plan, using only what the image contains.
 pub fn rc_init(plan: &Plan, root: &Path) -> String {
-    let has = Has(root);
+    let has = Has::new(root);
     let mut s = String::new();
     s.push_str("#!/bin/sh\n");
     s.push_str(&format!(
@@ -209,7 +338,7 @@ pub fn rc_init(plan: &Plan, root: &Path) -> String {
 /// The part of rc.init that keeps a shell on each console, with the console as its
 /// controlling terminal (so Ctrl-C and job control work): ubase's `getty`, else sbase's
 /// `setsid`; a login prompt when root has a password and `login` exists, else a root shell.
-fn console_shells(plan: &Plan, has: &Has<'_>) -> String {
+fn console_shells(plan: &Plan, has: &Has) -> String {
     let mut s = String::new();
     let devices = console_devices(&plan.image.cmdline);
     let pause = if has.program("sleep") {
@@ -275,7 +404,7 @@ fn console_shells(plan: &Plan, has: &Has<'_>) -> String {
 /// `&` would make it ignore SIGINT and SIGQUIT (a shell without job control does that to
 /// background jobs), and every program it starts, the console shell's `sleep` included,
 /// would inherit that, so Ctrl-C would reach nothing.
-fn background(has: &Has<'_>, script: &str, args: &str) -> String {
+fn background(has: &Has, script: &str, args: &str) -> String {
     if has.program("setsid") {
         let args = if args.is_empty() {
             String::new()
@@ -292,7 +421,7 @@ fn background(has: &Has<'_>, script: &str, args: &str) -> String {
 /// The `/etc/rc.shutdown` script: stop every process (services first among them), sync,
 /// then power off or reboot with what the image has.
 pub fn rc_shutdown(root: &Path) -> String {
-    let has = Has(root);
+    let has = Has::new(root);
     let mut s = String::from(
         "#!/bin/sh\n# Generated by stali. sinit runs it with `reboot` or `poweroff`.\nPATH=/bin:/sbin:/usr/bin:/usr/sbin\nexport PATH\n",
     );
@@ -321,18 +450,38 @@ pub fn fstab() -> String {
 /// Writes the skeleton into `root` (after the packages are merged, so the scripts can see
 /// which tools exist). `/init` points at `/sbin/init`.
 pub fn skeleton(plan: &Plan, root: &Path) -> Result<()> {
-    for d in SKELETON_DIRS {
-        fs::create_dir_all(root.join(d)).with_context(|| format!("cannot create /{d}"))?;
-    }
-    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::set_permissions(root.join("root"), fs::Permissions::from_mode(0o700))?;
-    let write = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        let p = root.join(rel);
-        if p.symlink_metadata().is_ok() {
-            fs::remove_file(&p).with_context(|| format!("cannot replace /{rel}"))?;
+    use cap_std::fs::{Permissions, PermissionsExt as _};
+    let dir = super::cache::open_beneath(root)?;
+    let fail = |rel: &str, e: std::io::Error| {
+        super::cache::beneath_error(&dir, Path::new("/"), Path::new(rel), e)
+    };
+    let mkdir = |rel: &str, mode: Option<u32>| -> Result<()> {
+        dir.create_dir_all(rel).map_err(|e| fail(rel, e))?;
+        if let Some(m) = mode {
+            dir.set_permissions(rel, Permissions::from_mode(m))
+                .map_err(|e| fail(rel, e))?;
         }
-        fs::write(&p, text).with_context(|| format!("cannot write /{rel}"))?;
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode))?;
+        Ok(())
+    };
+    let link = |target: &str, rel: &str| -> Result<()> {
+        if dir.symlink_metadata(rel).is_err() {
+            dir.symlink_contents(target, rel)
+                .map_err(|e| fail(rel, e))?;
+        }
+        Ok(())
+    };
+    for d in SKELETON_DIRS {
+        mkdir(d, None)?;
+    }
+    mkdir("tmp", Some(0o1777))?;
+    mkdir("root", Some(0o700))?;
+    let write = |rel: &str, text: &str, mode: u32| -> Result<()> {
+        if dir.symlink_metadata(rel).is_ok() {
+            dir.remove_file(rel).map_err(|e| fail(rel, e))?;
+        }
+        dir.write(rel, text).map_err(|e| fail(rel, e))?;
+        dir.set_permissions(rel, Permissions::from_mode(mode))
+            .map_err(|e| fail(rel, e))?;
         Ok(())
     };
     write("etc/hostname", &format!("{}\n", plan.image.hostname), 0o644)?;
@@ -357,8 +506,7 @@ pub fn skeleton(plan: &Plan, root: &Path) -> Result<()> {
         0o644,
     )?;
     if !plan.access.ssh_keys.is_empty() {
-        fs::create_dir_all(root.join("root/.ssh")).context("cannot create /root/.ssh")?;
-        fs::set_permissions(root.join("root/.ssh"), fs::Permissions::from_mode(0o700))?;
+        mkdir("root/.ssh", Some(0o700))?;
         write(
             "root/.ssh/authorized_keys",
             &plan.access.authorized_keys(),
@@ -367,21 +515,17 @@ pub fn skeleton(plan: &Plan, root: &Path) -> Result<()> {
     }
     for svc in planned_services(plan) {
         for d in &svc.dirs {
-            let p = root.join(d.trim_start_matches('/'));
-            fs::create_dir_all(&p).with_context(|| format!("cannot create {d}"))?;
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o700))?;
+            mkdir(d.trim_start_matches('/'), Some(0o700))?;
         }
     }
     // Programs write pid files to /var/run; it is the tmpfs on /run.
-    let var_run = root.join("var/run");
-    if var_run.symlink_metadata().is_err() {
-        std::os::unix::fs::symlink("../run", &var_run).context("cannot link /var/run")?;
-    }
+    link("../run", "var/run")?;
     // sinit's way to stop the machine: SIGUSR1 to init powers off, SIGINT reboots, both
     // through /etc/rc.shutdown (which stops the services and syncs).
-    if plan.provider("init").is_some_and(|t| t.def.name == "sinit") && has_sh(root) {
+    let has = Has::new(root);
+    if plan.provider("init").is_some_and(|t| t.def.name == "sinit") && has.path("bin/sh") {
         for (name, signal) in [("poweroff", "USR1"), ("reboot", "INT")] {
-            if !Has(root).program(name) {
+            if !has.program(name) {
                 write(
                     &format!("sbin/{name}"),
                     &format!(
@@ -392,15 +536,7 @@ pub fn skeleton(plan: &Plan, root: &Path) -> Result<()> {
             }
         }
     }
-    let init = root.join("init");
-    if init.symlink_metadata().is_err() {
-        std::os::unix::fs::symlink("/sbin/init", &init).context("cannot link /init")?;
-    }
-    Ok(())
-}
-
-fn has_sh(root: &Path) -> bool {
-    Has(root).path("bin/sh")
+    link("/sbin/init", "init")
 }
 
 /// Removes what an image never needs from a program's staging tree: headers, static
@@ -432,6 +568,7 @@ pub fn prune(staging: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::model::{Catalog, Profile, resolve};
+    use std::os::unix::fs::PermissionsExt;
 
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPaORoyBEBR//9VSAPsSslOymeAnTnGMoMKPUygU/wg/ me@host";
@@ -604,6 +741,14 @@ mod tests {
         assert!(console_devices("console=../x quiet").is_empty());
     }
 
+    fn staging(package: &str, dir: PathBuf) -> Staging {
+        Staging {
+            package: package.into(),
+            dir,
+            modes: BTreeMap::new(),
+        }
+    }
+
     #[test]
     fn a_file_installed_twice_names_both_packages() {
         let d = tempfile::tempdir().expect("tempdir");
@@ -614,14 +759,143 @@ mod tests {
         let err = merge(
             &d.path().join("root"),
             &[
-                ("sbase".into(), d.path().join("a")),
-                ("coreutils".into(), d.path().join("b")),
+                staging("sbase", d.path().join("a")),
+                staging("coreutils", d.path().join("b")),
             ],
         )
         .expect_err("conflict");
         assert_eq!(
             err.to_string(),
             "/bin/ls is installed by both sbase and coreutils: drop one of them, or change one recipe"
+        );
+    }
+
+    /// A folder outside every tree, with one file, that no merge may touch.
+    fn host_folder(d: &Path) -> PathBuf {
+        let host = d.join("host-etc");
+        fs::create_dir_all(&host).expect("mkdir");
+        fs::write(host.join("passwd"), "host\n").expect("write");
+        fs::set_permissions(&host, fs::Permissions::from_mode(0o755)).expect("chmod");
+        host
+    }
+
+    fn assert_untouched(host: &Path) {
+        let names: Vec<_> = fs::read_dir(host)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["passwd"], "the host folder gained files");
+        assert_eq!(fs::read(host.join("passwd")).expect("read"), b"host\n");
+        let mode = fs::metadata(host).expect("meta").permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "the host folder was chmodded");
+    }
+
+    #[test]
+    fn nothing_is_merged_through_another_packages_link() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let host = host_folder(d.path());
+        let a = d.path().join("a");
+        fs::create_dir_all(a.join("usr")).expect("mkdir");
+        std::os::unix::fs::symlink(&host, a.join("usr/share")).expect("link");
+        let b = d.path().join("b");
+        fs::create_dir_all(b.join("usr/share/x")).expect("mkdir");
+        fs::write(b.join("usr/share/x/passwd"), "evil\n").expect("write");
+        fs::set_permissions(b.join("usr/share/x"), fs::Permissions::from_mode(0o1777))
+            .expect("chmod");
+        for order in [["linker", "writer"], ["writer", "linker"]] {
+            let st: Vec<Staging> = order
+                .iter()
+                .map(|p| staging(p, if *p == "linker" { a.clone() } else { b.clone() }))
+                .collect();
+            let root = d.path().join(format!("root-{}", order[0]));
+            let err = merge(&root, &st).expect_err("merged through a link");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "writer installs files below /usr/share, which linker installs as a link to {}: stali never merges through a link; make /usr/share a folder in linker, or install the files where the link points",
+                    host.display()
+                )
+            );
+            assert_untouched(&host);
+        }
+        // Alone, the link is merged as a link: it points into the image once it boots.
+        let root = d.path().join("root-alone");
+        merge(&root, &[staging("linker", a.clone())]).expect("a link alone");
+        assert_eq!(fs::read_link(root.join("usr/share")).expect("link"), host);
+        // The skeleton's writes do not go through a package's link either.
+        let c = d.path().join("c");
+        fs::create_dir_all(&c).expect("mkdir");
+        std::os::unix::fs::symlink(&host, c.join("etc")).expect("link");
+        let root = d.path().join("root-etc");
+        merge(&root, &[staging("etc-linker", c)]).expect("merge");
+        let err = skeleton(&plan(""), &root).expect_err("wrote through /etc");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!("/etc is a link to {}", host.display())),
+            "{msg}"
+        );
+        assert_untouched(&host);
+        // Nor is the archive packed through it.
+        let cpio = crate::pipeline::cpio::build_newc(Some(&root), &[], 0).expect("cpio");
+        assert!(
+            !cpio.windows(5).any(|w| w == b"host\n"),
+            "the host file was packed"
+        );
+    }
+
+    #[test]
+    fn setuid_and_world_writable_modes_need_a_declaration() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = d.path().join("s");
+        for (f, mode) in [
+            ("bin/su", 0o4755),
+            ("bin/wall", 0o2755),
+            ("bin/open", 0o666),
+            ("bin/ok", 0o755),
+            ("bin/passwd", 0o4755),
+        ] {
+            fs::create_dir_all(s.join("bin")).expect("mkdir");
+            fs::write(s.join(f), "x").expect("write");
+            fs::set_permissions(s.join(f), fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        for (dir, mode) in [("var/spool", 0o777), ("var/tmp", 0o1777)] {
+            fs::create_dir_all(s.join(dir)).expect("mkdir");
+            fs::write(s.join(dir).join("keep"), "").expect("write");
+            fs::set_permissions(s.join(dir), fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let mut st = staging("ubase", s.clone());
+        st.modes.insert("bin/passwd".into(), 0o4711);
+        let root = d.path().join("root");
+        let merged = merge(&root, std::slice::from_ref(&st)).expect("merge");
+        let mode = |rel: &str| {
+            fs::symlink_metadata(root.join(rel))
+                .expect(rel)
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("bin/su"), 0o755);
+        assert_eq!(mode("bin/wall"), 0o755);
+        assert_eq!(mode("bin/open"), 0o664);
+        assert_eq!(mode("bin/ok"), 0o755);
+        assert_eq!(mode("bin/passwd"), 0o4711, "a declared mode is kept");
+        assert_eq!(mode("var/spool"), 0o775);
+        assert_eq!(
+            mode("var/tmp"),
+            0o1777,
+            "a sticky folder may be world-writable"
+        );
+        assert_eq!(merged.dropped.len(), 4, "{:?}", merged.dropped);
+        assert_eq!(
+            merged.dropped[0],
+            "ubase: /bin/open installed with mode 0664 instead of 0666 (setuid, setgid and world-writable bits need `modes = { \"/bin/open\" = \"0666\" }` in the recipe)"
+        );
+        // A declaration for a file the package does not install is an error.
+        st.modes.insert("bin/nope".into(), 0o4755);
+        let err = merge(&d.path().join("root2"), &[st]).expect_err("undeclared");
+        assert_eq!(
+            err.to_string(),
+            "ubase's recipe declares a mode for /bin/nope, which it does not install"
         );
     }
 

@@ -943,6 +943,16 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
             th.fg(th.warn),
         ));
     }
+    // Code the profile brings runs as the user at build time: say so, and what it runs.
+    for c in crate::model::trust::carried_code(&app.profile) {
+        v.push(Line::styled(
+            format!(
+                "! carries code: {}; built only once trusted (stali trust FILE)",
+                g.text(c.runs)
+            ),
+            th.fg(th.warn),
+        ));
+    }
     let b = block(app, "Size estimate".into()).padding(ratatui::widgets::Padding::horizontal(1));
     f.render_widget(Paragraph::new(v).wrap(Wrap { trim: false }).block(b), area);
 }

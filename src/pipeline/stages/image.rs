@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -47,22 +46,34 @@ pub fn rootfs(ctx: &Ctx<'_>, packages: &BTreeMap<String, PackageOut>) -> Result<
     let plan = ctx.plan;
     let timer = StageTimer::start(ctx.events, "rootfs");
     ctx.step("rootfs", "merge and pack");
-    let work = ctx.cache.join("work").join(format!("image-{}", plan.name));
-    cache::remove_dir(&work)?;
-    let root = work.join("root");
-    fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let stagings: Vec<(String, PathBuf)> = plan
+    // This run's own folder (two runs of one profile may share the cache), removed when
+    // done; an interrupted run's is removed by the next run alone on the cache.
+    let works = ctx.cache.join("work");
+    fs::create_dir_all(&works).with_context(|| format!("creating {}", works.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".tmp-image-")
+        .tempdir_in(&works)
+        .with_context(|| format!("creating a temporary folder in {}", works.display()))?;
+    let root = work.path().join("root");
+    let stagings: Vec<rootfs::Staging> = plan
         .tools
         .iter()
-        .filter_map(|t| packages.get(&t.def.name))
-        .filter(|p| !p.library)
-        .map(|p| (p.name.clone(), p.staging.clone()))
+        .filter_map(|t| packages.get(&t.def.name).map(|p| (t, p)))
+        .filter(|(_, p)| !p.library)
+        .map(|(t, p)| rootfs::Staging {
+            package: p.name.clone(),
+            dir: p.staging.clone(),
+            modes: t.def.modes.clone(),
+        })
         .collect();
-    rootfs::merge(&root, &stagings)?;
+    let merged = rootfs::merge(&root, &stagings)?;
+    for message in merged.dropped {
+        ctx.events.event(&BuildEvent::Warning { message });
+    }
     rootfs::skeleton(plan, &root)?;
     let cpio = cpio::build_newc(Some(&root), &cpio::console_entries(), ctx.opts.epoch)?;
     let userland_size = cache::tree_size(&root)?;
-    cache::remove_dir(&work)?;
+    drop(work);
     for (what, bytes) in [
         ("userland", userland_size),
         ("initramfs", cpio.len() as u64),
@@ -94,22 +105,27 @@ pub fn iso(ctx: &Ctx<'_>, bzimage: &std::path::Path) -> Result<String> {
         .add(opts.epoch.to_string())
         .add(ctx.version("xorriso"));
     let cached_iso = ctx.cache.join("iso").join(format!("{}.iso", key.short()));
-    let cached = cached_iso.exists();
+    let mut cached = cached_iso.exists();
     if !cached {
-        ctx.step("iso", format!("{} image", plan.image.boot.as_str()));
-        let wdir = ctx.cache.join("work").join(format!("iso-{}", key.short()));
-        cache::remove_dir(&wdir)?;
-        fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
-        let spec = iso::IsoSpec {
-            kernel: bzimage.to_path_buf(),
-            boot: plan.image.boot,
-            volume_label: volume_label(&plan.name),
-            epoch: opts.epoch,
-            work_dir: wdir.clone(),
-        };
-        iso::write_iso(&spec, &cached_iso).context("writing the ISO")?;
-        cache::remove_dir(&wdir)?;
-        ctx.rebuilt("iso");
+        // One run writes it; another one that wants it waits, then finds it written.
+        let _lock = cache::lock_entry(&cached_iso)?;
+        cached = cached_iso.exists();
+        if !cached {
+            ctx.step("iso", format!("{} image", plan.image.boot.as_str()));
+            let wdir = ctx.cache.join("work").join(format!("iso-{}", key.short()));
+            cache::remove_dir(&wdir)?;
+            fs::create_dir_all(&wdir).with_context(|| format!("creating {}", wdir.display()))?;
+            let spec = iso::IsoSpec {
+                kernel: bzimage.to_path_buf(),
+                boot: plan.image.boot,
+                volume_label: volume_label(&plan.name),
+                epoch: opts.epoch,
+                work_dir: wdir.clone(),
+            };
+            iso::write_iso(&spec, &cached_iso).context("writing the ISO")?;
+            cache::remove_dir(&wdir)?;
+            ctx.rebuilt("iso");
+        }
     }
     let sha = cache::sha256_file(&cached_iso)?;
     let same = opts.output.exists()

@@ -40,23 +40,27 @@ pub fn headers(ctx: &Ctx<'_>, tree: &KernelTree) -> Result<PathBuf> {
     let mut hkey = Key::new("headers");
     hkey.add(PIPELINE_VERSION).add(&tree.identity);
     let headers = ctx.cache.join("headers").join(hkey.short());
-    let cached = headers.join(".done").exists();
-    if !cached {
-        ctx.step("headers", "kernel UAPI headers");
-        let tmp = headers.with_extension("tmp");
-        cache::remove_dir(&tmp)?;
-        kernel::headers_install(
-            &tree.src,
-            &tmp.join("obj"),
-            &tmp.join("usr"),
-            &ctx.logs.join("headers.log"),
-        )
-        .context("installing kernel headers")?;
-        cache::remove_dir(&tmp.join("obj"))?;
-        fs::write(tmp.join(".done"), "")?;
-        cache::publish_dir(&tmp, &headers)?;
+    let made = cache::make_entry(
+        &headers,
+        |d| d.join(".done").exists(),
+        |tmp| {
+            ctx.step("headers", "kernel UAPI headers");
+            kernel::headers_install(
+                &tree.src,
+                &tmp.join("obj"),
+                &tmp.join("usr"),
+                &ctx.logs.join("headers.log"),
+            )
+            .context("installing kernel headers")?;
+            cache::remove_dir(&tmp.join("obj"))?;
+            let done = tmp.join(".done");
+            fs::write(&done, "").with_context(|| format!("cannot write {}", done.display()))
+        },
+    )?;
+    if made {
         ctx.rebuilt("headers");
     }
+    let cached = !made;
     timer.finish(cached);
     Ok(headers)
 }
@@ -126,6 +130,13 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         // Neither record of an earlier configuration of this folder holds any more.
         let _ = fs::remove_file(&configured);
         let _ = fs::remove_file(&built_record);
+        if let Ok(rd) = fs::read_dir(&kdir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("bzImage-") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         // Another configuration of the same source, base and compiler already built: start
         // from its objects, so kbuild recompiles only what the changed options touch.
         if let Some(donor) = kernel_donor(&cache_root.join("kernel"), &kdir, &lineage) {
@@ -175,8 +186,11 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
                 ),
             }),
         }
-        fs::write(kdir.join("lineage"), &lineage)?;
-        fs::write(&configured, "")?;
+        let lineage_file = kdir.join("lineage");
+        fs::write(&lineage_file, &lineage)
+            .with_context(|| format!("cannot write {}", lineage_file.display()))?;
+        fs::write(&configured, "")
+            .with_context(|| format!("cannot write {}", configured.display()))?;
         ctx.rebuilt("kernel config");
         cached = false;
     }
@@ -189,26 +203,37 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
             cache::sha256_bytes(&config)
         ))
     };
-    let up_to_date = work.join("arch/x86/boot/bzImage").exists()
-        && fs::read_to_string(&built_record).ok() == Some(record()?);
-    if !up_to_date {
-        ctx.step("kernel", "build bzImage");
-        write_if_changed(cpio, &cpio_path)?;
-        let _ = fs::remove_file(&built_record);
-        kernel::build(
-            ksrc,
-            &work,
-            opts.jobs,
-            opts.epoch,
-            &logs.join("kernel-build.log"),
-        )
-        .context("building the kernel")?;
-        fs::write(&built_record, record()?)?;
-        ctx.rebuilt("kernel");
-        cached = false;
+    // Each bzImage is kept under the name of what it was built from, so a profile that
+    // shares this configuration with another one (another initramfs) finds its own again,
+    // and the later stages read a file that no other run rebuilds.
+    let rec = record()?;
+    let bzimage = kdir.join(format!(
+        "bzImage-{}",
+        &cache::sha256_bytes(rec.as_bytes())[..16]
+    ));
+    if !bzimage.exists() {
+        let up_to_date = work.join("arch/x86/boot/bzImage").exists()
+            && fs::read_to_string(&built_record).ok() == Some(rec.clone());
+        if !up_to_date {
+            ctx.step("kernel", "build bzImage");
+            write_if_changed(cpio, &cpio_path)?;
+            let _ = fs::remove_file(&built_record);
+            kernel::build(
+                ksrc,
+                &work,
+                opts.jobs,
+                opts.epoch,
+                &logs.join("kernel-build.log"),
+            )
+            .context("building the kernel")?;
+            fs::write(&built_record, &rec)
+                .with_context(|| format!("cannot write {}", built_record.display()))?;
+            ctx.rebuilt("kernel");
+            cached = false;
+        }
+        cache::copy_atomic(&work.join("arch/x86/boot/bzImage"), &bzimage)?;
     }
     parked.put_back()?;
-    let bzimage = obj.join("arch/x86/boot/bzImage");
     let config = fs::read_to_string(obj.join(".config")).context("reading the kernel .config")?;
     let bytes = fs::metadata(&bzimage)
         .with_context(|| format!("cannot stat {}", bzimage.display()))?

@@ -116,6 +116,8 @@ pub fn build_packages(ctx: &Ctx<'_>, inputs: &Inputs<'_>) -> Result<BTreeMap<Str
     // Keys first: a package's key covers its recipe, pin, toolchain, headers and its
     // dependencies' keys, so changing one tool rebuilds it and what depends on it.
     let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    let path = exec::step_path();
+    let sandbox = exec::sandbox_fingerprint(&path);
     for t in &plan.tools {
         let mut k = Key::new("package");
         k.add(PIPELINE_VERSION)
@@ -130,6 +132,8 @@ pub fn build_packages(ctx: &Ctx<'_>, inputs: &Inputs<'_>) -> Result<BTreeMap<Str
                 t.def.build, t.def.make_flags, t.def.configure_flags, t.def.env
             ))
             .add(&inputs.toolchain_key)
+            .add(&path)
+            .add(&sandbox)
             .add(inputs.headers.display().to_string())
             .add(epoch.to_string());
         for d in library_closure(plan, t) {
@@ -236,18 +240,26 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
     let dir = cache_root.join("pkg").join(format!("{name}-{key}"));
     let record = dir.join("record.json");
     let library = t.def.is_library();
-    if let Ok(text) = fs::read_to_string(&record)
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(size) = v["size"].as_u64()
-    {
-        return Ok(PackageOut {
+    let cached = || -> Option<PackageOut> {
+        let text = fs::read_to_string(&record).ok()?;
+        let v = serde_json::from_str::<serde_json::Value>(&text).ok()?;
+        Some(PackageOut {
             name: name.clone(),
             key: key.into(),
             staging: dir.join("staging"),
-            size,
+            size: v["size"].as_u64()?,
             library,
             cached: true,
-        });
+        })
+    };
+    if let Some(out) = cached() {
+        return Ok(out);
+    }
+    // One run builds it; another one that wants it at the same time waits here, then
+    // finds it built.
+    let _lock = cache::lock_entry(&dir)?;
+    if let Some(out) = cached() {
+        return Ok(out);
     }
     let work = cache_root.join("work").join(format!("{name}-{key}"));
     cache::remove_dir(&work)?;
@@ -259,7 +271,7 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
     for l in &job.libs {
         cache::copy_tree(l, &sysroot)?;
     }
-    fs::create_dir_all(&staging)?;
+    fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let log = logs.join(format!("{name}.log"));
     let _ = fs::remove_file(&log);
     let (steps, env) = recipe::commands(
@@ -271,7 +283,7 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
             destdir: &staging,
         },
     );
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    let path = exec::step_path();
     for mut argv in steps {
         // A relative program such as ./configure is relative to the source tree.
         if let Some(prog) = argv.first_mut()
@@ -304,16 +316,24 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
         })?;
     }
     let size = cache::tree_size(&staging)?;
-    let tmp = dir.with_extension("tmp");
+    let tmp = cache::sibling(&dir, ".tmp");
     cache::remove_dir(&tmp)?;
-    fs::create_dir_all(&tmp)?;
-    fs::rename(&staging, tmp.join("staging"))?;
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    fs::rename(&staging, tmp.join("staging")).with_context(|| {
+        format!(
+            "cannot move {} to {}",
+            staging.display(),
+            tmp.join("staging").display()
+        )
+    })?;
+    let rec = tmp.join("record.json");
     fs::write(
-        tmp.join("record.json"),
+        &rec,
         serde_json::to_string_pretty(&serde_json::json!({
             "name": name, "key": key, "size": size, "pin": t.def.source.pin(), "library": library,
         }))?,
-    )?;
+    )
+    .with_context(|| format!("cannot write {}", rec.display()))?;
     cache::publish_dir(&tmp, &dir)?;
     cache::remove_dir(&work)?;
     Ok(PackageOut {

@@ -146,26 +146,27 @@ fn fetch_source(
             let dir = cache_root
                 .join("src")
                 .join(format!("{name}-{}", &sha256[..16]));
-            if !dir.join(".stali-complete").exists() {
-                let tmp = dir.with_extension("tmp");
-                cache::remove_dir(&tmp)?;
-                fs::create_dir_all(&tmp)?;
-                run_logged(&Step::new(
-                    [
-                        "tar",
-                        "-xf",
-                        &file.display().to_string(),
-                        "-C",
-                        &tmp.display().to_string(),
-                        "--strip-components=1",
-                        "--no-same-owner",
-                    ],
-                    logs.join(format!("{name}-extract.log")),
-                ))
-                .with_context(|| format!("unpacking {}", file.display()))?;
-                fs::write(tmp.join(".stali-complete"), "")?;
-                cache::publish_dir(&tmp, &dir)?;
-            }
+            cache::make_entry(
+                &dir,
+                |d| d.join(".stali-complete").exists(),
+                |tmp| {
+                    run_logged(&Step::new(
+                        [
+                            "tar",
+                            "-xf",
+                            &file.display().to_string(),
+                            "-C",
+                            &tmp.display().to_string(),
+                            "--strip-components=1",
+                            "--no-same-owner",
+                        ],
+                        logs.join(format!("{name}-extract.log")),
+                    ))
+                    .with_context(|| format!("unpacking {}", file.display()))?;
+                    let done = tmp.join(".stali-complete");
+                    fs::write(&done, "").with_context(|| format!("cannot write {}", done.display()))
+                },
+            )?;
             Ok(dir)
         }
     }
