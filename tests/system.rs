@@ -511,7 +511,12 @@ fn ssh_logs_in_with_the_profile_key_over_dhcp() {
         .stdin(Stdio::null())
         .output()
         .expect("script (Debian package bsdutils)");
-    assert!(o.status.success(), "ssh -tt: {}", text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "ssh -tt: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     assert!(text(&o.stdout).contains("/dev/pts/"), "{}", text(&o.stdout));
 
     // A key the profile does not hold is refused.
