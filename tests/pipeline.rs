@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+mod fixture_common;
 mod host_common;
 mod net_common;
+
+use fixture_common::fixture_repo;
 
 /// The pipeline tests share a cache; they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -65,40 +68,6 @@ fn programs_not_found(logs: &Path) -> Vec<String> {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Makes a real git repository holding the fixture folder and returns its head commit.
-fn fixture_repo(fixture: &str, into: &Path) -> String {
-    let src = manifest().join("tests/fixtures").join(fixture);
-    let repo = git2::Repository::init(into).expect("git init");
-    let mut index = repo.index().expect("index");
-    for entry in std::fs::read_dir(&src).expect("fixture") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        std::fs::copy(entry.path(), into.join(&name)).expect("copy fixture file");
-        index.add_path(Path::new(&name)).expect("add");
-    }
-    index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let sig = git2::Signature::new(
-        "stali tests",
-        "tests@stali.invalid",
-        &git2::Time::new(1_451_606_400, 0),
-    )
-    .expect("sig");
-    let oid = repo
-        .commit(
-            Some("HEAD"),
-            &sig,
-            &sig,
-            &format!("fixture {fixture}"),
-            &tree,
-            &[],
-        )
-        .expect("commit");
-    oid.to_string()
 }
 
 struct Fixtures {
@@ -352,7 +321,10 @@ fn fixture_profile_builds_boots_and_reproduces() {
 
     // One kernel option less, same cache: the kernel starts from the objects of the first
     // build and kbuild recompiles only what CONFIG_PRINTK_TIME touches. Other kernel folders
-    // (from earlier runs) go first, so this really configures a new kernel each run.
+    // (from earlier runs) go first, so this really configures a new kernel each run; but
+    // not the one with networking, which tests/system.rs builds in this cache (from these
+    // objects) and keeps. The first build's kernel is made the newest, so it is the one a
+    // new configuration starts from.
     let first_kernel = bz
         .parent()
         .expect("kernel folder of the first build")
@@ -361,10 +333,16 @@ fn fixture_profile_builds_boots_and_reproduces() {
         .expect("kernel cache")
         .flatten()
     {
-        if e.path() != first_kernel {
+        let config = std::fs::read_to_string(e.path().join("obj/.config")).unwrap_or_default();
+        if e.path() != first_kernel && !config.contains("\nCONFIG_NET=y\n") {
             std::fs::remove_dir_all(e.path()).expect("remove an older kernel folder");
         }
     }
+    std::fs::File::options()
+        .append(true)
+        .open(first_kernel.join("built-with"))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .expect("make the first build's kernel the newest");
     let prof_b = work.path().join("e2e-b.toml");
     std::fs::write(
         &prof_b,

@@ -219,7 +219,7 @@ fn read_new(f: &mut File, offset: &mut u64, buf: &mut Vec<u8>) -> Result<()> {
 /// Fails on "Kernel panic", on timeout and when QEMU exits before the
 /// marker, quoting the last 30 console lines. QEMU never outlives the call.
 /// When `/dev/kvm` opens but KVM cannot run the guest (as in some nested
-/// setups: "KVM internal error"), the boot is retried once with TCG.
+/// setups: "KVM internal error"), the boot is retried once with TCG, interactive or not.
 pub fn boot(spec: &BootSpec) -> Result<BootOutcome> {
     boot_with(spec, &mut |_| {})
 }
@@ -234,15 +234,22 @@ pub fn boot_with(spec: &BootSpec, on_ready: &mut dyn FnMut(&BootOutcome)) -> Res
         crate::host::host_file(crate::host::OVMF_FD, "OVMF, the UEFI firmware,")?;
     }
     let accel = pick_accel();
-    if spec.interactive {
-        let argv = qemu_argv(spec, accel);
-        return boot_interactive(&argv, &display_argv(&argv), accel);
-    }
-    match boot_once(spec, accel, on_ready)? {
+    let once = |accel: &'static str, on_ready: &mut dyn FnMut(&BootOutcome)| {
+        if spec.interactive {
+            boot_interactive(&qemu_argv(spec, accel), accel)
+        } else {
+            boot_once(spec, accel, on_ready)
+        }
+    };
+    match once(accel, on_ready)? {
         Attempt::Done(outcome) => Ok(outcome),
         Attempt::KvmBroken(why) => {
             let note = format!("KVM could not run the guest ({why}); retried with TCG");
-            match boot_once(spec, "tcg", on_ready)? {
+            if spec.interactive {
+                // The console is the terminal: say why the machine starts again.
+                eprintln!("\r\nstali: {note}\r");
+            }
+            match once("tcg", on_ready)? {
                 Attempt::Done(mut outcome) => {
                     outcome.notes.push(note);
                     Ok(outcome)
@@ -365,11 +372,11 @@ fn boot_once(
             );
         }
         polls += 1;
-        if accel == "kvm" && (polls.is_multiple_of(10) || exited.is_some()) {
-            let err = stderr_text();
-            if let Some(line) = err.lines().find(|l| l.contains("KVM internal error")) {
-                return Ok(Attempt::KvmBroken(line.trim().to_string()));
-            }
+        if accel == "kvm"
+            && (polls.is_multiple_of(10) || exited.is_some())
+            && let Some(why) = kvm_broken(&stderr_text())
+        {
+            return Ok(Attempt::KvmBroken(why));
         }
         if let Some(status) = exited {
             bail!(
@@ -395,11 +402,30 @@ fn boot_once(
     }
 }
 
-fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result<BootOutcome> {
+/// Whether QEMU's standard error says KVM cannot run the guest: the line that says so.
+fn kvm_broken(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find(|l| l.contains("KVM internal error"))
+        .map(|l| l.trim().to_string())
+}
+
+/// Runs QEMU on the terminal (its serial console and monitor on our standard input and
+/// output) until it exits. Its standard error is passed on as it comes; under KVM, a "KVM
+/// internal error" there (QEMU then keeps running a stopped guest) ends it at once so that
+/// the caller can start again with TCG. The terminal's settings are put back afterwards,
+/// however QEMU ended.
+fn boot_interactive(argv: &[String], accel: &'static str) -> Result<Attempt> {
+    let shown = display_argv(argv);
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let stderr_path = tmp.path().join("qemu-stderr.log");
+    File::create(&stderr_path).context("creating QEMU's stderr log")?;
+    let stdin = std::io::stdin();
+    let saved = rustix::termios::tcgetattr(&stdin).ok();
     let start = Instant::now();
     // Same process group as us: QEMU owns the terminal while it runs.
     let handle = super::exec::command(argv, None, None)
-        .and_then(|e| e.unchecked().start())
+        .and_then(|e| e.stderr_path(&stderr_path).unchecked().start())
         .map_err(|e| {
             anyhow::anyhow!(
                 "could not start `{shown}`: {} ({e})",
@@ -408,25 +434,65 @@ fn boot_interactive(argv: &[String], shown: &str, accel: &'static str) -> Result
         })?;
     let handle = Arc::new(handle);
     let guard = QemuGuard {
-        _reg: register(Arc::clone(&handle), false, shown),
+        _reg: register(Arc::clone(&handle), false, &shown),
         handle,
     };
-    let status = guard
-        .handle
-        .wait()
-        .with_context(|| format!("waiting for `{shown}`"))?
-        .status;
+    let restore = || {
+        if let Some(t) = &saved {
+            let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);
+        }
+    };
+    let mut f = File::open(&stderr_path).context("opening QEMU's stderr log")?;
+    let (mut offset, mut err) = (0u64, Vec::new());
+    let status = loop {
+        let exited = guard
+            .handle
+            .try_wait()
+            .with_context(|| format!("waiting for `{shown}`"))?
+            .map(|o| o.status);
+        let seen = err.len();
+        read_new(&mut f, &mut offset, &mut err)?;
+        if err.len() > seen {
+            let mut out = std::io::stderr();
+            let _ = std::io::Write::write_all(&mut out, &err[seen..]);
+        }
+        if accel == "kvm"
+            && let Some(why) = kvm_broken(&String::from_utf8_lossy(&err))
+        {
+            // SIGTERM lets QEMU put the terminal back itself; the guard kills what is left.
+            for pid in guard.handle.pids() {
+                if let Some(pid) = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while matches!(guard.handle.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            drop(guard);
+            restore();
+            return Ok(Attempt::KvmBroken(why));
+        }
+        if let Some(status) = exited {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     drop(guard);
+    restore();
     if !status.success() {
         bail!("`{shown}` {}", describe_status(&status));
     }
-    Ok(BootOutcome {
+    Ok(Attempt::Done(BootOutcome {
         elapsed: start.elapsed(),
         console: String::new(),
         accel,
         notes: Vec::new(),
         stop: Duration::ZERO,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -462,6 +528,20 @@ mod tests {
         let joined = qemu_argv(&s, "kvm").join(" ");
         assert!(!joined.contains("-bios"));
         assert!(joined.contains("-serial mon:stdio"));
+    }
+
+    #[test]
+    fn a_kvm_internal_error_is_recognised() {
+        // QEMU 7.2's standard error on this machine, where /dev/kvm opens but KVM fails.
+        let err = "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\nKVM internal error. Suberror: 1\nextra data[0]: 0x0000000000000001\nemulation failure\n";
+        assert_eq!(
+            kvm_broken(err).as_deref(),
+            Some("KVM internal error. Suberror: 1")
+        );
+        assert_eq!(
+            kvm_broken("qemu-system-x86_64: warning: host doesn't support requested feature\n"),
+            None
+        );
     }
 
     #[test]

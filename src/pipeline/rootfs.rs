@@ -28,6 +28,19 @@ pub const PSEUDO_MOUNTS: &[(&str, &str, &str, &str)] = &[
     ("run", "/run", "tmpfs", "nosuid,nodev,mode=755"),
 ];
 
+/// `/etc/group`: the usual groups with Debian's numbers, among them every group smdev's
+/// device rules name (tty, disk, cdrom, audio, video), so that `smdev -s` finds them.
+pub const GROUPS: &[(&str, u32)] = &[
+    ("root", 0),
+    ("tty", 5),
+    ("disk", 6),
+    ("kmem", 15),
+    ("dialout", 20),
+    ("cdrom", 24),
+    ("audio", 29),
+    ("video", 44),
+];
+
 /// One package's staging tree to merge into the image, with the modes its recipe
 /// declares (`modes = { "/bin/su" = "4755" }`, paths relative to the image root).
 #[derive(Debug, Clone)]
@@ -490,7 +503,11 @@ pub fn skeleton(plan: &Plan, root: &Path) -> Result<()> {
     write("etc/fstab", &fstab(), 0o644)?;
     write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644)?;
     write("etc/shadow", &plan.access.shadow(), 0o600)?;
-    write("etc/group", "root:x:0:\ntty:x:5:\n", 0o644)?;
+    let group: String = GROUPS
+        .iter()
+        .map(|(name, gid)| format!("{name}:x:{gid}:\n"))
+        .collect();
+    write("etc/group", &group, 0o644)?;
     write("etc/shells", "/bin/sh\n", 0o644)?;
     write(
         "etc/profile",
@@ -717,6 +734,14 @@ mod tests {
                 .expect("shadow")
                 .starts_with("root:!:")
         );
+        // Every group smdev's rules (config.h at its pin) give devices to exists.
+        let group = fs::read_to_string(r.join("etc/group")).expect("group");
+        for g in ["root", "tty", "disk", "cdrom", "audio", "video"] {
+            assert!(
+                group.lines().any(|l| l.starts_with(&format!("{g}:x:"))),
+                "{g}: {group}"
+            );
+        }
         let fstab = fs::read_to_string(r.join("etc/fstab")).expect("fstab");
         assert!(fstab.contains("devpts   /dev/pts  devpts"), "{fstab}");
         assert_eq!(
