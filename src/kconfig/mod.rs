@@ -46,10 +46,10 @@ v := $(SRCARCH)
 config MODULES
 	bool "modules"
 	modules
-menu "Things"
-	visible if !HIDE
 config HIDE
 	bool "hide"
+menu "Things"
+	visible if !HIDE
 config A
 	bool "a"
 	select B
