@@ -155,21 +155,6 @@ pub fn build(args: &BuildArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return failed(&e),
     };
-    // Kernel options that cannot stick are found now, in words, not minutes into the
-    // build (when the kernel source is on this machine; the kernel stage compares anyway).
-    match super::kconfig_cmd::kernel_errors(&profile, &plan, Some(&cache)) {
-        Ok(Ok(errs)) if !errs.is_empty() => {
-            for e in &errs {
-                eprintln!("{e}");
-            }
-            finished_with(&errs.join("\n"));
-            return EXIT_INVALID;
-        }
-        Ok(_) => {}
-        Err(e) => events.event(&BuildEvent::Warning {
-            message: format!("kernel options not checked before the build: {e:#}"),
-        }),
-    }
     let output = args
         .output
         .clone()
@@ -193,6 +178,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         offline: args.sources.offline,
         jobs,
         epoch: engine::epoch_from_env(),
+        kernel_requests: crate::kconfig::profile::requests(&profile, &plan),
     };
     if args.boot
         && let Err(e) = crate::host::require(&[crate::host::Need::Boot])

@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Fixed timestamp for everything.
     pub epoch: u64,
+    /// The kernel options the profile and its fragments ask for, with where (checked by
+    /// stali's Kconfig engine as soon as the kernel source is here, before any compiling).
+    pub kernel_requests: Vec<crate::kconfig::profile::Request>,
 }
 
 /// The result of a build.
@@ -143,6 +146,7 @@ fn run(
         .context("preparing the kernel source")?;
     let identity = sources::kernel_identity(&plan.kernel.source, &src)?;
     let tree = KernelTree { src, identity };
+    kernel::check_requests(&ctx, &tree)?;
 
     let headers = kernel::headers(&ctx, &tree)?;
     let (toolchain, toolchain_key) = packages::toolchain(&ctx);

@@ -246,6 +246,37 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     Ok(KernelOut { bzimage, config })
 }
 
+/// Checks the requested kernel options against the tree with stali's Kconfig engine, as
+/// `stali check` does: an option that cannot stick stops the build here, in words and with
+/// where it was asked for, before anything is compiled. A tree the engine cannot read (or a
+/// base it does not compute) is one warning; the kernel stage verifies the result anyway.
+pub fn check_requests(ctx: &Ctx<'_>, tree: &KernelTree) -> Result<()> {
+    use crate::kconfig::profile::{self, ENGINE_BASES, INITRAMFS_PLACEHOLDER};
+    if ctx.opts.kernel_requests.is_empty() || !ENGINE_BASES.contains(&ctx.plan.kernel.base.as_str())
+    {
+        return Ok(());
+    }
+    let placeholder = Path::new(INITRAMFS_PLACEHOLDER);
+    let mut c = match profile::compute(ctx.plan, &tree.src, ctx.cache, placeholder) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.events.event(&BuildEvent::Warning {
+                message: format!("kernel options not checked before the build: {e:#}"),
+            });
+            return Ok(());
+        }
+    };
+    let errs = profile::check_requests(&mut c, &ctx.opts.kernel_requests);
+    if !errs.is_empty() {
+        bail!(
+            "{} requested kernel option(s) cannot stick (see `stali check`):\n{}",
+            errs.len(),
+            errs.join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// The `.config` stali's Kconfig engine computes for this build, or why there is none.
 fn engine_config(ctx: &Ctx<'_>, ksrc: &Path, cpio_path: &Path) -> Result<String, String> {
     use crate::kconfig::profile::{ENGINE_BASES, compute};
