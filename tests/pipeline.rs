@@ -1013,3 +1013,164 @@ fn four_builds_share_one_cache() {
         "packages built more than once or not at all"
     );
 }
+
+/// Processes whose command line names `needle` (the test's own process aside).
+fn processes_naming(needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let o = Command::new("pgrep")
+        .args(["-a", "-f", needle])
+        .output()
+        .expect("pgrep");
+    text(&o.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() != Some(me.as_str()))
+        .map(String::from)
+        .collect()
+}
+
+/// Issue 13's promise: a `kill -9` of a build at any moment, followed at once by a rerun,
+/// gives the ISO of a clean build and leaves no process of the killed run. The build is
+/// killed after 1, 3, 6, 10 and 16 s (each rerun started at once gets further, since what
+/// was finished is cached: packages compiling, the kernel relinking, the ISO being
+/// written), then runs to the end.
+#[test]
+fn kill_9_at_any_moment_then_a_rerun_gives_the_clean_builds_iso() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    let work = tempfile::tempdir().expect("tempdir");
+    let c = cache("main");
+    // The e2e kernel configuration (warm here); packages new to this run.
+    let run = format!(
+        "kill9-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_nanos()
+    );
+    let prof = work.path().join("killed.toml");
+    let text_of = profile(
+        &f,
+        "killed",
+        &["fixture-init", "hello", "greet"],
+        "CONFIG_PRINTK_TIME = \"y\"",
+        "",
+    )
+    .replace(
+        "size_source = \"estimate: fixture\"\n",
+        &format!("size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"),
+    );
+    std::fs::write(&prof, text_of).expect("write profile");
+    let listing = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let kernel_files = || -> Vec<PathBuf> {
+        listing(&c.join("kernel"))
+            .iter()
+            .flat_map(|k| listing(k))
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with("bzImage-") || n == "built-with"
+                })
+            })
+            .collect()
+    };
+    let (pkgs_before, kernels_before) = (listing(&c.join("pkg")), kernel_files());
+
+    // The clean build: everything of this run made once, without interruption.
+    let clean = work.path().join("clean/killed.iso");
+    let o = build(&prof, &clean, &c);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let want = sha256(&std::fs::read(&clean).expect("clean iso"));
+    // Forget what it made (its packages, its kernel image and the record that the kernel
+    // holds its initramfs, the ISO cache), so the killed runs make them again.
+    for p in listing(&c.join("pkg")) {
+        if !pkgs_before.contains(&p) {
+            std::fs::remove_dir_all(&p).expect("remove a package");
+        }
+    }
+    for k in kernel_files() {
+        if !kernels_before.contains(&k) || k.ends_with("built-with") {
+            std::fs::remove_file(&k).expect("remove a kernel image or record");
+        }
+    }
+    let _ = std::fs::remove_dir_all(c.join("iso"));
+
+    let out = work.path().join("out/killed.iso");
+    let mut killed_at = Vec::new();
+    for after in [1u64, 3, 6, 10, 16] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stali"))
+            .args(["build", "--trust"])
+            .arg(&prof)
+            .arg("-o")
+            .arg(&out)
+            .arg("--cache")
+            .arg(&c)
+            .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn stali build");
+        let err = child.stderr.take().expect("stderr");
+        let last = std::sync::Arc::new(Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&last);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(err)).map_while(Result::ok)
+            {
+                *sink.lock().unwrap_or_else(|e| e.into_inner()) = line;
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(after);
+        while std::time::Instant::now() < deadline && child.try_wait().expect("wait").is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if child.try_wait().expect("wait").is_some() {
+            // It finished before this kill: every later moment is past the end too.
+            let _ = reader.join();
+            break;
+        }
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let _ = child.wait();
+        let _ = reader.join();
+        let at = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert!(
+            !out.exists(),
+            "an ISO appeared after kill -9 at {after} s ({at})"
+        );
+        // Nothing of the killed run goes on writing in the cache.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left = processes_naming(&c.display().to_string());
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "after kill -9 at {after} s ({at}), processes of the killed run are alive:\n{}",
+                left.join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        killed_at.push(format!("{after} s: {}", at.trim()));
+    }
+    assert!(!killed_at.is_empty(), "no build was killed");
+    eprintln!("killed at:\n  {}", killed_at.join("\n  "));
+    // The rerun after the last kill finishes, with the clean build's ISO.
+    let o = build(&prof, &out, &c);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        sha256(&std::fs::read(&out).expect("iso")),
+        want,
+        "the ISO after kill -9s at {killed_at:?} differs from the clean build's"
+    );
+}
