@@ -182,7 +182,12 @@ pub fn appended_text(fragments: &[(String, String)], options: &[(String, String)
 
 /// Computes the `.config` for `plan` from the tree at `tree`.
 pub fn compute(plan: &Plan, tree: &Path, cache: &Path) -> Result<Computed> {
-    let mut opts = LoadOptions::x86_64();
+    let arch = plan.hardware.arch;
+    let mut opts = LoadOptions::new(
+        arch.kbuild_arch(),
+        arch.srcarch(),
+        arch.cross_prefix().unwrap_or(""),
+    );
     let toolchain = format!(
         "{}\n{}\n{}",
         file_identity(tree),

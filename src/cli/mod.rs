@@ -569,7 +569,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 .iter()
                 .map(|h| {
                     serde_json::json!({
-                        "name": h.name, "description": h.description, "arch": h.arch,
+                        "name": h.name, "description": h.description, "arch": h.arch.as_str(),
                         "fragments": h.fragments, "console": h.console, "boot": h.boot.as_str(),
                     })
                 })

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::arch::Arch;
 use super::diag::{Diagnostic, Invalid};
 use super::walk::{Reader, TableNode};
 
@@ -179,8 +180,8 @@ pub struct Hardware {
     pub description: String,
     /// Long description.
     pub long: String,
-    /// Kernel architecture (`x86_64`).
-    pub arch: String,
+    /// CPU architecture (`x86_64`, `aarch64`).
+    pub arch: Arch,
     /// C target triple for autotools (`x86_64-linux-musl`).
     pub triple: String,
     /// Kernel fragments this hardware needs.
@@ -204,10 +205,15 @@ pub struct Fragment {
     pub description: String,
     /// Fragments it needs.
     pub depends: Vec<String>,
-    /// Estimated bzImage size delta in bytes.
+    /// The architectures it applies to (`# arch:`); empty: every one.
+    pub arch: Vec<Arch>,
+    /// Estimated kernel image size delta in bytes (on x86_64).
     pub size: i64,
     /// Where the size figure comes from.
     pub size_source: String,
+    /// The delta and its source on other architectures (`# size-aarch64:`,
+    /// `# size-source-aarch64:`).
+    pub arch_sizes: BTreeMap<Arch, (i64, String)>,
     /// `(CONFIG_X, value)` pairs; value `n` means "is not set".
     pub options: Vec<(String, String)>,
     /// The whole file text.
@@ -227,6 +233,45 @@ pub struct KernelBase {
     pub size: u64,
     /// Where the figure comes from.
     pub size_source: String,
+    /// The size and its source on other architectures (`size_aarch64`, `size_source_aarch64`).
+    pub arch_sizes: BTreeMap<Arch, (u64, String)>,
+}
+
+impl KernelBase {
+    /// The size figure for `arch` and where it comes from (the x86_64 one, said to be
+    /// borrowed, when the catalog measured none for it).
+    pub fn size_for(&self, arch: Arch) -> (u64, String) {
+        match self.arch_sizes.get(&arch) {
+            Some((n, src)) => (*n, src.clone()),
+            None if arch == Arch::X86_64 => (self.size, self.size_source.clone()),
+            None => (
+                self.size,
+                format!("estimate: the x86_64 figure ({})", self.size_source),
+            ),
+        }
+    }
+}
+
+impl Fragment {
+    /// Whether the fragment applies to `arch`.
+    pub fn fits(&self, arch: Arch) -> bool {
+        self.arch.is_empty() || self.arch.contains(&arch)
+    }
+
+    /// The size delta for `arch` and where it comes from (the x86_64 one, said to be
+    /// borrowed, when the header measured none for it).
+    pub fn size_for(&self, arch: Arch) -> (i64, String) {
+        match self.arch_sizes.get(&arch) {
+            Some((n, src)) => (*n, src.clone()),
+            None if arch == Arch::X86_64 || self.arch == [arch] => {
+                (self.size, self.size_source.clone())
+            }
+            None => (
+                self.size,
+                format!("estimate: the x86_64 figure ({})", self.size_source),
+            ),
+        }
+    }
 }
 
 /// Constants of the size model, measured where the source says so.
@@ -236,6 +281,9 @@ pub struct SizeModel {
     pub ratio: BTreeMap<String, f64>,
     /// Kernel image size factor relative to xz, per compressor.
     pub kernel_factor: BTreeMap<String, f64>,
+    /// Size of a tool built for an architecture relative to x86_64, where the tools'
+    /// figures come from (`aarch64`).
+    pub arch_factor: BTreeMap<String, f64>,
     /// Bytes of skeleton files and cpio headers in the initramfs.
     pub skeleton: u64,
     /// Bytes of cpio header per installed file (amortised).
@@ -321,6 +369,18 @@ pub const EMBEDDED_FRAGMENTS: &[(&str, &str)] = &[
     (
         "framebuffer-console",
         include_str!("../../kernel-fragments/framebuffer-console.config"),
+    ),
+    (
+        "pl011-console",
+        include_str!("../../kernel-fragments/pl011-console.config"),
+    ),
+    (
+        "virtio-mmio",
+        include_str!("../../kernel-fragments/virtio-mmio.config"),
+    ),
+    (
+        "efi-arm64",
+        include_str!("../../kernel-fragments/efi-arm64.config"),
     ),
 ];
 
@@ -889,6 +949,16 @@ fn read_hardware_file(
                 r.string(&t, k).map(|s| s.into_inner()).unwrap_or_default()
             };
             let name = s(&mut r, "name");
+            let arch_name = s(&mut r, "arch");
+            let Some(arch) = Arch::parse(&arch_name) else {
+                let known: Vec<&str> = Arch::ALL.iter().map(|a| a.as_str()).collect();
+                r.error(
+                    &t.span,
+                    &t.path,
+                    format!("arch `{arch_name}` is not one of {}", known.join(", ")),
+                );
+                continue;
+            };
             let boot = s(&mut r, "boot");
             let Some(boot) = BootMode::parse(&boot) else {
                 r.error(
@@ -901,7 +971,7 @@ fn read_hardware_file(
             hw.push(Hardware {
                 description: s(&mut r, "description"),
                 long: s(&mut r, "long"),
-                arch: s(&mut r, "arch"),
+                arch,
                 triple: s(&mut r, "triple"),
                 fragments: r
                     .strings(&t, "fragments")
@@ -923,8 +993,29 @@ fn read_hardware_file(
             let Some(t) = r.as_table(item, format!("{path}[{i}]")) else {
                 continue;
             };
-            r.only_keys(&t, &["name", "description", "size", "size_source"]);
+            r.only_keys(
+                &t,
+                &[
+                    "name",
+                    "description",
+                    "size",
+                    "size_source",
+                    "size_aarch64",
+                    "size_source_aarch64",
+                ],
+            );
+            let mut arch_sizes = BTreeMap::new();
+            for a in Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64) {
+                if let Some(n) = r.integer(&t, &format!("size_{a}")) {
+                    let src = r
+                        .string(&t, &format!("size_source_{a}"))
+                        .map(|s| s.into_inner())
+                        .unwrap_or_default();
+                    arch_sizes.insert(a, (n.into_inner(), src));
+                }
+            }
             bases.push(KernelBase {
+                arch_sizes,
                 name: r
                     .string(&t, "name")
                     .map(|s| s.into_inner())
@@ -948,6 +1039,7 @@ fn read_hardware_file(
             &[
                 "ratio",
                 "kernel_factor",
+                "arch_factor",
                 "skeleton",
                 "isolinux",
                 "efi_overhead",
@@ -977,11 +1069,13 @@ fn read_hardware_file(
         };
         let ratio = floats(&mut r, "ratio");
         let kernel_factor = floats(&mut r, "kernel_factor");
+        let arch_factor = floats(&mut r, "arch_factor");
         let int =
             |r: &mut Reader<'_>, k: &str| r.integer(&t, k).map(|s| s.into_inner()).unwrap_or(0);
         model = Some(SizeModel {
             ratio,
             kernel_factor,
+            arch_factor,
             skeleton: int(&mut r, "skeleton"),
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
@@ -1013,8 +1107,10 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
         title: name.to_string(),
         description: String::new(),
         depends: Vec::new(),
+        arch: Vec::new(),
         size: 0,
         size_source: "estimate: no size in the header".into(),
+        arch_sizes: BTreeMap::new(),
         options: Vec::new(),
         text: text.to_string(),
         origin,
@@ -1055,7 +1151,28 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
                         })?
                     }
                     "size-source" => f.size_source = v.to_string(),
-                    _ => {}
+                    "arch" => {
+                        for a in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                            f.arch.push(Arch::parse(a).ok_or_else(|| {
+                                format!("line {}: arch `{a}` is not x86_64 or aarch64", n + 1)
+                            })?);
+                        }
+                    }
+                    k => {
+                        let per_arch = |prefix: &str| {
+                            k.strip_prefix(prefix)
+                                .and_then(Arch::parse)
+                                .filter(|a| *a != Arch::X86_64)
+                        };
+                        if let Some(a) = per_arch("size-source-") {
+                            f.arch_sizes.entry(a).or_insert((0, String::new())).1 = v.to_string();
+                        } else if let Some(a) = per_arch("size-") {
+                            f.arch_sizes.entry(a).or_insert((0, String::new())).0 =
+                                v.parse().map_err(|_| {
+                                    format!("line {}: size `{v}` is not a whole number", n + 1)
+                                })?;
+                        }
+                    }
                 }
             }
             continue;

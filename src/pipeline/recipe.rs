@@ -10,6 +10,12 @@ use crate::model::{BuildStyle, ToolDef};
 pub struct Toolchain {
     /// C compiler (`musl-gcc`).
     pub cc: String,
+    /// For a cross build: the text of a musl-gcc-like wrapper script (the cross gcc with
+    /// musl's specs file) that each package build writes into its work folder and uses as
+    /// `CC`.
+    pub wrapper: Option<String>,
+    /// `strip` for the target (`aarch64-linux-gnu-strip` for a cross build).
+    pub strip: String,
     /// Target triple for `./configure --host`.
     pub host: String,
     /// Parallel jobs inside one package.
@@ -173,6 +179,8 @@ mod tests {
         (
             Toolchain {
                 cc: "musl-gcc".into(),
+                wrapper: None,
+                strip: "strip".into(),
                 host: "x86_64-linux-musl".into(),
                 jobs: 2,
             },
