@@ -462,6 +462,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
         ),
     },
     Requirement {
+        name: "qemu-aarch64",
+        probe: Probe::Programs(&["qemu-aarch64"]),
+        purpose: "runs aarch64 programs during a build (a recipe's ${RUN}: sbase-box -i)",
+        need: Need::CrossAarch64,
+        packages: pk("qemu-user", "qemu-user", "qemu-user", "qemu-aarch64"),
+    },
+    Requirement {
         name: "musl for aarch64",
         probe: Probe::File(MUSL_SPECS_AARCH64),
         purpose: "the C library aarch64 programs link statically (Debian: `dpkg --add-architecture arm64` first)",

@@ -553,6 +553,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                         "url": t.source.url(), "pin": t.source.pin(), "license": t.license,
                         "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
                         "size": t.size, "size_source": t.size_source, "untested": t.untested,
+                        "untested_on": t.untested_on.iter().map(|(a, w)| (a.as_str(), w.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
                         "services": t.services.iter().map(|v| serde_json::json!({
                             "name": v.name, "description": v.description, "run": v.run,
                             "respawn": v.respawn, "per_link": v.per_link, "dirs": v.dirs,
@@ -632,6 +633,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 );
                 if let Some(why) = &t.untested {
                     line.push_str(&format!("  [untested: {why}]"));
+                }
+                for (arch, why) in &t.untested_on {
+                    line.push_str(&format!("  [untested on {arch}: {why}]"));
                 }
                 s.push_str(&line);
                 s.push('\n');

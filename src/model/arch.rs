@@ -69,6 +69,18 @@ impl Arch {
         format!("{}{name}", self.cross_prefix().unwrap_or(""))
     }
 
+    /// What runs this architecture's programs on this machine (QEMU's user-mode
+    /// emulator, `qemu-aarch64`), `None` natively: a recipe's `${RUN}`.
+    pub fn runner(self) -> Option<&'static str> {
+        if self.is_native() {
+            return None;
+        }
+        Some(match self {
+            Arch::X86_64 => "qemu-x86_64",
+            Arch::Aarch64 => "qemu-aarch64",
+        })
+    }
+
     /// The kbuild target making the bootable kernel (`bzImage`; on arm64 the EFI
     /// decompressor's `vmlinuz.efi`, the only compressed image that boots by itself).
     pub fn kernel_target(self) -> &'static str {

@@ -105,6 +105,9 @@ pub struct ToolDef {
     pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
+    /// Why it is not verified for one architecture (`untested_aarch64`): a recipe that
+    /// cannot cross-compile yet.
+    pub untested_on: BTreeMap<Arch, String>,
     /// What `stali update` follows upstream (release tags or a branch), for git sources.
     pub track: Option<super::track::Track>,
     /// What it starts at boot (`[[tool.service]]`).
@@ -434,6 +437,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "compressed",
     "track",
     "untested",
+    "untested_aarch64",
     "service",
 ];
 
@@ -719,6 +723,12 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     }
     let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
+    let mut untested_on = BTreeMap::new();
+    for a in Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64) {
+        if let Some(why) = r.string(t, &format!("untested_{a}")) {
+            untested_on.insert(a, why.into_inner());
+        }
+    }
     let track = r
         .string(t, "track")
         .and_then(|v| match super::track::Track::parse(v.get_ref()) {
@@ -751,6 +761,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         size_source,
         compressed,
         untested,
+        untested_on,
         track,
         services,
         origin,

@@ -360,10 +360,14 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                 "tools.select",
             ));
         }
-        let untested: Vec<&str> = tools
+        let arch = hardware.as_ref().map(|h| h.arch).unwrap_or_default();
+        let untested: Vec<String> = tools
             .iter()
-            .filter(|t| t.def.untested.is_some())
-            .map(|t| t.def.name.as_str())
+            .filter_map(|t| match (&t.def.untested, t.def.untested_on.get(&arch)) {
+                (Some(_), _) => Some(t.def.name.clone()),
+                (None, Some(_)) => Some(format!("{} (on {arch})", t.def.name)),
+                (None, None) => None,
+            })
             .collect();
         if !untested.is_empty() {
             warnings.push(profile.locate(

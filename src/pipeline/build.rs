@@ -95,6 +95,9 @@ pub fn host_versions(arch: Arch) -> BTreeMap<String, String> {
             let name = arch.tool(tool);
             m.insert(name.clone(), first_line(&[&name, "--version"]));
         }
+        if let Some(run) = arch.runner() {
+            m.insert(run.into(), first_line(&[run, "--version"]));
+        }
     }
     m.insert("musl-gcc".into(), first_line(&["musl-gcc", "--version"]));
     m.insert("gcc".into(), first_line(&["gcc", "--version"]));

@@ -90,6 +90,13 @@ pub struct Report {
     pub seconds: f64,
 }
 
+impl Report {
+    /// The architecture of the image (x86_64 for reports that do not say).
+    pub fn arch(&self) -> crate::model::Arch {
+        crate::model::Arch::parse(&self.arch).unwrap_or_default()
+    }
+}
+
 /// Everything [`make`] needs.
 pub struct Inputs<'a> {
     /// The plan built.
@@ -333,12 +340,5 @@ mod tests {
         assert_eq!(config_header_version(cfg), "6.1.192");
         assert_eq!(pct(100, 105), 5.0);
         assert_eq!(pct(200, 150), -25.0);
-    }
-}
-
-impl Report {
-    /// The architecture of the image (x86_64 for reports that do not say).
-    pub fn arch(&self) -> crate::model::Arch {
-        crate::model::Arch::parse(&self.arch).unwrap_or_default()
     }
 }

@@ -84,6 +84,7 @@ pub fn toolchain(ctx: &Ctx<'_>) -> Result<(Toolchain, String)> {
         cc: "musl-gcc".into(),
         wrapper: None,
         strip: arch.tool("strip"),
+        runner: arch.runner().unwrap_or("").to_string(),
         host: ctx.plan.hardware.triple.clone(),
         jobs: ctx.opts.jobs,
     };
@@ -104,7 +105,8 @@ pub fn toolchain(ctx: &Ctx<'_>) -> Result<(Toolchain, String)> {
             .add(ctx.version(&gcc))
             .add(fs::read_to_string(&specs).unwrap_or_default())
             .add(cache::sha256_file(&libc).unwrap_or_default())
-            .add(ctx.version(&tc.strip));
+            .add(ctx.version(&tc.strip))
+            .add(ctx.version(&tc.runner));
     } else {
         key.add(ctx.version("musl-gcc"))
             .add(musl_version())
