@@ -146,13 +146,16 @@ pub fn pick_accel() -> &'static str {
 
 /// The QEMU command line for `spec` (serial console on stdout).
 ///
-/// aarch64 runs QEMU's `virt` machine with a Cortex-A57 and the packaged UEFI firmware;
+/// aarch64 runs QEMU's `virt` machine (device tree, no ACPI) with a Cortex-A57 and the
+/// packaged UEFI firmware;
 /// the ISO is a SCSI CD-ROM (2 KiB sectors, where the firmware finds the El Torito EFI
 /// image), as the virt machine has no IDE.
 pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
     let mut a: Vec<String> = vec![spec.arch.qemu().into()];
     if spec.arch == Arch::Aarch64 {
-        a.extend(["-M", "virt", "-cpu", "cortex-a57"].map(String::from));
+        // acpi=off: with ACPI tables the firmware hands the kernel no device tree, and a
+        // kernel without ACPI then finds no console ("EFI stub: Generating empty DTB").
+        a.extend(["-M", "virt,acpi=off", "-cpu", "cortex-a57"].map(String::from));
     }
     a.extend([
         "-display".into(),
