@@ -22,8 +22,10 @@ pub enum Need {
     /// The kernel source the shipped profiles name (only for profiles that use it).
     Source,
     /// Building aarch64 images on another machine: the cross compiler, binutils, musl.
+    #[serde(rename = "aarch64")]
     CrossAarch64,
     /// Booting aarch64 images under QEMU.
+    #[serde(rename = "boot-aarch64")]
     BootAarch64,
 }
 
