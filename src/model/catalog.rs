@@ -238,6 +238,8 @@ pub struct KernelBase {
     pub size_source: String,
     /// The size and its source on other architectures (`size_aarch64`, `size_source_aarch64`).
     pub arch_sizes: BTreeMap<Arch, (u64, String)>,
+    /// The architectures it is offered for (`arch = ["x86_64"]`); empty: every one.
+    pub arch: Vec<Arch>,
 }
 
 impl KernelBase {
@@ -1013,8 +1015,15 @@ fn read_hardware_file(
                     "size_source",
                     "size_aarch64",
                     "size_source_aarch64",
+                    "arch",
                 ],
             );
+            let arch: Vec<Arch> = r
+                .strings(&t, "arch")
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|a| Arch::parse(a.get_ref()))
+                .collect();
             let mut arch_sizes = BTreeMap::new();
             for a in Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64) {
                 if let Some(n) = r.integer(&t, &format!("size_{a}")) {
@@ -1026,6 +1035,7 @@ fn read_hardware_file(
                 }
             }
             bases.push(KernelBase {
+                arch,
                 arch_sizes,
                 name: r
                     .string(&t, "name")

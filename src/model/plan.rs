@@ -415,6 +415,19 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         ));
     }
     let arch = hardware.as_ref().map(|h| h.arch).unwrap_or_default();
+    if let Some(b) = catalog.base(&profile.kernel.base)
+        && !b.arch.is_empty()
+        && !b.arch.contains(&arch)
+    {
+        errors.push(profile.locate(
+            Diagnostic::error(format!(
+                "kernel base `{}` is for {}, not for this hardware's {arch}: use tinyconfig",
+                b.name,
+                b.arch.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            "kernel.base",
+        ));
+    }
     if boot.bios() && !arch.has_bios() {
         errors.push(profile.locate(
             Diagnostic::error(format!(
