@@ -21,6 +21,28 @@ pub enum Need {
     Boot,
     /// The kernel source the shipped profiles name (only for profiles that use it).
     Source,
+    /// Building aarch64 images on another machine: the cross compiler, binutils, musl.
+    #[serde(rename = "aarch64")]
+    CrossAarch64,
+    /// Booting aarch64 images under QEMU.
+    #[serde(rename = "boot-aarch64")]
+    BootAarch64,
+}
+
+/// What building an image of `arch` needs besides the common needs (the cross tools).
+pub fn build_needs(arch: crate::model::Arch) -> Vec<Need> {
+    match arch.cross_prefix() {
+        Some(_) if arch == crate::model::Arch::Aarch64 => vec![Need::CrossAarch64],
+        _ => Vec::new(),
+    }
+}
+
+/// What booting an image of `arch` needs.
+pub fn boot_needs(arch: crate::model::Arch) -> Vec<Need> {
+    match arch {
+        crate::model::Arch::X86_64 => vec![Need::Boot],
+        crate::model::Arch::Aarch64 => vec![Need::BootAarch64],
+    }
 }
 
 /// Every need, in pipeline order.
@@ -30,6 +52,8 @@ pub const ALL_NEEDS: &[Need] = &[
     Need::Iso,
     Need::Boot,
     Need::Source,
+    Need::CrossAarch64,
+    Need::BootAarch64,
 ];
 
 /// How to find a requirement on this machine.
@@ -410,6 +434,73 @@ pub const REQUIREMENTS: &[Requirement] = &[
         packages: pk("ovmf", "edk2-ovmf", "edk2-ovmf", "ovmf"),
     },
     Requirement {
+        name: "aarch64 cross compiler",
+        probe: Probe::Programs(&["aarch64-linux-gnu-gcc"]),
+        purpose: "compiles the kernel and, with musl's specs, the userland of aarch64 images",
+        need: Need::CrossAarch64,
+        packages: pk(
+            "gcc-aarch64-linux-gnu",
+            "gcc-aarch64-linux-gnu",
+            "aarch64-linux-gnu-gcc",
+            "gcc-aarch64",
+        ),
+    },
+    Requirement {
+        name: "aarch64 binutils",
+        probe: Probe::Programs(&[
+            "aarch64-linux-gnu-as",
+            "aarch64-linux-gnu-ld",
+            "aarch64-linux-gnu-ar",
+            "aarch64-linux-gnu-nm",
+            "aarch64-linux-gnu-ranlib",
+            "aarch64-linux-gnu-strip",
+            "aarch64-linux-gnu-objcopy",
+            "aarch64-linux-gnu-objdump",
+            "aarch64-linux-gnu-readelf",
+        ]),
+        purpose: "assembles, links and strips aarch64 kernels and programs",
+        need: Need::CrossAarch64,
+        packages: pk(
+            "binutils-aarch64-linux-gnu",
+            "binutils-aarch64-linux-gnu",
+            "aarch64-linux-gnu-binutils",
+            "binutils-aarch64",
+        ),
+    },
+    Requirement {
+        name: "qemu-aarch64",
+        probe: Probe::Programs(&["qemu-aarch64"]),
+        purpose: "runs aarch64 programs during a build (a recipe's ${RUN}: sbase-box -i)",
+        need: Need::CrossAarch64,
+        packages: pk("qemu-user", "qemu-user", "qemu-user", "qemu-aarch64"),
+    },
+    Requirement {
+        name: "musl for aarch64",
+        probe: Probe::File(MUSL_SPECS_AARCH64),
+        purpose: "the C library aarch64 programs link statically (Debian: `dpkg --add-architecture arm64` first)",
+        need: Need::CrossAarch64,
+        packages: pk("musl-dev:arm64", "", "", ""),
+    },
+    Requirement {
+        name: "qemu-system-aarch64",
+        probe: Probe::Programs(&["qemu-system-aarch64"]),
+        purpose: "boots aarch64 images (stali boot, the virt machine)",
+        need: Need::BootAarch64,
+        packages: pk(
+            "qemu-system-arm",
+            "qemu-system-aarch64",
+            "qemu-system-aarch64",
+            "qemu-system-aarch64",
+        ),
+    },
+    Requirement {
+        name: "QEMU_EFI",
+        probe: Probe::File(QEMU_EFI_AARCH64),
+        purpose: "UEFI firmware for QEMU's aarch64 virt machine",
+        need: Need::BootAarch64,
+        packages: pk("qemu-efi-aarch64", "edk2-aarch64", "edk2-armvirt", "ovmf"),
+    },
+    Requirement {
         name: "linux-source-6.1",
         probe: Probe::File(&[crate::model::profile::DEFAULT_KERNEL_PATH]),
         purpose: "the kernel source the shipped profiles name",
@@ -446,6 +537,25 @@ pub const OVMF_FD: &[&str] = &[
     "/usr/share/edk2/x64/OVMF.fd",
     "/usr/share/qemu/OVMF.fd",
 ];
+
+/// Where distributions put the UEFI firmware of QEMU's aarch64 virt machine.
+pub const QEMU_EFI_AARCH64: &[&str] = &[
+    "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd",
+    "/usr/share/edk2/aarch64/QEMU_EFI.fd",
+    "/usr/share/edk2/armvirt/aarch64/QEMU_EFI.fd",
+    "/usr/share/AAVMF/AAVMF_CODE.fd",
+];
+
+/// Where Debian's multi-arch `musl-dev:arm64` puts musl-gcc's specs file for aarch64.
+pub const MUSL_SPECS_AARCH64: &[&str] = &["/usr/lib/aarch64-linux-musl/musl-gcc.specs"];
+
+/// Where musl-gcc's specs file for `arch` is looked for (its libc.a beside it).
+pub fn musl_specs(arch: crate::model::Arch) -> &'static [&'static str] {
+    match arch {
+        crate::model::Arch::X86_64 => &["/usr/lib/x86_64-linux-musl/musl-gcc.specs"],
+        crate::model::Arch::Aarch64 => MUSL_SPECS_AARCH64,
+    }
+}
 
 /// Finds a program on `PATH`.
 pub fn which(program: &str) -> Option<PathBuf> {

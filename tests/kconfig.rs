@@ -399,6 +399,64 @@ fn each_shipped_profile_matches_olddefconfig() {
     }
 }
 
+/// `stali kconfig` of the aarch64 profile (`SRCARCH=arm64`, the cross tools' probes)
+/// against `conf --olddefconfig` run as kbuild runs it with `ARCH=arm64
+/// CROSS_COMPILE=aarch64-linux-gnu-`.
+#[test]
+fn the_aarch64_profile_matches_olddefconfig() {
+    let s = setup();
+    let catalog = stali::model::Catalog::load();
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/minimal-aarch64.toml");
+    let (_, plan) = stali::cli::load_plan(&profile, &catalog).expect("minimal-aarch64");
+    let c = stali::kconfig::profile::compute(
+        &plan,
+        &s.src,
+        &s.tmp.join("cache"),
+        std::path::Path::new(stali::kconfig::profile::INITRAMFS_PLACEHOLDER),
+    )
+    .expect("compute");
+    let cc_text = Command::new("sh")
+        .args([
+            "-c",
+            "aarch64-linux-gnu-gcc --version 2>/dev/null | head -n 1",
+        ])
+        .output()
+        .expect("running aarch64-linux-gnu-gcc --version");
+    let env = LoadOptions::new("arm64", "arm64", "aarch64-linux-gnu-").kbuild_env(&s.src);
+    let mut extra: Vec<(&str, &str)> = [
+        "ARCH",
+        "SRCARCH",
+        "CC",
+        "LD",
+        "NM",
+        "AR",
+        "OBJCOPY",
+        "CROSS_COMPILE",
+    ]
+    .iter()
+    .map(|k| {
+        (
+            *k,
+            env.get(*k).map(String::as_str).expect("kbuild variable"),
+        )
+    })
+    .collect();
+    let cc_text = String::from_utf8_lossy(&cc_text.stdout)
+        .trim_end()
+        .to_string();
+    extra.push(("CC_VERSION_TEXT", &cc_text));
+    let want = conf(&s.src, &["--olddefconfig"], Some(&c.input), &extra);
+    assert_same("profile minimal-aarch64", &want, &c.config);
+    for line in [
+        "CONFIG_ARM64=y",
+        "CONFIG_EFI_ZBOOT=y",
+        "CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+        "CONFIG_CMDLINE_FORCE=y",
+    ] {
+        assert!(c.config.lines().any(|l| l == line), "{line}");
+    }
+}
+
 /// `stali check` explains an option whose dependency is off, and an unknown one.
 #[test]
 fn check_reports_unmet_dependencies_in_words() {

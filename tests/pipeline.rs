@@ -463,6 +463,150 @@ fn fixture_profile_builds_boots_and_reproduces() {
     assert!(err.to_lowercase().contains("kernel panic"), "{err}");
 }
 
+/// The fixture profile for QEMU's aarch64 virt machine: the same fixture sources, cross
+/// compiled (kernel and userland) on this x86_64 machine, booted under TCG with UEFI.
+fn aarch64_profile(f: &Fixtures) -> String {
+    profile(f, "e2e", &["fixture-init", "hello", "greet"], "", "")
+        .replace("\"qemu-x86_64\"", "\"qemu-aarch64\"")
+        .replace("boot = \"hybrid\"", "boot = \"uefi\"")
+        .replace("console=ttyS0", "console=ttyAMA0")
+}
+
+#[test]
+fn aarch64_fixture_image_builds_boots_and_reproduces() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixtures();
+    let work = tempfile::tempdir().expect("tempdir");
+    let prof = work.path().join("e2e-aarch64.toml");
+    std::fs::write(&prof, aarch64_profile(&f)).expect("write profile");
+    let out1 = work.path().join("one/e2e-aarch64.iso");
+    let c1 = cache("aarch64");
+    let o = build(&prof, &out1, &c1);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "build failed:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let r = report(&out1);
+    assert_eq!(r["arch"], "aarch64");
+    assert_eq!(r["hardware"], "qemu-aarch64");
+    assert_eq!(r["boot"], "uefi");
+    let iso_bytes = std::fs::read(&out1).expect("iso");
+
+    // An arm64 kernel: the EFI decompressor's PE image, configured for the virt machine.
+    let kernel = PathBuf::from(r["bzimage"]["path"].as_str().expect("kernel path"));
+    assert!(
+        kernel.ends_with("arch/arm64/boot/vmlinuz.efi"),
+        "{kernel:?}"
+    );
+    let image = std::fs::read(&kernel).expect("kernel image");
+    assert_eq!(&image[..2], b"MZ", "an EFI (PE) application");
+    let obj = kernel.ancestors().nth(4).expect("kbuild object folder");
+    let config = std::fs::read_to_string(obj.join(".config")).expect(".config");
+    for line in [
+        "CONFIG_ARM64=y",
+        "CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+        "CONFIG_EFI_ZBOOT=y",
+        "CONFIG_KERNEL_XZ=y",
+        "CONFIG_CMDLINE_FORCE=y",
+        "CONFIG_CMDLINE=\"console=ttyAMA0 panic=-1\"",
+        "# CONFIG_MODULES is not set",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "{line} not in the built .config"
+        );
+    }
+    // The ISO's FAT image holds it as EFI/BOOT/BOOTAA64.EFI (an 8.3 directory entry), and
+    // there is no isolinux.
+    assert!(
+        iso_bytes.windows(11).any(|w| w == b"BOOTAA64EFI"),
+        "no BOOTAA64.EFI in the ISO"
+    );
+    assert!(!iso_bytes.windows(8).any(|w| w == b"ISOLINUX"));
+
+    // Every program is a static aarch64 executable, by binutils' own reading.
+    let cpio = std::fs::read(obj.join("stali-initramfs.cpio")).expect("initramfs");
+    let elfdir = tempfile::tempdir().expect("tempdir");
+    let mut elves = 0;
+    for (name, mode, data) in &newc_entries(&cpio) {
+        if mode & 0o170000 == 0o100000 && data.starts_with(b"\x7fELF") {
+            elves += 1;
+            let file = elfdir.path().join(name.replace('/', "_"));
+            std::fs::write(&file, data).expect("write elf");
+            let o = Command::new("readelf")
+                .args(["-hldW"])
+                .arg(&file)
+                .output()
+                .expect("readelf");
+            let t = text(&o.stdout);
+            assert!(t.contains("AArch64"), "{name} is not aarch64:\n{t}");
+            assert!(
+                !t.contains("INTERP") && !t.contains("(NEEDED)"),
+                "{name} is not static:\n{t}"
+            );
+        }
+    }
+    assert_eq!(elves, 3, "three fixture programs");
+
+    // It boots under qemu-system-aarch64 (TCG, UEFI firmware) to the banner its init prints.
+    let o = stali(&["boot", out1.to_str().expect("utf-8"), "--timeout", "300"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "aarch64 boot:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("booted (UEFI), \"stali: e2e ready\""),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Another cache, its kernel built from nothing, PATH reduced to the programs the host
+    // table names: the same bytes.
+    let out2 = work.path().join("two/other-name.iso");
+    let c2 = cache("aarch64-second");
+    match std::fs::remove_dir_all(c2.join("kernel")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("clearing {c2:?}: {e}"),
+        _ => {}
+    }
+    let bin = host_common::doctor_path(&[]);
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .arg("build")
+        .arg("--trust")
+        .arg(&prof)
+        .arg("-o")
+        .arg(&out2)
+        .arg("--cache")
+        .arg(&c2)
+        .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("PATH", bin.path())
+        .output()
+        .expect("run stali build");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the aarch64 build with PATH reduced to the host table failed:\n{}",
+        text(&o.stderr)
+    );
+    let missing = programs_not_found(&c2.join("logs/e2e"));
+    assert!(
+        missing.is_empty(),
+        "programs the host table does not name:\n{}",
+        missing.join("\n")
+    );
+    assert_eq!(
+        sha256(&std::fs::read(&out2).expect("iso 2")),
+        sha256(&iso_bytes),
+        "two aarch64 builds from different caches differ"
+    );
+}
+
 fn sha256(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))

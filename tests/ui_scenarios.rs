@@ -375,3 +375,53 @@ fn a_profile_that_carries_code_says_so_and_what_it_runs() {
     let s = screen(&real_app(), 120, 40);
     assert!(!s.contains("carries code"), "{s}");
 }
+
+#[test]
+fn picking_qemu_aarch64_changes_the_estimate_and_saves_a_buildable_profile() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut app, path, _) = app_on_copy(dir.path());
+    let before = app.estimate.total_bytes;
+    press(&mut app, "\n");
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("qemu-aarch64"),
+        "the Target hardware menu lists it:\n{s}"
+    );
+    // Highlighted, it shows what it would cost; the profile's BIOS boot and ttyS0
+    // console go with the x86 hardware.
+    press(&mut app, "jj");
+    let mut with = app.profile.clone();
+    with.retarget("qemu-aarch64", &app.catalog);
+    let expected = total_of(&with, &app.catalog);
+    assert_ne!(expected, before, "the estimate differs on aarch64");
+    assert_eq!(
+        app.delta,
+        Delta::Bytes {
+            delta: expected as i64 - before as i64,
+            total: expected
+        }
+    );
+    press(&mut app, " ");
+    assert_eq!(app.profile.hardware, "qemu-aarch64");
+    assert_eq!(app.plan.hardware.arch, stali::model::Arch::Aarch64);
+    assert_eq!(app.profile.image.boot, Some(stali::model::BootMode::Uefi));
+    assert_eq!(
+        app.profile.image.cmdline.as_deref(),
+        Some("console=ttyAMA0")
+    );
+    assert_eq!(app.estimate.total_bytes, expected);
+    let note = app.message.as_ref().expect("a note").text.clone();
+    assert!(
+        note.contains("boot = uefi") && note.contains("console=ttyAMA0"),
+        "{note}"
+    );
+    let s = screen(&app, 80, 24);
+    assert!(s.contains(&human(expected)), "{s}");
+    press(&mut app, "s");
+    assert!(!app.dirty());
+    let back = Profile::load(&path, &Catalog::embedded()).expect("saved and valid");
+    assert_eq!(back.hardware, "qemu-aarch64");
+    let plan = resolve(&back, &Catalog::embedded()).expect("the saved profile resolves");
+    assert!(plan.kernel.has_fragment("efi-arm64"));
+    assert_eq!(plan.image.cmdline, "console=ttyAMA0");
+}

@@ -181,7 +181,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         kernel_requests: crate::kconfig::profile::requests(&profile, &plan),
     };
     if args.boot
-        && let Err(e) = crate::host::require(&[crate::host::Need::Boot])
+        && let Err(e) = crate::host::require(&crate::host::boot_needs(plan.hardware.arch))
     {
         return failed(&e);
     }
@@ -234,6 +234,7 @@ pub fn build(args: &BuildArgs) -> i32 {
         }
         for uefi in modes {
             let mut spec = qemu::BootSpec::new(result.iso.clone(), uefi, plan.ready_banner());
+            spec.arch = plan.hardware.arch;
             spec.timeout = Duration::from_secs(args.timeout);
             let mode = if uefi { "UEFI" } else { "BIOS" };
             match qemu::boot(&spec) {
@@ -269,7 +270,8 @@ pub fn boot(args: &BootArgs) -> i32 {
         eprintln!("{}: error: no such ISO file", args.iso.display());
         return EXIT_INVALID;
     }
-    if let Err(e) = crate::host::require(&[crate::host::Need::Boot]) {
+    let arch = crate::pipeline::arch_for(&args.iso);
+    if let Err(e) = crate::host::require(&crate::host::boot_needs(arch)) {
         return fail(&e);
     }
     let expect = match args
@@ -287,7 +289,10 @@ pub fn boot(args: &BootArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let mut spec = qemu::BootSpec::new(args.iso.clone(), args.uefi, expect);
+    // Only x86_64 has a BIOS: other architectures always boot with UEFI.
+    let uefi = args.uefi || !arch.has_bios();
+    let mut spec = qemu::BootSpec::new(args.iso.clone(), uefi, expect);
+    spec.arch = arch;
     spec.timeout = Duration::from_secs(args.timeout);
     spec.interactive = args.interactive;
     if let Some(port) = args.net {
@@ -308,7 +313,7 @@ pub fn boot(args: &BootArgs) -> i32 {
             eprintln!("SSH: ssh -p {port} root@127.0.0.1 (once the system is up)");
         }
     }
-    let mode = if args.uefi { "UEFI" } else { "BIOS" };
+    let mode = if uefi { "UEFI" } else { "BIOS" };
     let iso = args.iso.display().to_string();
     let mut on_ready = |o: &qemu::BootOutcome| {
         out(&format!(

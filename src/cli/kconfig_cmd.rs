@@ -138,12 +138,6 @@ pub fn check_kernel(profile: &Profile, plan: &Plan, cache: Option<&Path>) -> i32
 pub fn menu_loader(cache: Option<PathBuf>) -> crate::ui::kernel::Loader {
     std::sync::Arc::new(move |plan: &Plan| {
         let cache = cache_root(cache.as_deref()).map_err(|e| format!("{e:#}"))?;
-        if plan.hardware.arch != "x86_64" {
-            return Err(format!(
-                "the kernel tree is read for x86_64 only, not {}",
-                plan.hardware.arch
-            ));
-        }
         if !ENGINE_BASES.contains(&plan.kernel.base.as_str()) {
             return Err(format!(
                 "the base {} is not one the Kconfig engine reproduces ({})",

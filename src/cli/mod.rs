@@ -556,6 +556,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                         "size": t.size, "size_source": t.size_source, "untested": t.untested,
                         "modes": t.modes.iter().map(|(p, m)| (format!("/{p}"), format!("{m:04o}").into()))
                             .collect::<serde_json::Map<String, serde_json::Value>>(),
+                        "untested_on": t.untested_on.iter().map(|(a, w)| (a.as_str(), w.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
                         "services": t.services.iter().map(|v| serde_json::json!({
                             "name": v.name, "description": v.description, "run": v.run,
                             "respawn": v.respawn, "per_link": v.per_link, "dirs": v.dirs,
@@ -572,7 +573,7 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 .iter()
                 .map(|h| {
                     serde_json::json!({
-                        "name": h.name, "description": h.description, "arch": h.arch,
+                        "name": h.name, "description": h.description, "arch": h.arch.as_str(),
                         "fragments": h.fragments, "console": h.console, "boot": h.boot.as_str(),
                     })
                 })
@@ -635,6 +636,9 @@ fn list(what: Option<ListWhat>, json: bool) -> i32 {
                 );
                 if let Some(why) = &t.untested {
                     line.push_str(&format!("  [untested: {why}]"));
+                }
+                for (arch, why) in &t.untested_on {
+                    line.push_str(&format!("  [untested on {arch}: {why}]"));
                 }
                 s.push_str(&line);
                 s.push('\n');

@@ -553,11 +553,16 @@ impl Kconfig {
         Ok(self.olddefconfig(&text))
     }
 
-    /// `make defconfig` for the architecture (`arch/SRCARCH/configs/ARCH_defconfig`).
+    /// `make defconfig` for the architecture (`arch/SRCARCH/configs/ARCH_defconfig`, or
+    /// `arch/SRCARCH/configs/defconfig` where there is none, as on arm64).
     pub fn arch_defconfig(&mut self, srcarch: &str, arch: &str) -> Result<String> {
-        let p = self
-            .srctree
-            .join(format!("arch/{srcarch}/configs/{arch}_defconfig"));
+        let dir = self.srctree.join(format!("arch/{srcarch}/configs"));
+        let own = dir.join(format!("{arch}_defconfig"));
+        let p = if own.is_file() {
+            own
+        } else {
+            dir.join("defconfig")
+        };
         let text =
             std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         Ok(self.defconfig(&text))

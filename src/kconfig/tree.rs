@@ -321,13 +321,32 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options for `ARCH=x86_64` with gcc and ld, as kbuild sets them.
     pub fn x86_64() -> Self {
+        LoadOptions::new("x86_64", "x86", "")
+    }
+
+    /// Options for `ARCH=arch` (`SRCARCH=srcarch`) with the GNU tools of
+    /// `CROSS_COMPILE=cross_compile` (empty for the host's own), as kbuild sets them.
+    pub fn new(arch: &str, srcarch: &str, cross_compile: &str) -> Self {
         LoadOptions {
-            arch: "x86_64".into(),
-            srcarch: "x86".into(),
-            cc: "gcc".into(),
-            ld: "ld".into(),
+            arch: arch.into(),
+            srcarch: srcarch.into(),
+            cc: format!("{cross_compile}gcc"),
+            ld: format!("{cross_compile}ld"),
             cache_file: None,
-            extra_env: Vec::new(),
+            extra_env: if cross_compile.is_empty() {
+                Vec::new()
+            } else {
+                ["NM", "AR", "OBJCOPY"]
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            t.to_string(),
+                            format!("{cross_compile}{}", t.to_lowercase()),
+                        )
+                    })
+                    .chain([("CROSS_COMPILE".to_string(), cross_compile.to_string())])
+                    .collect()
+            },
             tree_cache: None,
         }
     }

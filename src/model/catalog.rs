@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::arch::Arch;
 use super::diag::{Diagnostic, Invalid};
 use super::walk::{Reader, TableNode};
 
@@ -104,6 +105,9 @@ pub struct ToolDef {
     pub compressed: Option<u64>,
     /// Why the recipe is not verified yet, when it is not.
     pub untested: Option<String>,
+    /// Why it is not verified for one architecture (`untested_aarch64`): a recipe that
+    /// cannot cross-compile yet.
+    pub untested_on: BTreeMap<Arch, String>,
     /// What `stali update` follows upstream (release tags or a branch), for git sources.
     pub track: Option<super::track::Track>,
     /// What it starts at boot (`[[tool.service]]`).
@@ -183,8 +187,8 @@ pub struct Hardware {
     pub description: String,
     /// Long description.
     pub long: String,
-    /// Kernel architecture (`x86_64`).
-    pub arch: String,
+    /// CPU architecture (`x86_64`, `aarch64`).
+    pub arch: Arch,
     /// C target triple for autotools (`x86_64-linux-musl`).
     pub triple: String,
     /// Kernel fragments this hardware needs.
@@ -208,10 +212,15 @@ pub struct Fragment {
     pub description: String,
     /// Fragments it needs.
     pub depends: Vec<String>,
-    /// Estimated bzImage size delta in bytes.
+    /// The architectures it applies to (`# arch:`); empty: every one.
+    pub arch: Vec<Arch>,
+    /// Estimated kernel image size delta in bytes (on x86_64).
     pub size: i64,
     /// Where the size figure comes from.
     pub size_source: String,
+    /// The delta and its source on other architectures (`# size-aarch64:`,
+    /// `# size-source-aarch64:`).
+    pub arch_sizes: BTreeMap<Arch, (i64, String)>,
     /// `(CONFIG_X, value)` pairs; value `n` means "is not set".
     pub options: Vec<(String, String)>,
     /// The whole file text.
@@ -231,6 +240,47 @@ pub struct KernelBase {
     pub size: u64,
     /// Where the figure comes from.
     pub size_source: String,
+    /// The size and its source on other architectures (`size_aarch64`, `size_source_aarch64`).
+    pub arch_sizes: BTreeMap<Arch, (u64, String)>,
+    /// The architectures it is offered for (`arch = ["x86_64"]`); empty: every one.
+    pub arch: Vec<Arch>,
+}
+
+impl KernelBase {
+    /// The size figure for `arch` and where it comes from (the x86_64 one, said to be
+    /// borrowed, when the catalog measured none for it).
+    pub fn size_for(&self, arch: Arch) -> (u64, String) {
+        match self.arch_sizes.get(&arch) {
+            Some((n, src)) => (*n, src.clone()),
+            None if arch == Arch::X86_64 => (self.size, self.size_source.clone()),
+            None => (
+                self.size,
+                format!("estimate: the x86_64 figure ({})", self.size_source),
+            ),
+        }
+    }
+}
+
+impl Fragment {
+    /// Whether the fragment applies to `arch`.
+    pub fn fits(&self, arch: Arch) -> bool {
+        self.arch.is_empty() || self.arch.contains(&arch)
+    }
+
+    /// The size delta for `arch` and where it comes from (the x86_64 one, said to be
+    /// borrowed, when the header measured none for it).
+    pub fn size_for(&self, arch: Arch) -> (i64, String) {
+        match self.arch_sizes.get(&arch) {
+            Some((n, src)) => (*n, src.clone()),
+            None if arch == Arch::X86_64 || self.arch == [arch] => {
+                (self.size, self.size_source.clone())
+            }
+            None => (
+                self.size,
+                format!("estimate: the x86_64 figure ({})", self.size_source),
+            ),
+        }
+    }
 }
 
 /// Constants of the size model, measured where the source says so.
@@ -240,6 +290,9 @@ pub struct SizeModel {
     pub ratio: BTreeMap<String, f64>,
     /// Kernel image size factor relative to xz, per compressor.
     pub kernel_factor: BTreeMap<String, f64>,
+    /// Size of a tool built for an architecture relative to x86_64, where the tools'
+    /// figures come from (`aarch64`).
+    pub arch_factor: BTreeMap<String, f64>,
     /// Bytes of skeleton files and cpio headers in the initramfs.
     pub skeleton: u64,
     /// Bytes of cpio header per installed file (amortised).
@@ -326,6 +379,18 @@ pub const EMBEDDED_FRAGMENTS: &[(&str, &str)] = &[
         "framebuffer-console",
         include_str!("../../kernel-fragments/framebuffer-console.config"),
     ),
+    (
+        "pl011-console",
+        include_str!("../../kernel-fragments/pl011-console.config"),
+    ),
+    (
+        "virtio-mmio",
+        include_str!("../../kernel-fragments/virtio-mmio.config"),
+    ),
+    (
+        "efi-arm64",
+        include_str!("../../kernel-fragments/efi-arm64.config"),
+    ),
 ];
 
 /// Themes shipped in the binary.
@@ -378,6 +443,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "compressed",
     "track",
     "untested",
+    "untested_aarch64",
     "service",
     "modes",
 ];
@@ -664,6 +730,12 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
     }
     let compressed = r.integer(t, "compressed").map(|s| s.into_inner());
     let untested = r.string(t, "untested").map(|s| s.into_inner());
+    let mut untested_on = BTreeMap::new();
+    for a in Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64) {
+        if let Some(why) = r.string(t, &format!("untested_{a}")) {
+            untested_on.insert(a, why.into_inner());
+        }
+    }
     let track = r
         .string(t, "track")
         .and_then(|v| match super::track::Track::parse(v.get_ref()) {
@@ -731,6 +803,7 @@ pub fn read_tool(r: &mut Reader<'_>, t: &TableNode<'_, '_>, origin: Origin) -> O
         size_source,
         compressed,
         untested,
+        untested_on,
         track,
         services,
         modes,
@@ -938,6 +1011,16 @@ fn read_hardware_file(
                 r.string(&t, k).map(|s| s.into_inner()).unwrap_or_default()
             };
             let name = s(&mut r, "name");
+            let arch_name = s(&mut r, "arch");
+            let Some(arch) = Arch::parse(&arch_name) else {
+                let known: Vec<&str> = Arch::ALL.iter().map(|a| a.as_str()).collect();
+                r.error(
+                    &t.span,
+                    &t.path,
+                    format!("arch `{arch_name}` is not one of {}", known.join(", ")),
+                );
+                continue;
+            };
             let boot = s(&mut r, "boot");
             let Some(boot) = BootMode::parse(&boot) else {
                 r.error(
@@ -950,7 +1033,7 @@ fn read_hardware_file(
             hw.push(Hardware {
                 description: s(&mut r, "description"),
                 long: s(&mut r, "long"),
-                arch: s(&mut r, "arch"),
+                arch,
                 triple: s(&mut r, "triple"),
                 fragments: r
                     .strings(&t, "fragments")
@@ -972,8 +1055,37 @@ fn read_hardware_file(
             let Some(t) = r.as_table(item, format!("{path}[{i}]")) else {
                 continue;
             };
-            r.only_keys(&t, &["name", "description", "size", "size_source"]);
+            r.only_keys(
+                &t,
+                &[
+                    "name",
+                    "description",
+                    "size",
+                    "size_source",
+                    "size_aarch64",
+                    "size_source_aarch64",
+                    "arch",
+                ],
+            );
+            let arch: Vec<Arch> = r
+                .strings(&t, "arch")
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|a| Arch::parse(a.get_ref()))
+                .collect();
+            let mut arch_sizes = BTreeMap::new();
+            for a in Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64) {
+                if let Some(n) = r.integer(&t, &format!("size_{a}")) {
+                    let src = r
+                        .string(&t, &format!("size_source_{a}"))
+                        .map(|s| s.into_inner())
+                        .unwrap_or_default();
+                    arch_sizes.insert(a, (n.into_inner(), src));
+                }
+            }
             bases.push(KernelBase {
+                arch,
+                arch_sizes,
                 name: r
                     .string(&t, "name")
                     .map(|s| s.into_inner())
@@ -997,6 +1109,7 @@ fn read_hardware_file(
             &[
                 "ratio",
                 "kernel_factor",
+                "arch_factor",
                 "skeleton",
                 "isolinux",
                 "efi_overhead",
@@ -1026,11 +1139,13 @@ fn read_hardware_file(
         };
         let ratio = floats(&mut r, "ratio");
         let kernel_factor = floats(&mut r, "kernel_factor");
+        let arch_factor = floats(&mut r, "arch_factor");
         let int =
             |r: &mut Reader<'_>, k: &str| r.integer(&t, k).map(|s| s.into_inner()).unwrap_or(0);
         model = Some(SizeModel {
             ratio,
             kernel_factor,
+            arch_factor,
             skeleton: int(&mut r, "skeleton"),
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
@@ -1062,8 +1177,10 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
         title: name.to_string(),
         description: String::new(),
         depends: Vec::new(),
+        arch: Vec::new(),
         size: 0,
         size_source: "estimate: no size in the header".into(),
+        arch_sizes: BTreeMap::new(),
         options: Vec::new(),
         text: text.to_string(),
         origin,
@@ -1104,7 +1221,28 @@ pub fn parse_fragment(name: &str, text: &str, origin: Origin) -> Result<Fragment
                         })?
                     }
                     "size-source" => f.size_source = v.to_string(),
-                    _ => {}
+                    "arch" => {
+                        for a in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                            f.arch.push(Arch::parse(a).ok_or_else(|| {
+                                format!("line {}: arch `{a}` is not x86_64 or aarch64", n + 1)
+                            })?);
+                        }
+                    }
+                    k => {
+                        let per_arch = |prefix: &str| {
+                            k.strip_prefix(prefix)
+                                .and_then(Arch::parse)
+                                .filter(|a| *a != Arch::X86_64)
+                        };
+                        if let Some(a) = per_arch("size-source-") {
+                            f.arch_sizes.entry(a).or_insert((0, String::new())).1 = v.to_string();
+                        } else if let Some(a) = per_arch("size-") {
+                            f.arch_sizes.entry(a).or_insert((0, String::new())).0 =
+                                v.parse().map_err(|_| {
+                                    format!("line {}: size `{v}` is not a whole number", n + 1)
+                                })?;
+                        }
+                    }
                 }
             }
             continue;

@@ -3,6 +3,8 @@
 //! Image layout it models (the pipeline builds exactly this): the initramfs is built into
 //! the kernel and compressed with it; BIOS boots that bzImage through isolinux, UEFI boots
 //! the same file as `EFI/BOOT/BOOTX64.EFI` from a FAT image; a hybrid ISO holds both copies.
+//! Kernel figures are per architecture (the catalog's `size_aarch64`, a fragment's
+//! `# size-aarch64:`); the tools', measured on x86_64, are scaled by a measured factor.
 
 use serde::Serialize;
 
@@ -145,9 +147,10 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     };
     let mut components = Vec::new();
 
+    let arch = plan.hardware.arch;
     let (base_size, base_src) = catalog
         .base(&plan.kernel.base)
-        .map(|b| (b.size, b.size_source.clone()))
+        .map(|b| b.size_for(arch))
         .unwrap_or((0, "unknown base".into()));
     let mut kernel_one: i64 = scaled(base_size as i64, kfactor);
     components.push(Component {
@@ -158,23 +161,32 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         source: base_src,
     });
     for f in &plan.kernel.fragments {
-        let d = scaled(f.fragment.size, kfactor);
+        let (size, source) = f.fragment.size_for(arch);
+        let d = scaled(size, kfactor);
         kernel_one += d;
         components.push(Component {
             name: format!("fragment:{}", f.fragment.name),
             kind: Kind::Fragment,
             bytes: (d.max(0) as u64) * copies,
             raw_bytes: None,
-            source: f.fragment.size_source.clone(),
+            source,
         });
     }
+    // The tools' figures were measured on x86_64; another architecture's code differs
+    // by a measured factor.
+    let (afactor, asource) = m
+        .arch_factor
+        .get(arch.as_str())
+        .map(|f| (*f, format!("times {f} for {arch}, size_model.arch_factor")))
+        .unwrap_or((1.0, String::new()));
     let kernel_one = kernel_one.max(0) as u64;
 
     let mut userland_raw = 0u64;
     let mut userland_one = 0u64;
     for t in &plan.tools {
-        let c = compressed_bytes(m, &t.def, comp);
-        userland_raw += t.def.size;
+        let c = (compressed_bytes(m, &t.def, comp) as f64 * afactor).round() as u64;
+        let raw = (t.def.size as f64 * afactor).round() as u64;
+        userland_raw += raw;
         userland_one += c;
         components.push(Component {
             name: t.def.name.clone(),
@@ -184,8 +196,12 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
                 Kind::Tool
             },
             bytes: c * copies,
-            raw_bytes: Some(t.def.size),
-            source: t.def.size_source.clone(),
+            raw_bytes: Some(raw),
+            source: if asource.is_empty() {
+                t.def.size_source.clone()
+            } else {
+                format!("{} ({asource})", t.def.size_source)
+            },
         });
     }
     let skel = (m.skeleton as f64 * uratio).round() as u64;

@@ -4,6 +4,7 @@
 //! consume [`Plan`] and [`Estimate`].
 
 pub mod access;
+pub mod arch;
 pub mod catalog;
 pub mod diag;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod track;
 pub mod trust;
 pub mod walk;
 
+pub use arch::Arch;
 pub use catalog::{BootMode, BuildStyle, Catalog, Fragment, Hardware, Origin, Source, ToolDef};
 pub use diag::{Diagnostic, Invalid, Severity};
 pub use estimate::{Component, Estimate, Kind, estimate};

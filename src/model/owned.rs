@@ -18,6 +18,8 @@ pub const INITRAMFS_COMPRESSION_NONE: &str = "CONFIG_INITRAMFS_COMPRESSION_NONE"
 pub const CMDLINE_BOOL: &str = "CONFIG_CMDLINE_BOOL";
 /// `CONFIG_CMDLINE`: from `image.cmdline`.
 pub const CMDLINE: &str = "CONFIG_CMDLINE";
+/// `CONFIG_CMDLINE_FORCE` (arm64): the built-in command line wins over the firmware's.
+pub const CMDLINE_FORCE: &str = "CONFIG_CMDLINE_FORCE";
 
 /// The kernel compression choice option for `c` (`image.compression`).
 pub fn compression_option(c: Compression) -> &'static str {
@@ -41,6 +43,12 @@ pub const PIPELINE_SET: &[(&str, &str)] = &[
     (CMDLINE_BOOL, "set `image.cmdline` instead"),
     (CMDLINE, "set `image.cmdline` instead"),
     ("CONFIG_CMDLINE_OVERRIDE", "set `image.cmdline` instead"),
+    (CMDLINE_FORCE, "set `image.cmdline` instead"),
+    (
+        "CONFIG_CMDLINE_FROM_BOOTLOADER",
+        "set `image.cmdline` instead",
+    ),
+    ("CONFIG_CMDLINE_EXTEND", "set `image.cmdline` instead"),
     // The whole compression choice (x86 offers these seven).
     ("CONFIG_KERNEL_GZIP", "set `image.compression` instead"),
     ("CONFIG_KERNEL_XZ", "set `image.compression` instead"),

@@ -360,10 +360,14 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                 "tools.select",
             ));
         }
-        let untested: Vec<&str> = tools
+        let arch = hardware.as_ref().map(|h| h.arch).unwrap_or_default();
+        let untested: Vec<String> = tools
             .iter()
-            .filter(|t| t.def.untested.is_some())
-            .map(|t| t.def.name.as_str())
+            .filter_map(|t| match (&t.def.untested, t.def.untested_on.get(&arch)) {
+                (Some(_), _) => Some(t.def.name.clone()),
+                (None, Some(_)) => Some(format!("{} (on {arch})", t.def.name)),
+                (None, None) => None,
+            })
             .collect();
         if !untested.is_empty() {
             warnings.push(profile.locate(
@@ -410,8 +414,39 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
             Some(format!("kernel.fragments[{i}]")),
         ));
     }
+    let arch = hardware.as_ref().map(|h| h.arch).unwrap_or_default();
+    if let Some(b) = catalog.base(&profile.kernel.base)
+        && !b.arch.is_empty()
+        && !b.arch.contains(&arch)
+    {
+        errors.push(profile.locate(
+            Diagnostic::error(format!(
+                "kernel base `{}` is for {}, not for this hardware's {arch}: use tinyconfig",
+                b.name,
+                b.arch.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            "kernel.base",
+        ));
+    }
+    if boot.bios() && !arch.has_bios() {
+        errors.push(profile.locate(
+            Diagnostic::error(format!(
+                "boot = {} needs a PC BIOS, which {arch} hardware has not: use boot = \"uefi\"",
+                boot.as_str()
+            )),
+            if profile.image.boot.is_some() {
+                "image.boot"
+            } else {
+                "target.hardware"
+            },
+        ));
+    }
     if boot.uefi() {
-        wanted.push(("efi".into(), format!("boot = {}", boot.as_str()), None));
+        wanted.push((
+            arch.uefi_fragment().into(),
+            format!("boot = {}", boot.as_str()),
+            None,
+        ));
     }
     let mut fragments: Vec<PlannedFragment> = Vec::new();
     fn add_fragment(
@@ -420,6 +455,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         catalog: &Catalog,
         out: &mut Vec<PlannedFragment>,
         depth: usize,
+        arch: super::Arch,
     ) -> Result<(), String> {
         if out.iter().any(|f| f.fragment.name == name) {
             return Ok(());
@@ -436,8 +472,22 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
                 suggestion(name, catalog.fragments.iter().map(|f| f.name.as_str()))
             ));
         };
+        if !f.fits(arch) {
+            let fits: Vec<&str> = f.arch.iter().map(|a| a.as_str()).collect();
+            return Err(format!(
+                "kernel fragment `{name}` is for {}, not for this hardware's {arch}",
+                fits.join(", ")
+            ));
+        }
         for d in &f.depends {
-            add_fragment(d, &format!("needed by {name}"), catalog, out, depth + 1)?;
+            add_fragment(
+                d,
+                &format!("needed by {name}"),
+                catalog,
+                out,
+                depth + 1,
+                arch,
+            )?;
         }
         if !out.iter().any(|x| x.fragment.name == name) {
             out.push(PlannedFragment {
@@ -451,7 +501,7 @@ pub fn resolve(profile: &Profile, catalog: &Catalog) -> Result<Plan, Invalid> {
         if key.is_some() && catalog.fragment(name).is_none() {
             continue; // the profile's own unknown fragment: reported by `validate`
         }
-        if let Err(msg) = add_fragment(name, reason, catalog, &mut fragments, 0) {
+        if let Err(msg) = add_fragment(name, reason, catalog, &mut fragments, 0, arch) {
             let d = Diagnostic::error(msg);
             errors.push(match key {
                 Some(k) => profile.locate(d, k),
@@ -520,13 +570,18 @@ fn pulled_in(a: &PlannedTool, b: &PlannedTool) -> String {
 /// The options the pipeline itself adds to every kernel: no modules, the uncompressed
 /// initramfs at `cpio_path` built in, the kernel `compression` and the command line baked
 /// in (always quoted: a command line `1` is a string).
+///
+/// On x86 `CONFIG_CMDLINE_BOOL` turns the built-in line on (the boot loader's is
+/// appended); arm64 has no such switch and the built-in line is forced
+/// (`CONFIG_CMDLINE_FORCE`), so what a firmware passes cannot change it.
 pub fn pipeline_options(
+    arch: super::Arch,
     compression: Compression,
     cmdline: &str,
     cpio_path: &Path,
 ) -> Vec<(String, String)> {
     use super::owned as o;
-    vec![
+    let mut v: Vec<(String, String)> = vec![
         (o::MODULES.into(), "n".into()),
         (o::BLK_DEV_INITRD.into(), "y".into()),
         (
@@ -535,9 +590,14 @@ pub fn pipeline_options(
         ),
         (o::INITRAMFS_COMPRESSION_NONE.into(), "y".into()),
         (o::compression_option(compression).into(), "y".into()),
-        (o::CMDLINE_BOOL.into(), "y".into()),
-        (o::CMDLINE.into(), kconfig_string(cmdline)),
-    ]
+    ];
+    if arch.has_cmdline_bool() {
+        v.push((o::CMDLINE_BOOL.into(), "y".into()));
+    } else {
+        v.push((o::CMDLINE_FORCE.into(), "y".into()));
+    }
+    v.push((o::CMDLINE.into(), kconfig_string(cmdline)));
+    v
 }
 
 /// Every option the build applies after the fragments' text: the requested ones (values
@@ -549,7 +609,12 @@ pub fn kernel_options(plan: &Plan, cpio_path: &Path) -> Vec<(String, String)> {
         .into_iter()
         .map(|(k, v)| (k, kconfig_value(&v)))
         .collect();
-    for (k, v) in pipeline_options(plan.image.compression, &plan.image.cmdline, cpio_path) {
+    for (k, v) in pipeline_options(
+        plan.hardware.arch,
+        plan.image.compression,
+        &plan.image.cmdline,
+        cpio_path,
+    ) {
         options.retain(|(n, _)| n != &k);
         options.push((k, v));
     }
@@ -562,7 +627,12 @@ mod tests {
 
     #[test]
     fn pipeline_options_embed_the_initramfs_and_quote_the_command_line() {
-        let o = pipeline_options(Compression::Xz, "1", Path::new("/o/stali-initramfs.cpio"));
+        let o = pipeline_options(
+            crate::model::Arch::X86_64,
+            Compression::Xz,
+            "1",
+            Path::new("/o/stali-initramfs.cpio"),
+        );
         let get = |k: &str| o.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("CONFIG_MODULES"), Some("n"));
         assert_eq!(get("CONFIG_BLK_DEV_INITRD"), Some("y"));
@@ -574,7 +644,12 @@ mod tests {
         assert_eq!(get("CONFIG_KERNEL_GZIP"), None);
         // A command line that looks like a number is still a string.
         assert_eq!(get("CONFIG_CMDLINE"), Some("\"1\""));
-        let z = pipeline_options(Compression::Zstd, "console=ttyS0 a=\"b\"", Path::new("/c"));
+        let z = pipeline_options(
+            crate::model::Arch::X86_64,
+            Compression::Zstd,
+            "console=ttyS0 a=\"b\"",
+            Path::new("/c"),
+        );
         assert!(z.contains(&("CONFIG_KERNEL_ZSTD".into(), "y".into())));
         assert!(z.contains(&(
             "CONFIG_CMDLINE".into(),
@@ -641,6 +716,39 @@ provides = ["sh"]
         let p = plan("format = 1\n[image]\nboot = \"bios\"\n").expect("valid");
         assert!(!p.kernel.has_fragment("efi"));
         assert!(p.kernel.has_fragment("serial-console"));
+    }
+
+    #[test]
+    fn aarch64_hardware_takes_its_own_fragments_and_boots_with_uefi_only() {
+        let p = plan("format = 1\n[target]\nhardware = \"qemu-aarch64\"\n").expect("valid");
+        assert_eq!(p.hardware.arch, crate::model::Arch::Aarch64);
+        assert_eq!(p.image.boot, BootMode::Uefi);
+        assert_eq!(p.image.cmdline, "console=ttyAMA0");
+        for f in ["base", "pl011-console", "virtio-mmio", "efi-arm64"] {
+            assert!(p.kernel.has_fragment(f), "{f}");
+        }
+        assert!(!p.kernel.has_fragment("efi"));
+        let opts = kernel_options(&p, Path::new("/c"));
+        let get = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CONFIG_CMDLINE_FORCE"), Some("y"));
+        assert_eq!(get("CONFIG_CMDLINE_BOOL"), None);
+
+        let e =
+            plan("format = 1\n[target]\nhardware = \"qemu-aarch64\"\n[image]\nboot = \"hybrid\"\n")
+                .expect_err("no BIOS on aarch64");
+        assert!(e.to_string().contains("needs a PC BIOS"), "{e}");
+        let e = plan(
+            "format = 1\n[target]\nhardware = \"qemu-aarch64\"\n[kernel]\nfragments = [\"pc-storage\"]\n",
+        )
+        .expect_err("an x86 fragment");
+        assert!(
+            e.to_string()
+                .contains("`pc-storage` is for x86_64, not for this hardware's aarch64"),
+            "{e}"
+        );
+        let e = plan("format = 1\n[kernel]\nfragments = [\"pl011-console\"]\n")
+            .expect_err("an arm64 fragment on x86_64");
+        assert!(e.to_string().contains("is for aarch64"), "{e}");
     }
 
     #[test]

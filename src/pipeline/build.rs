@@ -22,7 +22,7 @@ use super::stages::kernel::KernelTree;
 use super::stages::sources::{fetch_options, fetch_sources};
 use super::stages::{Ctx, image, kernel, packages, sources};
 use crate::host::{self, Need};
-use crate::model::{Catalog, Plan, estimate};
+use crate::model::{Arch, Catalog, Plan, estimate};
 
 /// Bump when recipes' environment or the stage logic changes in a way that changes outputs.
 pub const PIPELINE_VERSION: &str = "stali-pipeline-1";
@@ -89,9 +89,19 @@ fn first_line(argv: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// Versions of the host tools that shape the output, for keys and the report.
-pub fn host_versions() -> BTreeMap<String, String> {
+/// Versions of the host tools that shape the output of an `arch` image, for keys and the
+/// report (the cross compiler and strip too when `arch` is not this machine's).
+pub fn host_versions(arch: Arch) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
+    if arch.cross_prefix().is_some() {
+        for tool in ["gcc", "strip"] {
+            let name = arch.tool(tool);
+            m.insert(name.clone(), first_line(&[&name, "--version"]));
+        }
+        if let Some(run) = arch.runner() {
+            m.insert(run.into(), first_line(&[run, "--version"]));
+        }
+    }
     m.insert("musl-gcc".into(), first_line(&["musl-gcc", "--version"]));
     m.insert("gcc".into(), first_line(&["gcc", "--version"]));
     m.insert("make".into(), first_line(&["make", "--version"]));
@@ -120,7 +130,9 @@ fn run(
 ) -> Result<BuildResult> {
     let started = Instant::now();
     let est = estimate(plan, catalog);
-    host::require(&[Need::Userland, Need::Kernel, Need::Iso])?;
+    let mut needs = vec![Need::Userland, Need::Kernel, Need::Iso];
+    needs.extend(host::build_needs(plan.hardware.arch));
+    host::require(&needs)?;
     validate_output(&opts.output)?;
     fs::create_dir_all(&opts.cache)
         .with_context(|| format!("cannot create the cache folder {}", opts.cache.display()))?;
@@ -129,7 +141,7 @@ fn run(
     let _cache_use = cache::enter(&cache_root)?; // removes stale temporaries when alone
     let logs = cache_root.join("logs").join(&plan.name);
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let versions = host_versions();
+    let versions = host_versions(plan.hardware.arch);
     let ctx = Ctx {
         plan,
         opts,
@@ -149,7 +161,7 @@ fn run(
     kernel::check_requests(&ctx, &tree)?;
 
     let headers = kernel::headers(&ctx, &tree)?;
-    let (toolchain, toolchain_key) = packages::toolchain(&ctx);
+    let (toolchain, toolchain_key) = packages::toolchain(&ctx)?;
     let packages = packages::build_packages(
         &ctx,
         &packages::Inputs {

@@ -52,7 +52,7 @@ fn full_chain_real_kernel_bios_and_uefi() {
         .run()
         .expect("musl-gcc builds init");
     let log = work.join("logs/chain.log");
-    strip_tree(&root, &log).expect("strip");
+    strip_tree(&root, "strip", &log).expect("strip");
     let elves = check_static_tree(&root).expect("init is static");
     assert_eq!(elves.len(), 1);
     eprintln!(
@@ -64,7 +64,15 @@ fn full_chain_real_kernel_bios_and_uefi() {
     let changed =
         write_newc_if_changed(Some(&root), &console_entries(), EPOCH, &cpio).expect("write cpio");
     let t = Instant::now();
-    let image = build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("kernel build");
+    let image = build(
+        &k.src,
+        &k.objdir,
+        crate::model::Arch::X86_64,
+        2,
+        EPOCH,
+        &k.log,
+    )
+    .expect("kernel build");
     eprintln!(
         "[timing] kernel build (cpio changed: {changed}): {:.1?}; bzImage {} bytes",
         t.elapsed(),
@@ -83,6 +91,7 @@ fn full_chain_real_kernel_bios_and_uefi() {
             &IsoSpec {
                 kernel: image.clone(),
                 boot: mode,
+                arch: crate::model::Arch::X86_64,
                 volume_label: "STALI_TEST".into(),
                 epoch: EPOCH,
                 work_dir: work.join(format!("iso-work-{name}")),
@@ -105,6 +114,7 @@ fn full_chain_real_kernel_bios_and_uefi() {
         &IsoSpec {
             kernel: image.clone(),
             boot: BootMode::Hybrid,
+            arch: crate::model::Arch::X86_64,
             volume_label: "STALI_TEST".into(),
             epoch: EPOCH,
             work_dir: work.join("again/work"),

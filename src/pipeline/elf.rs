@@ -278,9 +278,10 @@ pub fn check_static_tree(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(elves)
 }
 
-/// Runs `strip --strip-all` on every ELF file under `root` except
-/// relocatable objects and `.a`/`.o`/`.ko` files; returns the stripped files.
-pub fn strip_tree(root: &Path, log: &Path) -> Result<Vec<PathBuf>> {
+/// Runs `strip --strip-all` (the program `strip`, e.g. `aarch64-linux-gnu-strip` for a
+/// cross build) on every ELF file under `root` except relocatable objects and
+/// `.a`/`.o`/`.ko` files; returns the stripped files.
+pub fn strip_tree(root: &Path, strip: &str, log: &Path) -> Result<Vec<PathBuf>> {
     let mut stripped = Vec::new();
     for path in regular_files(root)? {
         let skip_ext = path
@@ -295,7 +296,7 @@ pub fn strip_tree(root: &Path, log: &Path) -> Result<Vec<PathBuf>> {
         }
         run_logged(&Step::new(
             [
-                "strip".to_string(),
+                strip.to_string(),
                 "--strip-all".to_string(),
                 path.display().to_string(),
             ],
@@ -352,7 +353,10 @@ mod tests {
 
         let before = fs::metadata(&st).expect("meta").len();
         let log = d.path().join("strip.log");
-        assert_eq!(strip_tree(&root, &log).expect("strip"), vec![st.clone()]);
+        assert_eq!(
+            strip_tree(&root, "strip", &log).expect("strip"),
+            vec![st.clone()]
+        );
         assert!(fs::metadata(&st).expect("meta").len() <= before);
 
         let dy = compile("gcc", &[], &root.join("usr/bin"), "dyn");

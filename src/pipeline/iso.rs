@@ -1,5 +1,6 @@
 //! Writing a bootable, reproducible ISO: isolinux for BIOS, the kernel
-//! itself as `EFI/BOOT/BOOTX64.EFI` in a small FAT image for UEFI.
+//! itself as `EFI/BOOT/BOOTX64.EFI` (`BOOTAA64.EFI` on aarch64) in a small FAT image
+//! for UEFI.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
 use crate::host;
-use crate::model::BootMode;
+use crate::model::{Arch, BootMode};
 
 /// FAT volume serial number of the EFI image (fixed for reproducibility).
 pub const EFI_VOLUME_ID: &str = "57A11000";
@@ -21,6 +22,8 @@ pub struct IsoSpec {
     pub kernel: PathBuf,
     /// Firmware to support.
     pub boot: BootMode,
+    /// The kernel's architecture (names the EFI boot file; only x86_64 has a BIOS).
+    pub arch: Arch,
     /// Volume label: A-Z, 0-9 and `_`, at most 32 characters.
     pub volume_label: String,
     /// Timestamp for every file and volume date (seconds since 1970).
@@ -88,10 +91,17 @@ fn arg(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Makes a FAT image holding `kernel` as `/EFI/BOOT/BOOTX64.EFI`.
-fn make_efi_image(kernel: &Path, efi_dir: &Path, img: &Path, epoch: u64, log: &Path) -> Result<()> {
+/// Makes a FAT image holding `kernel` as `/EFI/BOOT/<boot_file>` (`BOOTX64.EFI`).
+fn make_efi_image(
+    kernel: &Path,
+    boot_file: &str,
+    efi_dir: &Path,
+    img: &Path,
+    epoch: u64,
+    log: &Path,
+) -> Result<()> {
     fs::create_dir_all(efi_dir).with_context(|| format!("creating {}", efi_dir.display()))?;
-    let efi = efi_dir.join("BOOTX64.EFI");
+    let efi = efi_dir.join(boot_file);
     copy_file(kernel, &efi, 0o644)?;
     set_mtime(&efi, epoch)?;
     let size = fs::metadata(&efi)
@@ -144,7 +154,7 @@ fn make_efi_image(kernel: &Path, efi_dir: &Path, img: &Path, epoch: u64, log: &P
             "-i".to_string(),
             arg(img),
             arg(&efi),
-            "::/EFI/BOOT/BOOTX64.EFI".to_string(),
+            format!("::/EFI/BOOT/{boot_file}"),
         ],
         log,
     )))
@@ -167,6 +177,13 @@ pub fn write_iso(spec: &IsoSpec, out: &Path) -> Result<()> {
     fs::create_dir_all(&tree).with_context(|| format!("creating {}", tree.display()))?;
 
     let mut boot_args: Vec<String> = Vec::new();
+    if spec.boot.bios() && !spec.arch.has_bios() {
+        bail!(
+            "an {} kernel cannot boot from a PC BIOS (boot {})",
+            spec.arch,
+            spec.boot.as_str()
+        );
+    }
     if spec.boot.bios() {
         // Where the host keeps them: `crate::host` knows each distribution's paths.
         let isolinux_bin = host::host_file(host::ISOLINUX_BIN, "isolinux.bin")?;
@@ -197,6 +214,7 @@ pub fn write_iso(spec: &IsoSpec, out: &Path) -> Result<()> {
         let img = tree.join("boot/efi.img");
         make_efi_image(
             &spec.kernel,
+            spec.arch.efi_boot_file(),
             &spec.work_dir.join("efi"),
             &img,
             spec.epoch,
@@ -292,6 +310,7 @@ mod tests {
 
     fn spec(kernel: &Path, boot: BootMode, work: &Path) -> IsoSpec {
         IsoSpec {
+            arch: Arch::X86_64,
             kernel: kernel.to_path_buf(),
             boot,
             volume_label: "STALI_TEST".into(),

@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
+use crate::model::Arch;
 
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfigRequest {
+    /// The architecture.
+    pub arch: Arch,
     /// Base configuration target: a `[[base]]` of the catalog (`tinyconfig`, `defconfig`).
     pub base: String,
     /// Config fragments as (name, text), applied in order.
@@ -112,14 +115,17 @@ fn find_tree_root(dir: &Path) -> Result<PathBuf> {
     }
 }
 
-fn make_step(src: &Path, objdir: &Path, log: &Path, targets: &[&str]) -> Step {
+fn make_step(src: &Path, objdir: &Path, arch: Arch, log: &Path, targets: &[&str]) -> Step {
     let mut argv = vec![
         "make".to_string(),
         "-C".to_string(),
         src.display().to_string(),
         format!("O={}", objdir.display()),
-        "ARCH=x86_64".to_string(),
+        format!("ARCH={}", arch.kbuild_arch()),
     ];
+    if let Some(prefix) = arch.cross_prefix() {
+        argv.push(format!("CROSS_COMPILE={prefix}"));
+    }
     argv.extend(targets.iter().map(|t| t.to_string()));
     Step::new(argv, log).env("LC_ALL", "C")
 }
@@ -247,7 +253,7 @@ pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Pat
         );
     }
     fs::create_dir_all(objdir).with_context(|| format!("creating {}", objdir.display()))?;
-    run_logged(&make_step(src, objdir, log, &[&req.base]))
+    run_logged(&make_step(src, objdir, req.arch, log, &[&req.base]))
         .with_context(|| format!("making the kernel's {}", req.base))?;
 
     let mut requested = BTreeMap::new();
@@ -275,7 +281,7 @@ pub fn configure(src: &Path, objdir: &Path, req: &KernelConfigRequest, log: &Pat
         .with_context(|| format!("appending to {}", config.display()))?;
     drop(f);
 
-    run_logged(&make_step(src, objdir, log, &["olddefconfig"]))
+    run_logged(&make_step(src, objdir, req.arch, log, &["olddefconfig"]))
         .context("making the kernel's olddefconfig")?;
 
     let text =
@@ -314,9 +320,17 @@ pub fn format_epoch(epoch: u64) -> String {
     )
 }
 
-/// Builds `bzImage` reproducibly (fixed timestamp, user, host and version)
-/// with `jobs` parallel jobs; returns `objdir/arch/x86/boot/bzImage`.
-pub fn build(src: &Path, objdir: &Path, jobs: usize, epoch: u64, log: &Path) -> Result<PathBuf> {
+/// Builds the bootable kernel image of `arch` (`bzImage`, `vmlinuz.efi`) reproducibly
+/// (fixed timestamp, user, host and version) with `jobs` parallel jobs; returns its path
+/// (`objdir/arch/x86/boot/bzImage`).
+pub fn build(
+    src: &Path,
+    objdir: &Path,
+    arch: Arch,
+    jobs: usize,
+    epoch: u64,
+    log: &Path,
+) -> Result<PathBuf> {
     let config = objdir.join(".config");
     let text = fs::read_to_string(&config)
         .with_context(|| format!("reading {} (run configure first)", config.display()))?;
@@ -329,14 +343,14 @@ pub fn build(src: &Path, objdir: &Path, jobs: usize, epoch: u64, log: &Path) -> 
         }
     }
     let jobs = format!("-j{}", jobs.max(1));
-    let step = make_step(src, objdir, log, &[&jobs, "bzImage"])
+    let step = make_step(src, objdir, arch, log, &[&jobs, arch.kernel_target()])
         .env("KBUILD_BUILD_TIMESTAMP", format_epoch(epoch))
         .env("KBUILD_BUILD_USER", "stali")
         .env("KBUILD_BUILD_HOST", "stali")
         .env("KBUILD_BUILD_VERSION", "1")
         .env("SOURCE_DATE_EPOCH", epoch.to_string());
     run_logged(&step).context("building the kernel")?;
-    let image = objdir.join("arch/x86/boot/bzImage");
+    let image = objdir.join(arch.kernel_image());
     if !image.is_file() {
         bail!("kernel build finished but {} is missing", image.display());
     }
@@ -347,6 +361,7 @@ pub fn build(src: &Path, objdir: &Path, jobs: usize, epoch: u64, log: &Path) -> 
 pub fn headers_install(
     src: &Path,
     objdir_for_headers: &Path,
+    arch: Arch,
     dest_usr: &Path,
     log: &Path,
 ) -> Result<()> {
@@ -356,6 +371,7 @@ pub fn headers_install(
     run_logged(&make_step(
         src,
         objdir_for_headers,
+        arch,
         log,
         &["headers_install", &hdr],
     ))
@@ -421,7 +437,8 @@ mod tests {
         .expect("w");
         let e = format!(
             "{:#}",
-            build(d.path(), d.path(), 1, 0, &d.path().join("l")).expect_err("no cpio")
+            build(d.path(), d.path(), Arch::X86_64, 1, 0, &d.path().join("l"))
+                .expect_err("no cpio")
         );
         assert!(e.contains("does not exist yet"), "{e}");
     }
@@ -513,9 +530,11 @@ CONFIG_EFI_STUB=y
         let objdir = cache.join("obj");
         let log = cache.join("logs/kernel.log");
         let req = KernelConfigRequest {
+            arch: Arch::X86_64,
             base: "tinyconfig".into(),
             fragments: vec![("test".into(), TEST_FRAGMENT.into())],
             options: crate::model::plan::pipeline_options(
+                Arch::X86_64,
                 crate::model::profile::Compression::Xz,
                 "console=ttyS0 panic=-1",
                 &initramfs_path(&objdir),
@@ -557,14 +576,14 @@ mod slow_tests {
         entries.push(CpioEntry::file("/etc/variant", 0o644, "a\n"));
         write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio");
         let t = Instant::now();
-        let img = build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("build");
+        let img = build(&k.src, &k.objdir, Arch::X86_64, 2, EPOCH, &k.log).expect("build");
         eprintln!("[timing] kernel build (maybe cached): {:.1?}", t.elapsed());
         let a = fs::read(&img).expect("read bzImage");
         eprintln!("[size] bzImage {} bytes", a.len());
         let mtime = fs::metadata(&img).expect("meta").modified().expect("mtime");
         let t = Instant::now();
         write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio");
-        build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("no-op build");
+        build(&k.src, &k.objdir, Arch::X86_64, 2, EPOCH, &k.log).expect("no-op build");
         eprintln!("[timing] no-op rebuild: {:.1?}", t.elapsed());
         assert_eq!(
             fs::metadata(&img).expect("meta").modified().expect("mtime"),
@@ -575,7 +594,7 @@ mod slow_tests {
         entries.push(CpioEntry::file("/etc/variant", 0o644, "b\n"));
         assert!(write_newc_if_changed(None, &entries, EPOCH, &cpio).expect("cpio"));
         let t = Instant::now();
-        build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("relink");
+        build(&k.src, &k.objdir, Arch::X86_64, 2, EPOCH, &k.log).expect("relink");
         eprintln!(
             "[timing] incremental relink after cpio change: {:.1?}",
             t.elapsed()
@@ -597,6 +616,7 @@ mod slow_tests {
         headers_install(
             &src,
             &d.path().join("hdr-obj"),
+            Arch::X86_64,
             &usr,
             &d.path().join("h.log"),
         )

@@ -37,13 +37,26 @@ pub fn banner_for(iso: &Path) -> Option<String> {
     report::read_for(iso).map(|r| r.banner)
 }
 
+/// The architecture of `iso`'s kernel, as its build report says (x86_64 without one).
+pub fn arch_for(iso: &Path) -> crate::model::Arch {
+    report::read_for(iso).map(|r| r.arch()).unwrap_or_default()
+}
+
 /// The QEMU network card for `iso`: virtio-net when its kernel was built with it (as its
-/// build report says), else e1000, which the `networking` fragment always has.
+/// build report says; on PCI, or on aarch64's virtio-mmio), else e1000, which the
+/// `networking` fragment always has.
 pub fn nic_for(iso: &Path) -> &'static str {
-    let virtio = report::read_for(iso).is_some_and(|r| {
-        r.kernel_options
-            .iter()
-            .any(|(k, v)| k == "CONFIG_VIRTIO_NET" && v == "y")
-    });
-    if virtio { "virtio-net-pci" } else { "e1000" }
+    let report = report::read_for(iso);
+    let has = |opt: &str| {
+        report
+            .as_ref()
+            .is_some_and(|r| r.kernel_options.iter().any(|(k, v)| k == opt && v == "y"))
+    };
+    if has("CONFIG_VIRTIO_NET") && has("CONFIG_VIRTIO_MMIO") && !has("CONFIG_VIRTIO_PCI") {
+        "virtio-net-device"
+    } else if has("CONFIG_VIRTIO_NET") {
+        "virtio-net-pci"
+    } else {
+        "e1000"
+    }
 }

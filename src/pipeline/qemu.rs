@@ -9,21 +9,33 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::model::Arch;
+
 use super::exec::{Registration, describe_start_error, describe_status, display_argv, register};
 
-/// Where the UEFI firmware is on this host (the first known path when none is there).
-pub fn ovmf() -> PathBuf {
-    crate::host::host_file(crate::host::OVMF_FD, "OVMF")
-        .unwrap_or_else(|_| PathBuf::from(crate::host::OVMF_FD[0]))
-}
 /// Console lines quoted when a boot fails.
 pub const FAIL_TAIL_LINES: usize = 30;
+
+/// Where the UEFI firmware for `arch` is on this host (the first known path when none is).
+pub fn uefi_firmware(arch: Arch) -> PathBuf {
+    let paths = firmware_paths(arch);
+    crate::host::host_file(paths, "UEFI firmware").unwrap_or_else(|_| PathBuf::from(paths[0]))
+}
+
+fn firmware_paths(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => crate::host::OVMF_FD,
+        Arch::Aarch64 => crate::host::QEMU_EFI_AARCH64,
+    }
+}
 
 /// How to boot.
 #[derive(Debug, Clone)]
 pub struct BootSpec {
     /// The ISO to boot from (as a CD-ROM).
     pub iso: PathBuf,
+    /// The machine's architecture (`qemu-system-aarch64 -M virt` for aarch64, UEFI only).
+    pub arch: Arch,
     /// Boot with OVMF (UEFI) instead of SeaBIOS.
     pub uefi: bool,
     /// Text whose appearance on the serial console means success.
@@ -81,6 +93,7 @@ impl BootSpec {
     pub fn new(iso: impl Into<PathBuf>, uefi: bool, expect: impl Into<String>) -> Self {
         BootSpec {
             iso: iso.into(),
+            arch: Arch::X86_64,
             uefi,
             expect: expect.into(),
             timeout: Duration::from_secs(120),
@@ -132,9 +145,19 @@ pub fn pick_accel() -> &'static str {
 }
 
 /// The QEMU command line for `spec` (serial console on stdout).
+///
+/// aarch64 runs QEMU's `virt` machine (device tree, no ACPI) with a Cortex-A57 and the
+/// packaged UEFI firmware;
+/// the ISO is a SCSI CD-ROM (2 KiB sectors, where the firmware finds the El Torito EFI
+/// image), as the virt machine has no IDE.
 pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "qemu-system-x86_64".into(),
+    let mut a: Vec<String> = vec![spec.arch.qemu().into()];
+    if spec.arch == Arch::Aarch64 {
+        // acpi=off: with ACPI tables the firmware hands the kernel no device tree, and a
+        // kernel without ACPI then finds no console ("EFI stub: Generating empty DTB").
+        a.extend(["-M", "virt,acpi=off", "-cpu", "cortex-a57"].map(String::from));
+    }
+    a.extend([
         "-display".into(),
         "none".into(),
         "-no-reboot".into(),
@@ -142,16 +165,32 @@ pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
         spec.memory_mb.to_string(),
         "-accel".into(),
         accel.into(),
-    ];
+    ]);
     match &spec.net {
         Some(n) => a.extend(n.qemu_args()),
         None => a.extend(["-nic".into(), "none".into()]),
     }
+    if spec.arch == Arch::Aarch64 {
+        a.extend([
+            "-drive".into(),
+            format!(
+                "if=none,id=cd0,format=raw,media=cdrom,readonly=on,file={}",
+                spec.iso.display().to_string().replace(',', ",,")
+            ),
+            "-device".into(),
+            "virtio-scsi-pci,id=scsi0".into(),
+            "-device".into(),
+            "scsi-cd,drive=cd0,bus=scsi0.0".into(),
+        ]);
+    } else {
+        a.extend([
+            "-boot".into(),
+            "d".into(),
+            "-cdrom".into(),
+            spec.iso.display().to_string(),
+        ]);
+    }
     a.extend([
-        "-boot".into(),
-        "d".into(),
-        "-cdrom".into(),
-        spec.iso.display().to_string(),
         "-serial".into(),
         if spec.interactive {
             "mon:stdio".into()
@@ -162,8 +201,11 @@ pub fn qemu_argv(spec: &BootSpec, accel: &str) -> Vec<String> {
     if !spec.interactive {
         a.extend(["-monitor".into(), "none".into()]);
     }
-    if spec.uefi {
-        a.extend(["-bios".into(), ovmf().display().to_string()]);
+    if spec.uefi || !spec.arch.has_bios() {
+        a.extend([
+            "-bios".into(),
+            uefi_firmware(spec.arch).display().to_string(),
+        ]);
     }
     a
 }
@@ -230,10 +272,15 @@ pub fn boot_with(spec: &BootSpec, on_ready: &mut dyn FnMut(&BootOutcome)) -> Res
     if !spec.iso.is_file() {
         bail!("ISO {} does not exist", spec.iso.display());
     }
-    if spec.uefi {
-        crate::host::host_file(crate::host::OVMF_FD, "OVMF, the UEFI firmware,")?;
+    if spec.uefi || !spec.arch.has_bios() {
+        crate::host::host_file(firmware_paths(spec.arch), "the UEFI firmware")?;
     }
-    let accel = pick_accel();
+    // KVM runs only guests of this machine's own architecture.
+    let accel = if spec.arch.is_native() {
+        pick_accel()
+    } else {
+        "tcg"
+    };
     let once = |accel: &'static str, on_ready: &mut dyn FnMut(&BootOutcome)| {
         if spec.interactive {
             boot_interactive(&qemu_argv(spec, accel), accel)

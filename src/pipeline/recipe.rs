@@ -10,6 +10,15 @@ use crate::model::{BuildStyle, ToolDef};
 pub struct Toolchain {
     /// C compiler (`musl-gcc`).
     pub cc: String,
+    /// For a cross build: the text of a musl-gcc-like wrapper script (the cross gcc with
+    /// musl's specs file) that each package build writes into its work folder and uses as
+    /// `CC`.
+    pub wrapper: Option<String>,
+    /// `strip` for the target (`aarch64-linux-gnu-strip` for a cross build).
+    pub strip: String,
+    /// What runs a program built for the target on this machine, as `${RUN}`: nothing
+    /// natively, QEMU's user-mode emulator for another architecture (`qemu-aarch64`).
+    pub runner: String,
     /// Target triple for `./configure --host`.
     pub host: String,
     /// Parallel jobs inside one package.
@@ -45,6 +54,7 @@ pub fn variables(tc: &Toolchain, d: &Dirs<'_>) -> Vec<(&'static str, String)> {
         ("JOBS", tc.jobs.to_string()),
         ("SYSROOT", sysroot),
         ("HOST", tc.host.clone()),
+        ("RUN", tc.runner.clone()),
     ]
 }
 
@@ -124,7 +134,16 @@ pub fn commands(
         }
         BuildStyle::Steps(steps) => steps
             .iter()
-            .map(|argv| argv.iter().map(|a| substitute(a, &vars)).collect())
+            .map(|argv| {
+                let mut out: Vec<String> = argv.iter().map(|a| substitute(a, &vars)).collect();
+                // A leading `${RUN}` is no word at all where programs run natively.
+                if argv.first().is_some_and(|a| a == "${RUN}")
+                    && out.first().is_some_and(String::is_empty)
+                {
+                    out.remove(0);
+                }
+                out
+            })
             .collect(),
     };
     (steps, env)
@@ -159,6 +178,7 @@ mod tests {
             compressed: None,
             untested: None,
             modes: Default::default(),
+            untested_on: Default::default(),
             track: None,
             services: Vec::new(),
             origin: Origin::Profile,
@@ -174,6 +194,9 @@ mod tests {
         (
             Toolchain {
                 cc: "musl-gcc".into(),
+                wrapper: None,
+                strip: "strip".into(),
+                runner: String::new(),
                 host: "x86_64-linux-musl".into(),
                 jobs: 2,
             },
@@ -253,5 +276,26 @@ mod tests {
             },
         );
         assert_eq!(steps[0], ["musl-gcc", "-o", "/c/dest/bin/x", "${UNKNOWN}"]);
+    }
+
+    #[test]
+    fn run_is_the_target_runner_or_no_word_at_all() {
+        let (mut tc, s, y, d) = dirs();
+        let t = tool(BuildStyle::Steps(vec![vec![
+            "${RUN}".into(),
+            "${DESTDIR}/bin/box".into(),
+            "-i".into(),
+        ]]));
+        let dirs = Dirs {
+            src: &s,
+            sysroot: &y,
+            destdir: &d,
+        };
+        assert_eq!(commands(&t, &tc, &dirs).0[0], ["/c/dest/bin/box", "-i"]);
+        tc.runner = "qemu-aarch64".into();
+        assert_eq!(
+            commands(&t, &tc, &dirs).0[0],
+            ["qemu-aarch64", "/c/dest/bin/box", "-i"]
+        );
     }
 }

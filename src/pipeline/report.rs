@@ -58,6 +58,10 @@ pub struct Report {
     pub profile: String,
     /// Hardware target.
     pub hardware: String,
+    /// Its architecture (`x86_64`, `aarch64`; absent from reports of older versions,
+    /// which built x86_64 only).
+    #[serde(default)]
+    pub arch: String,
     /// Boot mode.
     pub boot: String,
     /// The line the image prints when it is up.
@@ -84,6 +88,13 @@ pub struct Report {
     pub rebuilt: Vec<String>,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+impl Report {
+    /// The architecture of the image (x86_64 for reports that do not say).
+    pub fn arch(&self) -> crate::model::Arch {
+        crate::model::Arch::parse(&self.arch).unwrap_or_default()
+    }
 }
 
 /// Everything [`make`] needs.
@@ -234,6 +245,7 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
         stali_version: env!("CARGO_PKG_VERSION").into(),
         profile: i.plan.name.clone(),
         hardware: i.plan.hardware.name.clone(),
+        arch: i.plan.hardware.arch.as_str().into(),
         boot: i.plan.image.boot.as_str().into(),
         banner: i.plan.ready_banner(),
         epoch: i.epoch,
@@ -279,10 +291,7 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
 fn config_header_version(config: &str) -> String {
     config
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("# Linux/x86 ")
-                .or_else(|| l.strip_prefix("# Linux/x86_64 "))
-        })
+        .find_map(|l| l.strip_prefix("# Linux/")?.split_once(' ').map(|(_, v)| v))
         .map(|s| s.trim_end_matches(" Kernel Configuration").to_string())
         .unwrap_or_default()
 }

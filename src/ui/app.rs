@@ -641,7 +641,7 @@ impl App {
                     p.kernel.fragments.push(name.clone());
                 }
             }
-            ItemKind::Hardware(h) => p.hardware = h.clone(),
+            ItemKind::Hardware(h) => note = p.retarget(h, &self.catalog),
             ItemKind::Base(b) => p.kernel.base = b.clone(),
             ItemKind::Boot(b) => p.image.boot = *b,
             ItemKind::Compression(c) => p.image.compression = *c,

@@ -328,6 +328,49 @@ pub fn kconfig_string(s: &str) -> String {
 }
 
 impl Profile {
+    /// Switches the profile to the hardware called `name`, keeping it buildable there: a
+    /// boot mode the new hardware's architecture cannot use becomes that hardware's
+    /// default, and `console=` arguments naming the old hardware's consoles name the new
+    /// one's. Returns what changed besides the hardware, for the user to read.
+    pub fn retarget(&mut self, name: &str, catalog: &super::Catalog) -> Option<String> {
+        let old = catalog.hardware(&self.hardware).cloned();
+        self.hardware = name.to_string();
+        let new = catalog.hardware(name)?;
+        let mut changed = Vec::new();
+        if let Some(b) = self.image.boot
+            && b.bios()
+            && !new.arch.has_bios()
+        {
+            self.image.boot = Some(new.boot);
+            changed.push(format!("boot = {}", new.boot.as_str()));
+        }
+        if let (Some(cmdline), Some(old)) = (&self.image.cmdline, old) {
+            let old_consoles: Vec<String> = old
+                .console
+                .split_whitespace()
+                .map(|c| format!("console={c}"))
+                .collect();
+            let mut out: Vec<String> = Vec::new();
+            let mut replaced = false;
+            for arg in cmdline.split_whitespace() {
+                if old_consoles.iter().any(|c| c == arg) {
+                    if !replaced {
+                        out.push(super::plan::default_cmdline(new));
+                        replaced = true;
+                    }
+                } else {
+                    out.push(arg.to_string());
+                }
+            }
+            let line = out.join(" ");
+            if replaced && line != *cmdline {
+                changed.push(format!("cmdline \"{line}\""));
+                self.image.cmdline = Some(line);
+            }
+        }
+        (!changed.is_empty()).then(|| format!("for {name}: {}", changed.join(", ")))
+    }
+
     /// A diagnostic about `key`, placed where the key's value is written.
     pub fn locate(&self, d: Diagnostic, key: &str) -> Diagnostic {
         self.place(d, key, self.locations.get(key).copied())

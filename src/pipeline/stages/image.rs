@@ -118,6 +118,7 @@ pub fn iso(ctx: &Ctx<'_>, bzimage: &std::path::Path) -> Result<String> {
             let spec = iso::IsoSpec {
                 kernel: bzimage.to_path_buf(),
                 boot: plan.image.boot,
+                arch: plan.hardware.arch,
                 volume_label: volume_label(&plan.name),
                 epoch: opts.epoch,
                 work_dir: wdir.clone(),

@@ -38,7 +38,9 @@ pub struct KernelOut {
 pub fn headers(ctx: &Ctx<'_>, tree: &KernelTree) -> Result<PathBuf> {
     let timer = StageTimer::start(ctx.events, "headers");
     let mut hkey = Key::new("headers");
-    hkey.add(PIPELINE_VERSION).add(&tree.identity);
+    hkey.add(PIPELINE_VERSION)
+        .add(&tree.identity)
+        .add(ctx.plan.hardware.arch.as_str());
     let headers = ctx.cache.join("headers").join(hkey.short());
     let made = cache::make_entry(
         &headers,
@@ -48,6 +50,7 @@ pub fn headers(ctx: &Ctx<'_>, tree: &KernelTree) -> Result<PathBuf> {
             kernel::headers_install(
                 &tree.src,
                 &tmp.join("obj"),
+                ctx.plan.hardware.arch,
                 &tmp.join("usr"),
                 &ctx.logs.join("headers.log"),
             )
@@ -79,7 +82,18 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         .map(|(k, v)| (k, kconfig_value(&v)))
         .collect();
     // The lineage (source, base, compiler): configurations of one lineage share objects.
-    let lineage = format!("{kident}\n{}\n{}", plan.kernel.base, ctx.version("gcc"));
+    let arch = plan.hardware.arch;
+    let lineage = format!(
+        "{kident}\n{}\n{}{}",
+        plan.kernel.base,
+        ctx.version(&arch.tool("gcc")),
+        // An x86_64 lineage keeps the key it had before stali knew other architectures.
+        if arch == crate::model::Arch::X86_64 {
+            String::new()
+        } else {
+            format!("\n{arch}")
+        }
+    );
     let mut key = Key::new("kernel");
     key.add(PIPELINE_VERSION)
         .add(&lineage)
@@ -90,7 +104,12 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         key.add(k).add(v);
     }
     let placeholder = Path::new("/stali-initramfs.cpio");
-    for (k, v) in pipeline_options(plan.image.compression, &plan.image.cmdline, placeholder) {
+    for (k, v) in pipeline_options(
+        arch,
+        plan.image.compression,
+        &plan.image.cmdline,
+        placeholder,
+    ) {
         key.add(k).add(v);
     }
     let kdir = cache_root.join("kernel").join(key.short());
@@ -151,6 +170,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
                 .with_context(|| format!("copying {}", donor.join("obj").display()))?;
         }
         let req = kernel::KernelConfigRequest {
+            arch,
             base: plan.kernel.base.clone(),
             fragments: plan
                 .kernel
@@ -212,15 +232,16 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         &cache::sha256_bytes(rec.as_bytes())[..16]
     ));
     if !bzimage.exists() {
-        let up_to_date = work.join("arch/x86/boot/bzImage").exists()
+        let up_to_date = work.join(arch.kernel_image()).exists()
             && fs::read_to_string(&built_record).ok() == Some(rec.clone());
         if !up_to_date {
-            ctx.step("kernel", "build bzImage");
+            ctx.step("kernel", format!("build {}", arch.kernel_target()));
             write_if_changed(cpio, &cpio_path)?;
             let _ = fs::remove_file(&built_record);
             kernel::build(
                 ksrc,
                 &work,
+                arch,
                 opts.jobs,
                 opts.epoch,
                 &logs.join("kernel-build.log"),
@@ -231,7 +252,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
             ctx.rebuilt("kernel");
             cached = false;
         }
-        cache::copy_atomic(&work.join("arch/x86/boot/bzImage"), &bzimage)?;
+        cache::copy_atomic(&work.join(arch.kernel_image()), &bzimage)?;
     }
     parked.put_back()?;
     let config = fs::read_to_string(obj.join(".config")).context("reading the kernel .config")?;

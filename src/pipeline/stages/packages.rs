@@ -75,18 +75,44 @@ struct Job<'a> {
 }
 
 /// The toolchain for `plan` with `jobs` parallel jobs, and its cache key.
-pub fn toolchain(ctx: &Ctx<'_>) -> (Toolchain, String) {
-    let tc = Toolchain {
+///
+/// On this machine's architecture that is musl-gcc; for another one, the cross gcc with
+/// the target's musl specs file (Debian's multi-arch `musl-dev:arm64`), as musl-gcc does.
+pub fn toolchain(ctx: &Ctx<'_>) -> Result<(Toolchain, String)> {
+    let arch = ctx.plan.hardware.arch;
+    let mut tc = Toolchain {
         cc: "musl-gcc".into(),
+        wrapper: None,
+        strip: arch.tool("strip"),
+        runner: arch.runner().unwrap_or("").to_string(),
         host: ctx.plan.hardware.triple.clone(),
         jobs: ctx.opts.jobs,
     };
     let mut key = Key::new("toolchain");
-    key.add(PIPELINE_VERSION)
-        .add(ctx.version("musl-gcc"))
-        .add(musl_version())
-        .add(ctx.version("strip"));
-    (tc, key.hex())
+    key.add(PIPELINE_VERSION);
+    if arch.cross_prefix().is_some() {
+        let specs = crate::host::host_file(
+            crate::host::musl_specs(arch),
+            &format!("musl's specs file for {arch}"),
+        )?;
+        let gcc = arch.tool("gcc");
+        tc.wrapper = Some(format!(
+            "#!/bin/sh\nexec {gcc} \"$@\" -specs {}\n",
+            crate::shell::quote_arg(&specs.display().to_string())
+        ));
+        let libc = specs.with_file_name("libc.a");
+        key.add(arch.as_str())
+            .add(ctx.version(&gcc))
+            .add(fs::read_to_string(&specs).unwrap_or_default())
+            .add(cache::sha256_file(&libc).unwrap_or_default())
+            .add(ctx.version(&tc.strip))
+            .add(ctx.version(&tc.runner));
+    } else {
+        key.add(ctx.version("musl-gcc"))
+            .add(musl_version())
+            .add(ctx.version("strip"));
+    }
+    Ok((tc, key.hex()))
 }
 
 fn musl_version() -> String {
@@ -274,9 +300,16 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
     fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let log = logs.join(format!("{name}.log"));
     let _ = fs::remove_file(&log);
+    let mut toolchain = inputs.toolchain.clone();
+    if let Some(script) = &toolchain.wrapper {
+        // Inside the work folder, so the sandbox sees it.
+        let cc = work.join("cc").join("musl-gcc");
+        write_executable(&cc, script)?;
+        toolchain.cc = cc.display().to_string();
+    }
     let (steps, env) = recipe::commands(
         &t.def,
-        &inputs.toolchain,
+        &toolchain,
         &Dirs {
             src: &wsrc,
             sysroot: &sysroot,
@@ -308,7 +341,7 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
     }
     if !library {
         rootfs::prune(&staging)?;
-        elf::strip_tree(&staging, &log)?;
+        elf::strip_tree(&staging, &toolchain.strip, &log)?;
         elf::check_static_tree(&staging).with_context(|| {
             format!(
                 "{name} installed a dynamically linked program; every Stali binary must be static"
@@ -344,4 +377,15 @@ fn build_package(ctx: &Ctx<'_>, inputs: &Inputs<'_>, job: &Job<'_>) -> Result<Pa
         library,
         cached: false,
     })
+}
+
+/// Writes `text` to `path` (its folder created) with mode 755.
+fn write_executable(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))
 }
