@@ -150,12 +150,7 @@ pub fn menu_loader(cache: Option<PathBuf>) -> crate::ui::kernel::Loader {
             .map_err(|e| format!("{e:#}"))?;
         let mut bare = plan.clone();
         bare.kernel.options.clear();
-        let fragments: Vec<(String, String)> = plan
-            .kernel
-            .fragments
-            .iter()
-            .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
-            .collect();
+        let fragments = plan.kernel.fragment_texts();
         let options = kernel_options(&bare, Path::new(INITRAMFS_PLACEHOLDER));
         c.kc.olddefconfig(&format!(
             "{}{}",

@@ -219,12 +219,7 @@ pub fn compute(plan: &Plan, tree: &Path, cache: &Path, initramfs: &Path) -> Resu
             ENGINE_BASES.join(", ")
         ),
     };
-    let fragments: Vec<(String, String)> = plan
-        .kernel
-        .fragments
-        .iter()
-        .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
-        .collect();
+    let fragments = plan.kernel.fragment_texts();
     let options = kernel_options(plan, initramfs);
     let input = format!("{base}{}", appended_text(&fragments, &options));
     let config = kc.olddefconfig(&input);

@@ -45,6 +45,14 @@ pub struct KernelPlan {
 }
 
 impl KernelPlan {
+    /// The fragments as (name, text), in the order they are applied.
+    pub fn fragment_texts(&self) -> Vec<(String, String)> {
+        self.fragments
+            .iter()
+            .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
+            .collect()
+    }
+
     /// Every option requested, fragments first then the profile's; later ones win.
     pub fn requested(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();

@@ -172,12 +172,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         let req = kernel::KernelConfigRequest {
             arch,
             base: plan.kernel.base.clone(),
-            fragments: plan
-                .kernel
-                .fragments
-                .iter()
-                .map(|f| (f.fragment.name.clone(), f.fragment.text.clone()))
-                .collect(),
+            fragments: plan.kernel.fragment_texts(),
             options,
         };
         // stali's own Kconfig engine computes the `.config` from the same inputs first; the
