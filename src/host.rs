@@ -249,6 +249,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
         packages: same("gzip"),
     },
     Requirement {
+        name: "bzip2",
+        probe: Probe::Programs(&["bzip2"]),
+        purpose: "unpacks .tar.bz2 sources (dropbear's release tarballs)",
+        need: Need::Userland,
+        packages: same("bzip2"),
+    },
+    Requirement {
         name: "autotools",
         probe: Probe::Programs(&[
             "autoreconf",
