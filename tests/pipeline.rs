@@ -99,6 +99,27 @@ fn tool(name: &str, url: &str, rev: &str, build: &str, extra: &str) -> String {
     )
 }
 
+/// A name unique to this test run (`PREFIX<pid>-<nanoseconds>`).
+fn run_id(prefix: &str) -> String {
+    format!(
+        "{prefix}{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_nanos()
+    )
+}
+
+/// `profile` text whose fixture recipes get `STALI_TEST_RUN = run`, so their packages are
+/// new to this run.
+fn with_run_env(profile: &str, run: &str) -> String {
+    profile.replace(
+        "size_source = \"estimate: fixture\"\n",
+        &format!("size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"),
+    )
+}
+
 fn profile(f: &Fixtures, name: &str, select: &[&str], options: &str, extra_tools: &str) -> String {
     let select: Vec<String> = select.iter().map(|s| format!("\"{s}\"")).collect();
     let mut p = format!(
@@ -1037,14 +1058,7 @@ fn four_builds_share_one_cache() {
     let work = tempfile::tempdir().expect("tempdir");
     // The kernel configuration of the end-to-end test (warm in this cache after it); the
     // fixture recipes get a variable of this run, so their packages are new each run.
-    let run = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_nanos()
-    );
+    let run = run_id("");
     let sets: [(&str, &[&str]); 4] = [
         ("share-a", &["fixture-init", "hello"]),
         ("share-b", &["fixture-init", "greet"]),
@@ -1056,11 +1070,9 @@ fn four_builds_share_one_cache() {
         .iter()
         .map(|(name, select)| {
             let p = work.path().join(format!("{name}.toml"));
-            let text = profile(&f, name, select, "CONFIG_PRINTK_TIME = \"y\"", "").replace(
-                "size_source = \"estimate: fixture\"\n",
-                &format!(
-                    "size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"
-                ),
+            let text = with_run_env(
+                &profile(&f, name, select, "CONFIG_PRINTK_TIME = \"y\"", ""),
+                &run,
             );
             std::fs::write(&p, text).expect("write profile");
             p
@@ -1184,25 +1196,17 @@ fn kill_9_at_any_moment_then_a_rerun_gives_the_clean_builds_iso() {
     let work = tempfile::tempdir().expect("tempdir");
     let c = cache("main");
     // The e2e kernel configuration (warm here); packages new to this run.
-    let run = format!(
-        "kill9-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_nanos()
-    );
+    let run = run_id("kill9-");
     let prof = work.path().join("killed.toml");
-    let text_of = profile(
-        &f,
-        "killed",
-        &["fixture-init", "hello", "greet"],
-        "CONFIG_PRINTK_TIME = \"y\"",
-        "",
-    )
-    .replace(
-        "size_source = \"estimate: fixture\"\n",
-        &format!("size_source = \"estimate: fixture\"\nenv = {{ STALI_TEST_RUN = \"{run}\" }}\n"),
+    let text_of = with_run_env(
+        &profile(
+            &f,
+            "killed",
+            &["fixture-init", "hello", "greet"],
+            "CONFIG_PRINTK_TIME = \"y\"",
+            "",
+        ),
+        &run,
     );
     std::fs::write(&prof, text_of).expect("write profile");
     let listing = |dir: &Path| -> Vec<PathBuf> {
