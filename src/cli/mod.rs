@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::host;
 
 pub mod kconfig_cmd;
+pub mod kernel_sizes_cmd;
 use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
 use crate::model::{
@@ -59,6 +60,14 @@ pub enum Command {
         /// Fail (exit 1) when the estimate is over the profile's budget, instead of warning.
         #[arg(long)]
         strict: bool,
+        /// Print what switching this kernel option (on when off, off when on) adds or saves,
+        /// everything it pulls in included, and where each figure comes from.
+        #[arg(long, value_name = "CONFIG_X")]
+        option: Option<String>,
+        /// Cache folder (default: $XDG_CACHE_HOME/stali): the Kconfig tree and the size
+        /// database every build updates.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// List the catalog: tools, hardware, kernel fragments and bases, themes, profiles.
     List {
@@ -121,6 +130,10 @@ pub enum Command {
         #[arg(long)]
         cache: Option<PathBuf>,
     },
+    /// Measure a built kernel object folder into a per-option size database (how the
+    /// shipped one is filled).
+    #[command(hide = true)]
+    KernelSizes(kernel_sizes_cmd::KernelSizesArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -324,7 +337,10 @@ pub fn run(cli: Cli) -> i32 {
             profile,
             json,
             strict,
-        } => size(&profile, json, strict),
+            option,
+            cache,
+        } => size(&profile, json, strict, option.as_deref(), cache.as_deref()),
+        Command::KernelSizes(args) => kernel_sizes_cmd::run(&args),
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Doctor { json, packages } => doctor(json, packages),
@@ -480,11 +496,43 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s
 }
 
-fn size(path: &Path, json: bool, strict: bool) -> i32 {
+fn size(path: &Path, json: bool, strict: bool, option: Option<&str>, cache: Option<&Path>) -> i32 {
     let c = catalog();
     match load_plan(path, &c) {
         Ok((profile, plan)) => {
-            let e = estimate(&plan, &c);
+            let cache = match cache {
+                Some(p) => Some(p.to_path_buf()),
+                None => crate::pipeline::cache::default_root().ok(),
+            };
+            if let Some(opt) = option {
+                let r = cache
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("no cache folder"))
+                    .and_then(|cache| kernel_sizes_cmd::describe_delta(&plan, cache, opt));
+                return match r {
+                    Ok(text) => {
+                        out(&text);
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        EXIT_INVALID
+                    }
+                };
+            }
+            // Per-option figures when the kernel source is here and measured; else the
+            // fragments' deltas.
+            let kernel = cache.as_deref().and_then(|cache| {
+                match kernel_sizes_cmd::plan_kernel(&plan, cache) {
+                    Ok(Some(pk)) => kernel_sizes_cmd::estimate(&plan, &pk),
+                    Ok(None) => None,
+                    Err(e) => {
+                        eprintln!("warning: per-option kernel sizes unavailable: {e:#}");
+                        None
+                    }
+                }
+            });
+            let e = crate::model::estimate::estimate_with(&plan, &c, kernel.as_ref());
             let failed = budget_verdict(&profile, &e, strict);
             if json {
                 match serde_json::to_string_pretty(&e) {

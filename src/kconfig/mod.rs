@@ -28,6 +28,7 @@ pub mod lexer;
 pub mod parser;
 pub mod preprocess;
 pub mod tree;
+pub mod whatif;
 
 pub use confdata::Mode;
 pub use tree::{

@@ -20,6 +20,8 @@ pub enum Kind {
     Kernel,
     /// A kernel fragment's delta.
     Fragment,
+    /// One kernel option's measured figure (per-option model).
+    Option,
     /// A program.
     Tool,
     /// A library (in the sysroot only; its code is counted in the programs that link it).
@@ -74,6 +76,12 @@ pub struct Estimate {
     pub budget_bytes: Option<u64>,
     /// Every component.
     pub components: Vec<Component>,
+    /// How the kernel was estimated: per-option figures (and from which build) or the
+    /// fragments' measured deltas.
+    pub kernel_model: String,
+    /// Options the profile asks for that are on and have no figure yet (counted as zero).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_figure: Vec<String>,
 }
 
 impl Estimate {
@@ -132,8 +140,19 @@ fn round_up(b: u64) -> u64 {
     b.div_ceil(SECTOR) * SECTOR
 }
 
-/// Estimates the size of the image a plan describes.
+/// Estimates the size of the image a plan describes, the kernel from its fragments'
+/// measured deltas.
 pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
+    estimate_with(plan, catalog, None)
+}
+
+/// Estimates the size of the image a plan describes; the kernel from per-option figures
+/// when `kernel` is given (see [`super::kernel_sizes`]), else from the fragments' deltas.
+pub fn estimate_with(
+    plan: &Plan,
+    catalog: &Catalog,
+    kernel: Option<&super::kernel_sizes::KernelEstimate>,
+) -> Estimate {
     let m = &catalog.model;
     let comp = plan.image.compression.as_str();
     let kfactor = ratio(&m.kernel_factor, comp);
@@ -145,28 +164,58 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     };
     let mut components = Vec::new();
 
-    let (base_size, base_src) = catalog
-        .base(&plan.kernel.base)
-        .map(|b| (b.size, b.size_source.clone()))
-        .unwrap_or((0, "unknown base".into()));
-    let mut kernel_one: i64 = scaled(base_size as i64, kfactor);
-    components.push(Component {
-        name: format!("kernel:{}", plan.kernel.base),
-        kind: Kind::Kernel,
-        bytes: (kernel_one.max(0) as u64) * copies,
-        raw_bytes: None,
-        source: base_src,
-    });
-    for f in &plan.kernel.fragments {
-        let d = scaled(f.fragment.size, kfactor);
-        kernel_one += d;
+    let mut kernel_one: i64;
+    let kernel_model;
+    let mut no_figure = Vec::new();
+    if let Some(k) = kernel {
+        kernel_one = k.core_bytes;
+        kernel_model = format!("per-option figures, from build {}", k.anchor);
+        no_figure = k.no_figure.clone();
         components.push(Component {
-            name: format!("fragment:{}", f.fragment.name),
-            kind: Kind::Fragment,
-            bytes: (d.max(0) as u64) * copies,
+            name: format!("kernel:{}", plan.kernel.base),
+            kind: Kind::Kernel,
+            bytes: (k.core_bytes.max(0) as u64) * copies,
             raw_bytes: None,
-            source: f.fragment.size_source.clone(),
+            source: format!(
+                "measured: build {} less the figures of its options",
+                k.anchor
+            ),
         });
+        for o in &k.options {
+            kernel_one += o.bytes;
+            components.push(Component {
+                name: o.option.clone(),
+                kind: Kind::Option,
+                bytes: (o.bytes.max(0) as u64) * copies,
+                raw_bytes: None,
+                source: o.source.clone(),
+            });
+        }
+    } else {
+        let (base_size, base_src) = catalog
+            .base(&plan.kernel.base)
+            .map(|b| (b.size, b.size_source.clone()))
+            .unwrap_or((0, "unknown base".into()));
+        kernel_one = scaled(base_size as i64, kfactor);
+        components.push(Component {
+            name: format!("kernel:{}", plan.kernel.base),
+            kind: Kind::Kernel,
+            bytes: (kernel_one.max(0) as u64) * copies,
+            raw_bytes: None,
+            source: base_src,
+        });
+        for f in &plan.kernel.fragments {
+            let d = scaled(f.fragment.size, kfactor);
+            kernel_one += d;
+            components.push(Component {
+                name: format!("fragment:{}", f.fragment.name),
+                kind: Kind::Fragment,
+                bytes: (d.max(0) as u64) * copies,
+                raw_bytes: None,
+                source: f.fragment.size_source.clone(),
+            });
+        }
+        kernel_model = "fragment deltas (no per-option figures for this kernel)".to_string();
     }
     let kernel_one = kernel_one.max(0) as u64;
 
@@ -247,6 +296,8 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         kernel_copies: copies,
         budget_bytes: plan.image.budget,
         components,
+        kernel_model,
+        no_figure,
     }
 }
 

@@ -68,7 +68,8 @@ pub fn epoch_from_env() -> u64 {
         .unwrap_or(DEFAULT_EPOCH)
 }
 
-fn first_line(argv: &[&str]) -> String {
+/// The first line a command prints (standard output and error), empty when it cannot run.
+pub fn first_line(argv: &[&str]) -> String {
     duct::cmd(argv[0], &argv[1..])
         .stderr_to_stdout()
         .stdout_capture()

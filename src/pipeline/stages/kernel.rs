@@ -182,6 +182,37 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         fs::write(&built_record, record()?)?;
         ctx.rebuilt("kernel");
         cached = false;
+        // Every build measures its objects into the user's size database; a failure there
+        // costs only the figures, never the build.
+        let label = format!(
+            "{} ({} + {})",
+            plan.name,
+            plan.kernel.base,
+            plan.kernel
+                .fragments
+                .iter()
+                .map(|f| f.fragment.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let info = crate::pipeline::kbuild_sizes::BuildInfo {
+            label: &label,
+            base: &plan.kernel.base,
+            compression: plan.image.compression.as_str(),
+            initramfs_ratio: crate::model::Catalog::load()
+                .model
+                .ratio
+                .get(plan.image.compression.as_str())
+                .copied()
+                .unwrap_or(1.0),
+            gcc_version: ctx.version("gcc"),
+        };
+        match crate::pipeline::kbuild_sizes::update_user_db(cache_root, ksrc, &work, &info) {
+            Ok(line) => ctx.step("kernel", line),
+            Err(e) => ctx.events.event(&BuildEvent::Warning {
+                message: format!("per-option kernel sizes not recorded: {e:#}"),
+            }),
+        }
     }
     parked.put_back()?;
     let bzimage = obj.join("arch/x86/boot/bzImage");

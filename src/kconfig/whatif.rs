@@ -1,0 +1,102 @@
+//! "What if": the symbols that change when one option is switched, everything it selects,
+//! implies and needs included, without keeping the change.
+
+use super::tree::{Expr, ExprId, Kconfig, SymId, Tri};
+
+/// A symbol's user value, saved to be put back.
+struct Saved {
+    sym: SymId,
+    flags: u32,
+    def_tri: Tri,
+    def_val: Option<String>,
+    def_choice: Option<SymId>,
+}
+
+impl Kconfig {
+    /// Symbols in `e` that are `n` and would have to be on for it to hold (its AND terms,
+    /// the first term of an OR).
+    pub fn missing_deps(&mut self, e: Option<ExprId>, out: &mut Vec<SymId>) {
+        let Some(e) = e else { return };
+        if self.expr_value(Some(e)) != Tri::N {
+            return;
+        }
+        match self.exprs[e as usize] {
+            Expr::And(a, b) => {
+                self.missing_deps(Some(a), out);
+                self.missing_deps(Some(b), out);
+            }
+            Expr::Or(a, _) => self.missing_deps(Some(a), out),
+            Expr::Sym(s) if s > 2 && !self.is_choice(s) && !out.contains(&s) => out.push(s),
+            _ => {}
+        }
+    }
+
+    fn save(&self, s: SymId, saved: &mut Vec<Saved>) {
+        let mut ids = vec![s];
+        if let Some(c) = self.syms[s as usize].choice {
+            ids.push(c);
+            ids.extend(self.syms[c as usize].choice_values.iter().copied());
+        }
+        for id in ids {
+            let y = &self.syms[id as usize];
+            saved.push(Saved {
+                sym: id,
+                flags: y.flags,
+                def_tri: y.def_tri,
+                def_val: y.def_val.clone(),
+                def_choice: y.def_choice,
+            });
+        }
+    }
+
+    /// Turns `s` on as a user would: its missing dependencies first (up to 8 levels).
+    fn switch_on(&mut self, s: SymId, saved: &mut Vec<Saved>, depth: u32) -> bool {
+        if self.tri_value(s) != Tri::N {
+            return true;
+        }
+        if !self.tristate_within_range(s, Tri::Y) && depth < 8 {
+            let mut deps = Vec::new();
+            let dep = self.syms[s as usize].dir_dep;
+            self.missing_deps(dep, &mut deps);
+            for d in deps {
+                self.switch_on(d, saved, depth + 1);
+            }
+        }
+        self.save(s, saved);
+        self.set_tristate_value(s, Tri::Y)
+    }
+
+    /// Switches `s` on (with what it needs) or off, reads the values of `watch`, and puts
+    /// every user value back: returns the watched symbols whose value changed as
+    /// `(symbol, was on, is on)` ("on" is anything but `n`). Empty when `s` cannot change.
+    pub fn what_if(&mut self, s: SymId, on: bool, watch: &[SymId]) -> Vec<(SymId, bool, bool)> {
+        let before: Vec<bool> = watch.iter().map(|&w| self.tri_value(w) != Tri::N).collect();
+        let mut saved = Vec::new();
+        let changed = if on {
+            self.switch_on(s, &mut saved, 0)
+        } else {
+            self.save(s, &mut saved);
+            self.set_tristate_value(s, Tri::N)
+        };
+        let mut out = Vec::new();
+        if changed {
+            for (i, &w) in watch.iter().enumerate() {
+                let now = self.tri_value(w) != Tri::N;
+                if now != before[i] {
+                    out.push((w, before[i], now));
+                }
+            }
+        }
+        if !saved.is_empty() {
+            for sv in saved.into_iter().rev() {
+                let y = &mut self.syms[sv.sym as usize];
+                y.flags = sv.flags;
+                y.def_tri = sv.def_tri;
+                y.def_val = sv.def_val;
+                y.def_choice = sv.def_choice;
+            }
+            self.clear_all_valid();
+        }
+        out
+    }
+}
