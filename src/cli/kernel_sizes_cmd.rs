@@ -226,11 +226,11 @@ fn run_inner(a: &KernelSizesArgs) -> Result<()> {
         Some(dir) => {
             let small = measure(&a.src, dir)?;
             let g = shared_growth(&m, &small, &a.objdir);
-            let pct = |x: i64| 100.0 * x as f64 / g.vmlinux_bin.max(1) as f64;
+            let pct = |x: i64| 100.0 * x as f64 / g.objects.max(1) as f64;
             report.push_str(&format!(
-                "over {}: vmlinux.bin +{} bytes = own objects of the {} options turned on {} ({:.1}%) + growth of shared objects charged to them ({} bytes, {:.1}%) + shared growth reading none of them {} ({:.1}%) + the rest (alignment, tables) {} ({:.1}%); bzImage +{}\n",
+                "over {}: linked objects +{} bytes = objects of the {} options turned on {} ({:.1}%) + growth of objects built in both, charged to the changed options their source reads (#ifdef code) {} ({:.1}%) + such growth reading none of them {} ({:.1}%); vmlinux.bin {:+}, payload {:+}, bzImage {:+}\n",
                 small.config_id,
-                g.vmlinux_bin,
+                g.objects,
                 m.on().difference(&small.on()).count(),
                 g.own,
                 pct(g.own),
@@ -238,8 +238,8 @@ fn run_inner(a: &KernelSizesArgs) -> Result<()> {
                 pct(g.shared_charged),
                 g.shared_uncharged,
                 pct(g.shared_uncharged),
-                g.other,
-                pct(g.other),
+                m.vmlinux_bin as i64 - small.vmlinux_bin as i64,
+                m.payload as i64 - small.payload as i64,
                 m.bzimage as i64 - small.bzimage as i64
             ));
             Some(g)

@@ -84,14 +84,15 @@ pub struct BuildRecord {
 }
 
 impl BuildRecord {
-    /// Compressed bytes per uncompressed `vmlinux.bin` byte in this build, the built-in
-    /// initramfs left out.
+    /// Compressed bytes per byte of the linked objects in this build (the payload, the
+    /// built-in initramfs left out, over [`BuildRecord::object_bytes`]). `vmlinux.bin` is
+    /// no denominator: its alignment gaps (megabytes of int3 padding on x86_64) compress to
+    /// almost nothing.
     pub fn ratio(&self) -> f64 {
-        let raw = self.vmlinux_bin.saturating_sub(self.initramfs);
-        if raw == 0 {
+        if self.object_bytes == 0 {
             0.0
         } else {
-            self.payload.saturating_sub(self.initramfs_cost) as f64 / raw as f64
+            self.payload.saturating_sub(self.initramfs_cost) as f64 / self.object_bytes as f64
         }
     }
 }
@@ -449,7 +450,8 @@ mod tests {
             base: "tinyconfig".into(),
             compression: "xz".into(),
             bzimage: 1000,
-            vmlinux_bin: 4000,
+            vmlinux_bin: 9000,
+            object_bytes: 4000,
             payload: 1000,
             on: vec!["TTY".into()],
             ..Default::default()

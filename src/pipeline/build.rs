@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Fixed timestamp for everything.
     pub epoch: u64,
+    /// The kernel's per-option estimate (from the size database and the Kconfig engine),
+    /// when there are figures for it; else the fragments' deltas are used.
+    pub kernel_estimate: Option<crate::model::kernel_sizes::KernelEstimate>,
 }
 
 /// The result of a build.
@@ -117,7 +120,7 @@ fn run(
     events: &Arc<dyn Reporter>,
 ) -> Result<BuildResult> {
     let started = Instant::now();
-    let est = estimate(plan, catalog);
+    let est = estimate::estimate_with(plan, catalog, opts.kernel_estimate.as_ref());
     host::require(&[Need::Userland, Need::Kernel, Need::Iso])?;
     validate_output(&opts.output)?;
     fs::create_dir_all(&opts.cache)

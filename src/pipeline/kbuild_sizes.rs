@@ -125,17 +125,16 @@ impl Measurement {
 /// How a build's growth over a smaller one splits (see [`shared_growth`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Growth {
-    /// `vmlinux.bin` growth, bytes.
-    pub vmlinux_bin: i64,
+    /// Growth of all linked objects' bytes.
+    pub objects: i64,
     /// Objects of the symbols that are on only in the bigger build.
     pub own: i64,
     /// Growth of objects in both builds (or new objects of symbols on in both), charged to
     /// the changed symbols their source reads (`#ifdef` code).
     pub shared_charged: i64,
-    /// Of that growth, bytes whose object reads none of the changed symbols.
+    /// Of that growth, bytes whose object reads none of the changed symbols (and objects
+    /// the bigger build dropped, negative).
     pub shared_uncharged: i64,
-    /// The rest: alignment, generated tables, relocations.
-    pub other: i64,
     /// Symbol -> bytes of shared growth charged to it.
     pub per_symbol: HashMap<String, i64>,
 }
@@ -153,8 +152,9 @@ pub fn shared_growth(big: &Measurement, small: &Measurement, objdir: &Path) -> G
         .iter()
         .map(|o| (o.path.as_str(), o.bytes))
         .collect();
+    let total = |m: &Measurement| m.objects.iter().map(|o| o.bytes as i64).sum::<i64>();
     let mut g = Growth {
-        vmlinux_bin: big.vmlinux_bin as i64 - small.vmlinux_bin as i64,
+        objects: total(big) - total(small),
         ..Default::default()
     };
     for o in &big.objects {
@@ -188,7 +188,6 @@ pub fn shared_growth(big: &Measurement, small: &Measurement, objdir: &Path) -> G
             g.shared_uncharged -= o.bytes as i64;
         }
     }
-    g.other = g.vmlinux_bin - g.own - g.shared_charged - g.shared_uncharged;
     g
 }
 
