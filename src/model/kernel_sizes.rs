@@ -289,9 +289,10 @@ impl KernelSizes {
         )
     }
 
-    /// The figure of `name` (without `CONFIG_`) in bzImage bytes.
+    /// The figure of `name` (without `CONFIG_`) in bzImage bytes (never negative: a
+    /// symbol whose shared objects shrank counts as free).
     pub fn bz(&self, name: &str) -> Option<i64> {
-        self.symbols.get(name).map(|f| f.bz)
+        self.symbols.get(name).map(|f| f.bz.max(0))
     }
 
     /// Estimates the bzImage (initramfs excluded) of a configuration of `base` compressed
@@ -329,11 +330,11 @@ impl KernelSizes {
         let mut options = Vec::new();
         let mut total = core;
         for s in &on {
-            let f = &self.symbols[*s];
-            total += f.bz;
+            let bz = self.bz(s).unwrap_or(0);
+            total += bz;
             options.push(Contribution {
                 option: format!("CONFIG_{s}"),
-                bytes: f.bz,
+                bytes: bz,
                 measured: true,
                 source: self.help_line(s),
             });

@@ -135,7 +135,8 @@ pub struct Growth {
     /// Of that growth, bytes whose object reads none of the changed symbols (and objects
     /// the bigger build dropped, negative).
     pub shared_uncharged: i64,
-    /// Symbol -> bytes of shared growth charged to it.
+    /// Symbol -> bytes of shared growth charged to it (the uncharged part spread over the
+    /// changed symbols by the size of their own objects).
     pub per_symbol: HashMap<String, i64>,
 }
 
@@ -186,6 +187,21 @@ pub fn shared_growth(big: &Measurement, small: &Measurement, objdir: &Path) -> G
     for o in &small.objects {
         if !now.contains(o.path.as_str()) {
             g.shared_uncharged -= o.bytes as i64;
+        }
+    }
+    // Growth no changed symbol is read for is spread over the changed symbols by the size
+    // of their own objects, so that the figures of the changed symbols add up to the
+    // growth of all objects.
+    let own = big.by_symbol();
+    let weights: Vec<(&str, u64)> = changed
+        .iter()
+        .filter_map(|s| own.get(*s).map(|f| (*s, f.0)))
+        .collect();
+    let sum: u64 = weights.iter().map(|w| w.1).sum();
+    if sum > 0 {
+        for (s, w) in weights {
+            let part = (g.shared_uncharged as f64 * w as f64 / sum as f64).round() as i64;
+            *g.per_symbol.entry(s.to_string()).or_default() += part;
         }
     }
     g
@@ -734,5 +750,78 @@ mod tests {
             kb.symbol_of("arch/x86/pci/common.o").as_deref(),
             Some("PCI")
         );
+    }
+
+    #[test]
+    fn shared_growth_is_charged_to_the_changed_symbols_the_source_reads() {
+        let d = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(d.path().join("fs")).expect("mkdir");
+        fs::write(
+            d.path().join("fs/.open.o.cmd"),
+            "deps := \\\n    $(wildcard include/config/NET) \\\n    $(wildcard include/config/TTY)\n",
+        )
+        .expect("cmd");
+        let obj = |p: &str, b: u64, s: Option<&str>| ObjectSize {
+            path: p.into(),
+            bytes: b,
+            symbol: s.map(String::from),
+        };
+        let cfg = |on: &[&str]| {
+            on.iter()
+                .map(|s| (s.to_string(), "y".to_string()))
+                .collect()
+        };
+        let small = Measurement {
+            objects: vec![
+                obj("fs/open.o", 1000, None),
+                obj("kernel/fork.o", 500, None),
+            ],
+            config: cfg(&["TTY"]),
+            ..Default::default()
+        };
+        let big = Measurement {
+            objects: vec![
+                obj("fs/open.o", 1100, None),
+                obj("kernel/fork.o", 550, None),
+                obj("net/socket.o", 2000, Some("NET")),
+            ],
+            config: cfg(&["TTY", "NET"]),
+            ..Default::default()
+        };
+        let g = shared_growth(&big, &small, d.path());
+        assert_eq!(g.objects, 2150);
+        assert_eq!(g.own, 2000);
+        assert_eq!(g.shared_charged, 100);
+        assert_eq!(g.shared_uncharged, 50);
+        assert_eq!(g.per_symbol.get("NET"), Some(&150));
+        assert_eq!(g.per_symbol.get("TTY"), None);
+    }
+
+    /// Measures the real kernel the slow kernel tests build (tinyconfig and the serial
+    /// console): objects found, charged, sized; the ratio in a sane range.
+    #[test]
+    #[ignore = "slow: builds a real kernel (~6 min the first time)"]
+    fn a_real_kernel_is_measured() {
+        use crate::pipeline::cpio::{console_entries, write_newc_if_changed};
+        use crate::pipeline::kernel::test_support::*;
+        let _lock = KERNEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let k = configured();
+        let cpio = crate::pipeline::kernel::initramfs_path(&k.objdir);
+        write_newc_if_changed(None, &console_entries(), EPOCH, &cpio).expect("cpio");
+        crate::pipeline::kernel::build(&k.src, &k.objdir, 2, EPOCH, &k.log).expect("build");
+        let m = measure(&k.src, &k.objdir).expect("measure");
+        assert!(m.objects.len() > 300, "{} objects", m.objects.len());
+        let by = m.by_symbol();
+        for sym in ["SERIAL_8250", "TTY", "PROC_FS", "BINFMT_ELF"] {
+            assert!(
+                by.get(sym).is_some_and(|f| f.0 > 1000),
+                "{sym}: {:?}",
+                by.get(sym)
+            );
+        }
+        assert!(by["SERIAL_8250"].2.starts_with("drivers/tty/serial/8250"));
+        let r = m.record("test", "tinyconfig", "xz", 0.37, "test");
+        assert!(r.core_bytes > 500_000 && r.core_bytes < r.object_bytes);
+        assert!(r.ratio() > 0.15 && r.ratio() < 0.5, "ratio {}", r.ratio());
     }
 }
