@@ -479,6 +479,14 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s.push_str(&line("boot", e.boot_bytes));
     s.push_str(&line("overhead", e.overhead_bytes));
     s.push_str(&line("total", e.total_bytes));
+    s.push_str(&format!("kernel estimated from {}\n", e.kernel_model));
+    if !e.no_figure.is_empty() {
+        s.push_str(&format!(
+            "{} kernel option(s) the profile asks for have no figure yet (counted as zero): {}\n",
+            e.no_figure.len(),
+            e.no_figure.join(", ")
+        ));
+    }
     if e.kernel_copies > 1 {
         s.push_str(&format!(
             "(hybrid: the kernel with its built-in initramfs ({}) is stored twice, for BIOS and UEFI)\n",

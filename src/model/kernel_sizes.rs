@@ -42,6 +42,14 @@ pub struct KernelSizes {
     pub arch: String,
     /// Compiler (`gcc 12.2.0`).
     pub compiler: String,
+    /// Compressed bytes per added object byte, measured on a pair of builds (payload growth
+    /// over object growth); 0 when no pair was measured (each build's own average ratio is
+    /// used then).
+    #[serde(default)]
+    pub marginal_ratio: f64,
+    /// Where `marginal_ratio` comes from.
+    #[serde(default)]
+    pub marginal_source: String,
     /// The builds the figures come from.
     pub builds: Vec<BuildRecord>,
     /// Symbol name (without `CONFIG_`) -> its figure.
@@ -107,7 +115,8 @@ pub struct Figure {
     /// from a pair of builds with and without it; 0 when no pair measured it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ifdef: i64,
-    /// bzImage bytes: `(bytes + ifdef)` times the compression ratio of the build.
+    /// bzImage bytes: `(bytes + ifdef)` times the lineage's marginal compression ratio (or,
+    /// without one, the ratio of the build).
     pub bz: i64,
     /// How many objects.
     pub objects: u32,
@@ -406,15 +415,19 @@ pub fn signed(bytes: i64) -> String {
 }
 
 /// Computes every symbol's figure in `build` from its objects (`own`: symbol -> (bytes,
-/// objects, folder)) and the shared objects' growth charged to it (`ifdef`), and records the
-/// build. Figures measured before in a build where the symbol was on are replaced.
+/// objects, folder)) and the shared objects' growth charged to it (`ifdef`), converted with
+/// the lineage's marginal ratio (else the build's own), and records the build. Figures measured before in a build where the symbol was on are replaced.
 pub fn record_build(
     k: &mut KernelSizes,
     build: BuildRecord,
     own: &BTreeMap<String, (u64, u32, String)>,
     ifdef: &HashMap<String, i64>,
 ) {
-    let ratio = build.ratio();
+    let ratio = if k.marginal_ratio > 0.0 {
+        k.marginal_ratio
+    } else {
+        build.ratio()
+    };
     for (sym, (bytes, objects, dir)) in own {
         let extra = ifdef.get(sym).copied().unwrap_or(0);
         let bz = ((*bytes as i64 + extra) as f64 * ratio).round() as i64;

@@ -127,6 +127,8 @@ impl Measurement {
 pub struct Growth {
     /// Growth of all linked objects' bytes.
     pub objects: i64,
+    /// Growth of the compressed payload (the initramfs's share taken out).
+    pub payload: i64,
     /// Objects of the symbols that are on only in the bigger build.
     pub own: i64,
     /// Growth of objects in both builds (or new objects of symbols on in both), charged to
@@ -156,6 +158,7 @@ pub fn shared_growth(big: &Measurement, small: &Measurement, objdir: &Path) -> G
     let total = |m: &Measurement| m.objects.iter().map(|o| o.bytes as i64).sum::<i64>();
     let mut g = Growth {
         objects: total(big) - total(small),
+        payload: big.payload as i64 - small.payload as i64,
         ..Default::default()
     };
     for o in &big.objects {
@@ -614,6 +617,16 @@ pub fn add_to_db(
     let on = m.on();
     own.retain(|s, _| on.contains(s.as_str()));
     let mut ifdef = growth.map(|g| g.per_symbol.clone()).unwrap_or_default();
+    // A pair of builds measures what added code really costs compressed: the payload's
+    // growth over the objects' growth (relocations and less repetitive code make it more
+    // than the average ratio).
+    if let Some(g) = growth.filter(|g| g.objects > 0 && g.payload > 0) {
+        k.marginal_ratio = g.payload as f64 / g.objects as f64;
+        k.marginal_source = format!(
+            "payload +{} bytes over linked objects +{} bytes, build {} over its subset",
+            g.payload, g.objects, record.id
+        );
+    }
     // Symbols measured before keep their #ifdef share when this build measured none.
     for (s, f) in &k.symbols {
         if own.contains_key(s) && !ifdef.contains_key(s) && f.ifdef != 0 {
