@@ -22,13 +22,23 @@ fn bench(c: &mut Criterion) {
         .expect("kernel tree")
         .expect("figures for the default kernel source (the shipped database)");
     let watch = watch_list(&pk.computed.kc, &pk.sizes);
+    let deps = pk.computed.kc.dependents();
+    // The scoped evaluation must agree with a full one.
+    for opt in ["EXT4_FS", "NET", "VIRTIO_BLK", "IPV6"] {
+        let s = pk.computed.kc.find(opt).expect("symbol");
+        let on = pk.computed.kc.tri_value(s) == stali::kconfig::Tri::N;
+        let full = pk.computed.kc.what_if(s, on, &watch);
+        let scoped = pk.computed.kc.what_if_in(s, on, &watch, Some(&deps));
+        assert_eq!(full, scoped, "{opt}");
+    }
     eprintln!("watching {} options with figures", watch.len());
     for (opt, on) in [
         ("CONFIG_EXT4_FS", true),
         ("CONFIG_NET", true),
         ("CONFIG_VIRTIO_BLK", false),
     ] {
-        let d = option_delta(&mut pk.computed.kc, &pk.sizes, &watch, opt, on).expect("delta");
+        let d =
+            option_delta(&mut pk.computed.kc, &pk.sizes, &watch, &deps, opt, on).expect("delta");
         eprintln!(
             "{opt} {}: {} bytes, {} options change, {} without a figure",
             if on { "on" } else { "off" },
@@ -41,7 +51,7 @@ fn bench(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     black_box(
-                        option_delta(&mut pk.computed.kc, &pk.sizes, &watch, opt, on)
+                        option_delta(&mut pk.computed.kc, &pk.sizes, &watch, &deps, opt, on)
                             .expect("delta"),
                     )
                 })

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::kconfig_cmd::{Computed, compute, kernel_tree};
+use crate::kconfig::whatif::Dependents;
 use crate::kconfig::{Kconfig, SymId};
 use crate::model::Plan;
 use crate::model::kernel_sizes::{self, Delta, KernelEstimate, KernelSizes, SizeDb};
@@ -78,11 +79,13 @@ pub fn watch_list(kc: &Kconfig, sizes: &KernelSizes) -> Vec<SymId> {
 }
 
 /// What switching `option` on (or off) adds (or saves) in bzImage bytes, everything it
-/// selects and needs included; `watch` is [`watch_list`].
+/// selects and needs included; `watch` is [`watch_list`], `deps` the tree's
+/// [`Kconfig::dependents`] (built once).
 pub fn option_delta(
     kc: &mut Kconfig,
     sizes: &KernelSizes,
     watch: &[SymId],
+    deps: &Dependents,
     option: &str,
     on: bool,
 ) -> Result<Delta> {
@@ -91,7 +94,7 @@ pub fn option_delta(
         bail!("no kernel option CONFIG_{name} in this source");
     };
     let mut changes: Vec<(String, bool, bool)> = kc
-        .what_if(s, on, watch)
+        .what_if_in(s, on, watch, Some(deps))
         .into_iter()
         .map(|(w, a, b)| (kc.sym(w).name.clone(), a, b))
         .collect();
@@ -117,7 +120,8 @@ pub fn describe_delta(plan: &Plan, cache: &Path, option: &str) -> Result<String>
         .with_context(|| format!("no kernel option CONFIG_{name} in this source"))?;
     let on = pk.computed.kc.tri_value(s) == crate::kconfig::Tri::N;
     let watch = watch_list(&pk.computed.kc, &pk.sizes);
-    let d = option_delta(&mut pk.computed.kc, &pk.sizes, &watch, &name, on)?;
+    let deps = pk.computed.kc.dependents();
+    let d = option_delta(&mut pk.computed.kc, &pk.sizes, &watch, &deps, &name, on)?;
     let mut out = format!(
         "CONFIG_{name} {}: {} ({} bytes in the bzImage)\n",
         if on { "on" } else { "off" },

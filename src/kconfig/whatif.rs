@@ -1,7 +1,30 @@
 //! "What if": the symbols that change when one option is switched, everything it selects,
 //! implies and needs included, without keeping the change.
 
-use super::tree::{Expr, ExprId, Kconfig, SymId, Tri};
+use super::tree::{Expr, ExprId, Kconfig, SymId, Tri, flags};
+
+/// For each symbol, the symbols whose value reads it (in a dependency, a select, an imply,
+/// a prompt's or default's condition, a default or range value, or a choice group): what
+/// may change when it changes. Build once per tree with [`Kconfig::dependents`].
+pub struct Dependents {
+    of: Vec<Vec<SymId>>,
+}
+
+fn expr_syms(kc: &Kconfig, e: Option<ExprId>, out: &mut Vec<SymId>) {
+    let Some(e) = e else { return };
+    match kc.exprs[e as usize] {
+        Expr::Sym(s) => out.push(s),
+        Expr::Not(a) => expr_syms(kc, Some(a), out),
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            expr_syms(kc, Some(a), out);
+            expr_syms(kc, Some(b), out);
+        }
+        Expr::Cmp(_, a, b) | Expr::Range(a, b) => {
+            out.push(a);
+            out.push(b);
+        }
+    }
+}
 
 /// A symbol's user value, saved to be put back.
 struct Saved {
@@ -13,6 +36,38 @@ struct Saved {
 }
 
 impl Kconfig {
+    /// The reverse dependency graph of the tree (see [`Dependents`]).
+    pub fn dependents(&self) -> Dependents {
+        let mut of: Vec<Vec<SymId>> = vec![Vec::new(); self.syms.len()];
+        let mut read = Vec::new();
+        for (i, y) in self.syms.iter().enumerate() {
+            let x = i as SymId;
+            read.clear();
+            expr_syms(self, y.dir_dep, &mut read);
+            expr_syms(self, y.rev_dep, &mut read);
+            expr_syms(self, y.implied, &mut read);
+            for &p in &y.props {
+                let p = &self.props[p as usize];
+                expr_syms(self, p.expr, &mut read);
+                expr_syms(self, p.visible, &mut read);
+            }
+            if let Some(c) = y.choice {
+                read.push(c);
+            }
+            read.extend(y.choice_values.iter().copied());
+            for &r in &read {
+                if (r as usize) < of.len() && r != x {
+                    of[r as usize].push(x);
+                }
+            }
+        }
+        for v in &mut of {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Dependents { of }
+    }
+
     /// Symbols in `e` that are `n` and would have to be on for it to hold (its AND terms,
     /// the first term of an OR).
     pub fn missing_deps(&mut self, e: Option<ExprId>, out: &mut Vec<SymId>) {
@@ -70,7 +125,25 @@ impl Kconfig {
     /// every user value back: returns the watched symbols whose value changed as
     /// `(symbol, was on, is on)` ("on" is anything but `n`). Empty when `s` cannot change.
     pub fn what_if(&mut self, s: SymId, on: bool, watch: &[SymId]) -> Vec<(SymId, bool, bool)> {
+        self.what_if_in(s, on, watch, None)
+    }
+
+    /// [`Kconfig::what_if`], recomputing only what can change: with `deps` (the tree's
+    /// [`Kconfig::dependents`]), the values of symbols that do not read, even indirectly,
+    /// a symbol the switch touched are kept instead of being recomputed.
+    pub fn what_if_in(
+        &mut self,
+        s: SymId,
+        on: bool,
+        watch: &[SymId],
+        deps: Option<&Dependents>,
+    ) -> Vec<(SymId, bool, bool)> {
         let before: Vec<bool> = watch.iter().map(|&w| self.tri_value(w) != Tri::N).collect();
+        let was_valid: Vec<bool> = self
+            .syms
+            .iter()
+            .map(|y| y.flags & flags::VALID != 0)
+            .collect();
         let mut saved = Vec::new();
         let changed = if on {
             self.switch_on(s, &mut saved, 0)
@@ -78,9 +151,32 @@ impl Kconfig {
             self.save(s, &mut saved);
             self.set_tristate_value(s, Tri::N)
         };
+        // Everything that may change: what reads a touched symbol, transitively. Every other
+        // value is still right: mark it valid again instead of recomputing it.
+        let reach = deps.map(|d| {
+            let mut seen = vec![false; self.syms.len()];
+            let mut stack: Vec<SymId> = saved.iter().map(|v| v.sym).collect();
+            while let Some(x) = stack.pop() {
+                if std::mem::replace(&mut seen[x as usize], true) {
+                    continue;
+                }
+                stack.extend(d.of[x as usize].iter().copied());
+            }
+            seen
+        });
+        if let Some(seen) = &reach {
+            for (i, y) in self.syms.iter_mut().enumerate().skip(3) {
+                if !seen[i] && was_valid[i] {
+                    y.flags |= flags::VALID;
+                }
+            }
+        }
         let mut out = Vec::new();
         if changed {
             for (i, &w) in watch.iter().enumerate() {
+                if reach.as_ref().is_some_and(|r| !r[w as usize]) {
+                    continue;
+                }
                 let now = self.tri_value(w) != Tri::N;
                 if now != before[i] {
                     out.push((w, before[i], now));
@@ -96,6 +192,13 @@ impl Kconfig {
                 y.def_choice = sv.def_choice;
             }
             self.clear_all_valid();
+            if let Some(seen) = &reach {
+                for (i, y) in self.syms.iter_mut().enumerate().skip(3) {
+                    if !seen[i] {
+                        y.flags |= flags::VALID;
+                    }
+                }
+            }
         }
         out
     }
