@@ -237,10 +237,54 @@ fn fixture_profile_builds_boots_and_reproduces() {
     assert!(sizes.iter().any(
         |s| s["name"] == "ISO total" && s["measured"].as_u64() == Some(iso_bytes.len() as u64)
     ));
-    assert!(
+    // Each component's share of the image, measured: the initramfs compressed as the
+    // kernel compresses it, the kernel is the rest of the bzImage; what the ISO adds
+    // beyond its files (its kernel copies, isolinux, the EFI image's FAT) is tens of KiB
+    // of descriptors and directories, not a copy of anything.
+    let measured = |name: &str| {
         sizes
             .iter()
-            .any(|s| s["name"] == "hello" && s["measured"].as_u64().is_some_and(|m| m > 1000))
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["measured"].as_u64())
+            .unwrap_or_else(|| panic!("{name} not measured: {sizes:?}"))
+    };
+    let bz_bytes = r["bzimage"]["bytes"].as_u64().expect("bzImage bytes");
+    let cpio_bytes = r["initramfs"]["bytes"].as_u64().expect("initramfs bytes");
+    let init_z = measured("initramfs (compressed)");
+    assert!(
+        init_z > 1000 && init_z < cpio_bytes / 2,
+        "{init_z} of {cpio_bytes}"
+    );
+    assert!(measured("kernel (without initramfs)") > 500_000);
+    assert!(measured("EFI image (FAT)") < 256 * 1024, "{sizes:?}");
+    let overhead = measured("ISO overhead");
+    assert!(
+        (32 * 1024..256 * 1024).contains(&overhead),
+        "{overhead}: {sizes:?}"
+    );
+    // The kernel's objects are measured into the cache's size database (per-option
+    // figures for later estimates): this build, and the console driver it has on.
+    let db: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(c1.join("sizes/kernel-sizes.json")).expect("size database"),
+    )
+    .expect("size database parses");
+    let k = &db["kernels"][0];
+    assert!(
+        k["builds"]
+            .as_array()
+            .expect("builds")
+            .iter()
+            .any(|b| b["bzimage"].as_u64() == Some(bz_bytes)),
+        "{}",
+        k["builds"]
+    );
+    let serial = &k["symbols"]["SERIAL_8250"];
+    assert!(
+        serial["bytes"].as_u64().is_some_and(|b| b > 5000)
+            && serial["dir"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("drivers/tty/serial/8250")),
+        "{serial}"
     );
     assert!(
         text(&o.stdout).contains("estimated"),

@@ -420,3 +420,94 @@ fn another_profile_opened_gets_its_tree() {
         screen(&app, 80, 24)
     );
 }
+
+/// A size database for the fixture tree (Linux 6.1.0 by its Makefile): one measured build
+/// with the block layer off, figures for the block layer, ext4 and what ext4 selects.
+fn write_fixture_sizes(cache: &Path) {
+    use stali::model::kernel_sizes::{BuildRecord, Figure, KernelSizes, SizeDb, user_path};
+    let fig = |bytes: u64, bz: i64, dir: &str| Figure {
+        bytes,
+        bz,
+        objects: 3,
+        dir: dir.into(),
+        build: "f1".into(),
+        ..Default::default()
+    };
+    let mut k = KernelSizes {
+        kernel: "6.1.0".into(),
+        arch: "x86_64".into(),
+        compiler: "gcc 12.2.0".into(),
+        marginal_ratio: 0.4,
+        ..Default::default()
+    };
+    k.builds.push(BuildRecord {
+        id: "f1".into(),
+        label: "fixture: the tree profile".into(),
+        base: "tinyconfig".into(),
+        compression: "xz".into(),
+        bzimage: 900_000,
+        ..Default::default()
+    });
+    k.symbols
+        .insert("BLOCK".into(), fig(100_000, 40_000, "block/"));
+    k.symbols
+        .insert("EXT4_FS".into(), fig(300_000, 120_000, "fs/ext4/"));
+    k.symbols
+        .insert("JBD2".into(), fig(30_000, 12_000, "fs/jbd2/"));
+    let db = SizeDb {
+        format: stali::model::kernel_sizes::FORMAT,
+        kernels: vec![k],
+    };
+    db.write(&user_path(cache)).expect("size database written");
+}
+
+#[test]
+fn the_size_panel_prices_the_highlighted_option_and_the_total_follows() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    write_fixture_sizes(cache.path());
+    let mut app = kernel_app(cache.path());
+    let before = app.estimate.kernel_bytes;
+    assert!(
+        app.estimate.kernel_model.contains("per-option figures"),
+        "{}",
+        app.estimate.kernel_model
+    );
+    // Ext4 needs the block layer: its delta counts both, and what it selects (JBD2).
+    let size = |app: &App| {
+        app.kernel_focus
+            .as_ref()
+            .map(|f| f.size.clone())
+            .unwrap_or_default()
+    };
+    press(&mut app, "/ext4_fs\n");
+    let want = stali::model::profile::human_delta(40_000 + 120_000 + 12_000);
+    assert_eq!(size(&app), format!("turning it on: {want} (3 options)"));
+    assert!(screen(&app, 100, 40).contains(&format!("turning it on: {want}")));
+    // The block layer alone.
+    press(&mut app, "\x1b\x1b/block\n");
+    let block = stali::model::profile::human_delta(40_000);
+    assert_eq!(size(&app), format!("turning it on: {block} (1 option)"));
+    // Turning it on moves the kernel (each copy of it) by that figure, exactly.
+    press(&mut app, " ");
+    assert_eq!(option(&app, "CONFIG_BLOCK").as_deref(), Some("y"));
+    assert_eq!(
+        app.estimate.kernel_bytes,
+        before + 40_000 * app.estimate.kernel_copies
+    );
+    assert_eq!(
+        size(&app),
+        format!("turning it off: -{}", &block[1..]) + " (1 option)"
+    );
+    // Help says where the figure comes from.
+    press(&mut app, "?");
+    let s = screen(&app, 100, 40);
+    assert!(
+        s.contains("3 objects under block/") && s.contains("measured in build f1 (fixture)"),
+        "{s}"
+    );
+    press(&mut app, "\x1b");
+    // An option with no figure says so, and a chosen one is counted in the total's note.
+    press(&mut app, "\x1b\x1b/printk\n");
+    assert!(size(&app).starts_with("no figure yet"), "{}", size(&app));
+    assert!(screen(&app, 100, 40).contains("without a figure"));
+}

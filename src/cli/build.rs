@@ -171,7 +171,13 @@ pub fn build(args: &BuildArgs) -> i32 {
                 .unwrap_or(1)
         })
         .clamp(1, 256);
+    // The per-option kernel estimate the report compares with (figures of earlier builds
+    // included); without figures for this kernel, the fragments' deltas.
+    let kernel_estimate = crate::kconfig::sizes::kernel_estimate(&plan, &cache)
+        .ok()
+        .flatten();
     let opts = engine::BuildOptions {
+        kernel_estimate,
         output,
         cache,
         mirror: args.sources.mirror.clone(),

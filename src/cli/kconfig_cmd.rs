@@ -161,9 +161,14 @@ pub fn menu_loader(cache: Option<PathBuf>) -> crate::ui::kernel::Loader {
             .map(|s| c.kc.value(s))
             .collect();
         c.kc.olddefconfig(&c.input);
+        // Figures are a bonus: a kernel nobody measured still loads.
+        let sizes = crate::kconfig::sizes::figures_for(plan, &tree, &cache)
+            .ok()
+            .flatten();
         Ok(crate::ui::kernel::Loaded {
             kc: c.kc,
             reference,
+            sizes,
         })
     })
 }

@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::host;
 
 pub mod kconfig_cmd;
+pub mod kernel_sizes_cmd;
 use crate::model::catalog::{EMBEDDED_PROFILES, shipped_profile};
 use crate::model::profile::human;
 use crate::model::{
@@ -59,6 +60,14 @@ pub enum Command {
         /// Fail (exit 1) when the estimate is over the profile's budget, instead of warning.
         #[arg(long)]
         strict: bool,
+        /// Print what switching this kernel option (on when off, off when on) adds or saves,
+        /// everything it pulls in included, and where each figure comes from.
+        #[arg(long, value_name = "CONFIG_X")]
+        option: Option<String>,
+        /// Cache folder (default: $XDG_CACHE_HOME/stali): the Kconfig tree and the size
+        /// database every build updates.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// List the catalog: tools, hardware, kernel fragments and bases, themes, profiles.
     List {
@@ -121,6 +130,10 @@ pub enum Command {
         #[arg(long)]
         cache: Option<PathBuf>,
     },
+    /// Measure a built kernel object folder into a per-option size database (how the
+    /// shipped one is filled).
+    #[command(hide = true)]
+    KernelSizes(kernel_sizes_cmd::KernelSizesArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -325,7 +338,10 @@ pub fn run(cli: Cli) -> i32 {
             profile,
             json,
             strict,
-        } => size(&profile, json, strict),
+            option,
+            cache,
+        } => size(&profile, json, strict, option.as_deref(), cache.as_deref()),
+        Command::KernelSizes(args) => kernel_sizes_cmd::run(&args),
         Command::List { what, json } => list(what, json),
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Doctor { json, packages } => doctor(json, packages),
@@ -445,7 +461,43 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
         "{:<name_w$}  {:<8}  {:>10}  {:>10}  {}\n",
         "component", "kind", "bytes", "installed", "source"
     ));
+    // The kernel's options, when priced one by one, are many: the largest few, then the
+    // rest in one line (`--json` lists every one).
+    const SHOWN_OPTIONS: usize = 8;
+    let mut options: Vec<&crate::model::estimate::Component> = e
+        .components
+        .iter()
+        .filter(|c| c.kind == crate::model::estimate::Kind::Option && c.bytes > 0)
+        .collect();
+    options.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.name.cmp(&b.name)));
+    let shown: std::collections::HashSet<&str> = options
+        .iter()
+        .take(SHOWN_OPTIONS)
+        .map(|c| c.name.as_str())
+        .collect();
+    let rest: Vec<&&crate::model::estimate::Component> =
+        options.iter().skip(SHOWN_OPTIONS).collect();
     for c in &e.components {
+        if c.kind == crate::model::estimate::Kind::Option {
+            if shown.contains(c.name.as_str()) {
+                // The figure's first clause (`33 objects under fs/ext4/: ... bytes`).
+                let src = c.source.split(':').next().unwrap_or(&c.source);
+                s.push_str(&format!(
+                    "{:<name_w$}  {:<8}  {:>10}  {:>10}  {src}\n",
+                    c.name, "option", c.bytes, ""
+                ));
+            } else if Some(&c.name) == rest.first().map(|r| &r.name) {
+                s.push_str(&format!(
+                    "{:<name_w$}  {:<8}  {:>10}  {:>10}  {} smaller options with figures (`stali size --json` lists each)\n",
+                    "(more options)",
+                    "option",
+                    rest.iter().map(|r| r.bytes).sum::<u64>(),
+                    "",
+                    rest.len()
+                ));
+            }
+            continue;
+        }
         let kind = serde_json::to_value(c.kind)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
@@ -464,6 +516,14 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s.push_str(&line("boot", e.boot_bytes));
     s.push_str(&line("overhead", e.overhead_bytes));
     s.push_str(&line("total", e.total_bytes));
+    s.push_str(&format!("kernel estimated from {}\n", e.kernel_model));
+    if !e.no_figure.is_empty() {
+        s.push_str(&format!(
+            "{} kernel option(s) the profile asks for have no figure yet (counted as zero): {}\n",
+            e.no_figure.len(),
+            e.no_figure.join(", ")
+        ));
+    }
     if e.kernel_copies > 1 {
         s.push_str(&format!(
             "(hybrid: the kernel with its built-in initramfs ({}) is stored twice, for BIOS and UEFI)\n",
@@ -481,11 +541,42 @@ pub fn size_table(plan: &Plan, e: &Estimate) -> String {
     s
 }
 
-fn size(path: &Path, json: bool, strict: bool) -> i32 {
+fn size(path: &Path, json: bool, strict: bool, option: Option<&str>, cache: Option<&Path>) -> i32 {
     let c = catalog();
     match load_plan(path, &c) {
         Ok((profile, plan)) => {
-            let e = estimate(&plan, &c);
+            let cache = match cache {
+                Some(p) => Some(p.to_path_buf()),
+                None => crate::pipeline::cache::default_root().ok(),
+            };
+            if let Some(opt) = option {
+                let r = cache
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("no cache folder"))
+                    .and_then(|cache| kernel_sizes_cmd::describe_delta(&plan, cache, opt));
+                return match r {
+                    Ok(text) => {
+                        out(&text);
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        EXIT_INVALID
+                    }
+                };
+            }
+            // Per-option figures when the kernel source is here and measured; else the
+            // fragments' deltas.
+            let kernel = cache.as_deref().and_then(|cache| {
+                match crate::kconfig::sizes::kernel_estimate(&plan, cache) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        eprintln!("warning: per-option kernel sizes unavailable: {e:#}");
+                        None
+                    }
+                }
+            });
+            let e = crate::model::estimate::estimate_with(&plan, &c, kernel.as_ref());
             let failed = budget_verdict(&profile, &e, strict);
             if json {
                 match serde_json::to_string_pretty(&e) {

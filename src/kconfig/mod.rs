@@ -29,7 +29,9 @@ pub mod lexer;
 pub mod parser;
 pub mod preprocess;
 pub mod profile;
+pub mod sizes;
 pub mod tree;
+pub mod whatif;
 
 pub use confdata::Mode;
 pub use tree::{

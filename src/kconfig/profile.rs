@@ -328,24 +328,6 @@ pub fn requests(profile: &Profile, plan: &Plan) -> Vec<Request> {
     out
 }
 
-/// Symbols in `e` that are `n` and would have to be on for it to hold (the AND terms).
-fn missing_deps(kc: &mut Kconfig, e: Option<super::ExprId>, out: &mut Vec<SymId>) {
-    use super::Expr;
-    let Some(e) = e else { return };
-    if kc.expr_value(Some(e)) != Tri::N {
-        return;
-    }
-    match kc.exprs[e as usize] {
-        Expr::And(a, b) => {
-            missing_deps(kc, Some(a), out);
-            missing_deps(kc, Some(b), out);
-        }
-        Expr::Or(a, _) => missing_deps(kc, Some(a), out),
-        Expr::Sym(s) if s > 2 && !kc.is_choice(s) && !out.contains(&s) => out.push(s),
-        _ => {}
-    }
-}
-
 fn shown(v: &str) -> String {
     if v.starts_with('"') {
         v.to_string()
@@ -487,7 +469,7 @@ fn cannot_stick(kc: &mut Kconfig, s: SymId, want: &str, got: Option<&str>) -> St
     }
     if want != "n" && sym.dir_dep_tri == Tri::N {
         let mut miss = Vec::new();
-        missing_deps(kc, sym.dir_dep, &mut miss);
+        kc.missing_deps(sym.dir_dep, &mut miss);
         if !miss.is_empty() {
             let names: Vec<String> = miss.iter().map(|&m| kc.sym(m).name.clone()).collect();
             let adds: Vec<String> = names

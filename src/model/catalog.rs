@@ -290,6 +290,12 @@ pub struct SizeModel {
     pub ratio: BTreeMap<String, f64>,
     /// Kernel image size factor relative to xz, per compressor.
     pub kernel_factor: BTreeMap<String, f64>,
+    /// Compressed payload of a kernel relative to its xz payload, per compressor (the same
+    /// vmlinux); with `kernel_stub`, replaces the flat `kernel_factor`.
+    pub payload_factor: BTreeMap<String, f64>,
+    /// Bytes of a bzImage that are not its compressed payload (setup, the decompressor),
+    /// per compressor.
+    pub kernel_stub: BTreeMap<String, f64>,
     /// Size of a tool built for an architecture relative to x86_64, where the tools'
     /// figures come from (`aarch64`).
     pub arch_factor: BTreeMap<String, f64>,
@@ -299,8 +305,11 @@ pub struct SizeModel {
     pub isolinux: u64,
     /// FAT image overhead beyond the kernel file.
     pub efi_overhead: u64,
-    /// ISO 9660 + hybrid overhead (system area, descriptors, padding).
+    /// ISO 9660 overhead (system area, descriptors, directories) of a BIOS or UEFI image.
     pub iso_overhead: u64,
+    /// The same for a hybrid (BIOS + UEFI) image, whose GPT and alternate boot entries
+    /// take more; 0: as `iso_overhead`.
+    pub iso_overhead_hybrid: u64,
     /// Fraction of the tools' separately compressed sizes that one compressor stream over
     /// all of them needs (static binaries share libc code, which its dictionary dedups).
     pub shared_code: f64,
@@ -1109,11 +1118,14 @@ fn read_hardware_file(
             &[
                 "ratio",
                 "kernel_factor",
+                "payload_factor",
+                "kernel_stub",
                 "arch_factor",
                 "skeleton",
                 "isolinux",
                 "efi_overhead",
                 "iso_overhead",
+                "iso_overhead_hybrid",
                 "shared_code",
                 "source",
             ],
@@ -1139,17 +1151,22 @@ fn read_hardware_file(
         };
         let ratio = floats(&mut r, "ratio");
         let kernel_factor = floats(&mut r, "kernel_factor");
+        let payload_factor = floats(&mut r, "payload_factor");
+        let kernel_stub = floats(&mut r, "kernel_stub");
         let arch_factor = floats(&mut r, "arch_factor");
         let int =
             |r: &mut Reader<'_>, k: &str| r.integer(&t, k).map(|s| s.into_inner()).unwrap_or(0);
         model = Some(SizeModel {
             ratio,
             kernel_factor,
+            payload_factor,
+            kernel_stub,
             arch_factor,
             skeleton: int(&mut r, "skeleton"),
             isolinux: int(&mut r, "isolinux"),
             efi_overhead: int(&mut r, "efi_overhead"),
             iso_overhead: int(&mut r, "iso_overhead"),
+            iso_overhead_hybrid: int(&mut r, "iso_overhead_hybrid"),
             shared_code: t
                 .get("shared_code")
                 .and_then(|(v, _)| match v.get_ref() {

@@ -22,6 +22,8 @@ pub enum Kind {
     Kernel,
     /// A kernel fragment's delta.
     Fragment,
+    /// One kernel option's measured figure (per-option model).
+    Option,
     /// A program.
     Tool,
     /// A library (in the sysroot only; its code is counted in the programs that link it).
@@ -76,6 +78,12 @@ pub struct Estimate {
     pub budget_bytes: Option<u64>,
     /// Every component.
     pub components: Vec<Component>,
+    /// How the kernel was estimated: per-option figures (and from which build) or the
+    /// fragments' measured deltas.
+    pub kernel_model: String,
+    /// Options the profile asks for that are on and have no figure yet (counted as zero).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_figure: Vec<String>,
 }
 
 impl Estimate {
@@ -126,6 +134,33 @@ pub fn compressed_bytes(m: &SizeModel, tool: &super::catalog::ToolDef, comp: &st
     }
 }
 
+/// How a kernel's bytes measured with compressor `from` convert to compressor `to`:
+/// `(factor, fixed)`, the converted size being `factor * bytes + fixed`. The payload
+/// scales by the compressors' measured payload factors; the rest (setup, decompressor)
+/// is a fixed size per compressor (zstd's decompressor is about 70 KB more than xz's).
+/// Without those figures, the flat `kernel_factor`s.
+pub fn kernel_conversion(m: &SizeModel, from: &str, to: &str) -> (f64, i64) {
+    if from == to {
+        return (1.0, 0);
+    }
+    let get = |t: &std::collections::BTreeMap<String, f64>, k: &str| t.get(k).copied();
+    match (
+        get(&m.payload_factor, from),
+        get(&m.payload_factor, to),
+        get(&m.kernel_stub, from),
+        get(&m.kernel_stub, to),
+    ) {
+        (Some(pf), Some(pt), Some(sf), Some(st)) if pf > 0.0 => {
+            let f = pt / pf;
+            (f, (st - sf * f).round() as i64)
+        }
+        _ => (
+            ratio(&m.kernel_factor, to) / ratio(&m.kernel_factor, from),
+            0,
+        ),
+    }
+}
+
 fn scaled(bytes: i64, factor: f64) -> i64 {
     (bytes as f64 * factor).round() as i64
 }
@@ -134,11 +169,44 @@ fn round_up(b: u64) -> u64 {
     b.div_ceil(SECTOR) * SECTOR
 }
 
-/// Estimates the size of the image a plan describes.
+/// Adds the component for the fixed part (setup, decompressor) a kernel gains or loses
+/// going from compressor `from` to `to`; returns its bytes (one copy).
+fn decompressor(
+    components: &mut Vec<Component>,
+    from: &str,
+    to: &str,
+    fixed: i64,
+    copies: u64,
+) -> i64 {
+    if fixed != 0 {
+        components.push(Component {
+            name: format!("kernel:{to}-decompressor"),
+            kind: Kind::Kernel,
+            bytes: (fixed.max(0) as u64) * copies,
+            raw_bytes: None,
+            source: format!(
+                "measured: a bzImage's setup and decompressor with {to} against {from} (size_model.kernel_stub)"
+            ),
+        });
+    }
+    fixed
+}
+
+/// Estimates the size of the image a plan describes, the kernel from its fragments'
+/// measured deltas.
 pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
+    estimate_with(plan, catalog, None)
+}
+
+/// Estimates the size of the image a plan describes; the kernel from per-option figures
+/// when `kernel` is given (see [`super::kernel_sizes`]), else from the fragments' deltas.
+pub fn estimate_with(
+    plan: &Plan,
+    catalog: &Catalog,
+    kernel: Option<&super::kernel_sizes::KernelEstimate>,
+) -> Estimate {
     let m = &catalog.model;
     let comp = plan.image.compression.as_str();
-    let kfactor = ratio(&m.kernel_factor, comp);
     let uratio = ratio(&m.ratio, comp);
     let copies: u64 = if plan.image.boot.bios() && plan.image.boot.uefi() {
         2
@@ -148,29 +216,65 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     let mut components = Vec::new();
 
     let arch = plan.hardware.arch;
-    let (base_size, base_src) = catalog
-        .base(&plan.kernel.base)
-        .map(|b| b.size_for(arch))
-        .unwrap_or((0, "unknown base".into()));
-    let mut kernel_one: i64 = scaled(base_size as i64, kfactor);
-    components.push(Component {
-        name: format!("kernel:{}", plan.kernel.base),
-        kind: Kind::Kernel,
-        bytes: (kernel_one.max(0) as u64) * copies,
-        raw_bytes: None,
-        source: base_src,
-    });
-    for f in &plan.kernel.fragments {
-        let (size, source) = f.fragment.size_for(arch);
-        let d = scaled(size, kfactor);
-        kernel_one += d;
+    let mut kernel_one: i64;
+    let kernel_model;
+    let mut no_figure = Vec::new();
+    if let Some(k) = kernel {
+        let (f, fixed) = kernel_conversion(m, &k.compression, comp);
+        kernel_one = scaled(k.core_bytes, f);
+        kernel_model = format!("per-option figures, from build {}", k.anchor);
+        no_figure = k.no_figure.clone();
         components.push(Component {
-            name: format!("fragment:{}", f.fragment.name),
-            kind: Kind::Fragment,
-            bytes: (d.max(0) as u64) * copies,
+            name: format!("kernel:{}", plan.kernel.base),
+            kind: Kind::Kernel,
+            bytes: (kernel_one.max(0) as u64) * copies,
             raw_bytes: None,
-            source,
+            source: format!(
+                "measured: build {} less the figures of its options",
+                k.anchor
+            ),
         });
+        for o in &k.options {
+            let b = scaled(o.bytes, f);
+            kernel_one += b;
+            components.push(Component {
+                name: o.option.clone(),
+                kind: Kind::Option,
+                bytes: (b.max(0) as u64) * copies,
+                raw_bytes: None,
+                source: o.source.clone(),
+            });
+        }
+        kernel_one += decompressor(&mut components, &k.compression, comp, fixed, copies);
+    } else {
+        // The bases' and fragments' figures are xz bzImages.
+        let (f, fixed) = kernel_conversion(m, "xz", comp);
+        let (base_size, base_src) = catalog
+            .base(&plan.kernel.base)
+            .map(|b| b.size_for(arch))
+            .unwrap_or((0, "unknown base".into()));
+        kernel_one = scaled(base_size as i64, f);
+        components.push(Component {
+            name: format!("kernel:{}", plan.kernel.base),
+            kind: Kind::Kernel,
+            bytes: (kernel_one.max(0) as u64) * copies,
+            raw_bytes: None,
+            source: base_src,
+        });
+        for fr in &plan.kernel.fragments {
+            let (size, source) = fr.fragment.size_for(arch);
+            let d = scaled(size, f);
+            kernel_one += d;
+            components.push(Component {
+                name: format!("fragment:{}", fr.fragment.name),
+                kind: Kind::Fragment,
+                bytes: (d.max(0) as u64) * copies,
+                raw_bytes: None,
+                source,
+            });
+        }
+        kernel_one += decompressor(&mut components, "xz", comp, fixed, copies);
+        kernel_model = "fragment deltas (no per-option figures for this kernel)".to_string();
     }
     // The tools' figures were measured on x86_64; another architecture's code differs
     // by a measured factor.
@@ -241,7 +345,12 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
     }
     // Sector rounding of the kernel copies is part of the overhead.
     let rounding = (round_up(kernel_file) - kernel_file) * copies;
-    let overhead = m.iso_overhead + rounding;
+    let base = if plan.image.boot.bios() && plan.image.boot.uefi() && m.iso_overhead_hybrid > 0 {
+        m.iso_overhead_hybrid
+    } else {
+        m.iso_overhead
+    };
+    let overhead = base + rounding;
     components.push(Component {
         name: "iso".into(),
         kind: Kind::Overhead,
@@ -263,6 +372,8 @@ pub fn estimate(plan: &Plan, catalog: &Catalog) -> Estimate {
         kernel_copies: copies,
         budget_bytes: plan.image.budget,
         components,
+        kernel_model,
+        no_figure,
     }
 }
 

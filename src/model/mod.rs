@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod diag;
 pub mod diff;
 pub mod estimate;
+pub mod kernel_sizes;
 pub mod owned;
 pub mod plan;
 pub mod profile;

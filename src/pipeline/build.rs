@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Fixed timestamp for everything.
     pub epoch: u64,
+    /// The kernel's per-option estimate (from the size database and the Kconfig engine),
+    /// when there are figures for it; else the fragments' deltas are used.
+    pub kernel_estimate: Option<crate::model::kernel_sizes::KernelEstimate>,
     /// The kernel options the profile and its fragments ask for, with where (checked by
     /// stali's Kconfig engine as soon as the kernel source is here, before any compiling).
     pub kernel_requests: Vec<crate::kconfig::profile::Request>,
@@ -71,7 +74,8 @@ pub fn epoch_from_env() -> u64 {
         .unwrap_or(DEFAULT_EPOCH)
 }
 
-fn first_line(argv: &[&str]) -> String {
+/// The first line a command prints (standard output and error), empty when it cannot run.
+pub fn first_line(argv: &[&str]) -> String {
     duct::cmd(argv[0], &argv[1..])
         .stderr_to_stdout()
         .stdout_capture()
@@ -129,7 +133,7 @@ fn run(
     events: &Arc<dyn Reporter>,
 ) -> Result<BuildResult> {
     let started = Instant::now();
-    let est = estimate(plan, catalog);
+    let est = estimate::estimate_with(plan, catalog, opts.kernel_estimate.as_ref());
     let mut needs = vec![Need::Userland, Need::Kernel, Need::Iso];
     needs.extend(host::build_needs(plan.hardware.arch));
     host::require(&needs)?;
@@ -176,6 +180,16 @@ fn run(
     let iso_sha = image::iso(&ctx, &kernel.bzimage)?;
 
     let timer = StageTimer::start(events.as_ref(), "report");
+    // The initramfs's share of the compressed kernel, measured, to report the kernel and
+    // the userland each against its estimate (an arm64 Image is not compressed that way).
+    let initramfs_compressed = if plan.hardware.arch == Arch::X86_64 {
+        super::kernel::compressed_alone(&initramfs.cpio, plan.image.compression).ok()
+    } else {
+        None
+    };
+    let bz_len = fs::metadata(&kernel.bzimage)
+        .with_context(|| format!("cannot stat {}", kernel.bzimage.display()))?
+        .len();
     let rebuilt = ctx
         .rebuilt
         .lock()
@@ -198,6 +212,8 @@ fn run(
         epoch: opts.epoch,
         seconds: started.elapsed().as_secs_f64(),
         rebuilt: &rebuilt,
+        initramfs_compressed,
+        iso_parts: super::iso::parts(bz_len, plan.image.boot).ok(),
     })?;
     let report_path = report::path_for(&opts.output);
     cache::write_atomic(

@@ -107,10 +107,7 @@ fn make_efi_image(
     let size = fs::metadata(&efi)
         .with_context(|| format!("reading {}", efi.display()))?
         .len();
-    // FAT overhead (boot sector, two FATs, root dir, two subdirs, cluster slack) is
-    // well under 2% + 64 KiB for one file; rounded up to a multiple of 64 KiB.
-    let kib = (size / 1024 + 1) * 102 / 100 + 64;
-    let kib = kib.div_ceil(64) * 64;
+    let kib = efi_image_bytes(size) / 1024;
     if let Some(p) = img.parent() {
         fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
     }
@@ -160,6 +157,49 @@ fn make_efi_image(
     )))
     .context("copying the kernel into the EFI image")?;
     Ok(())
+}
+
+/// The size of the FAT image holding a kernel of `kernel` bytes: FAT overhead (boot
+/// sector, two FATs, root dir, two subdirs, cluster slack) is well under 2% + 64 KiB for
+/// one file; rounded up to a multiple of 64 KiB.
+pub fn efi_image_bytes(kernel: u64) -> u64 {
+    let kib = (kernel / 1024 + 1) * 102 / 100 + 64;
+    kib.div_ceil(64) * 64 * 1024
+}
+
+/// What the boot files of an ISO take, each file rounded up to whole 2 KiB sectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IsoParts {
+    /// isolinux.bin, ldlinux.c32, isolinux.cfg and the boot catalog (BIOS boot; 0
+    /// without it).
+    pub isolinux: u64,
+    /// The EFI system partition image (UEFI boot; 0 without it).
+    pub efi_image: u64,
+}
+
+/// [`IsoParts`] of the ISO [`write_iso`] writes for a kernel of `kernel` bytes.
+pub fn parts(kernel: u64, boot: BootMode) -> Result<IsoParts> {
+    let sector = |b: u64| b.div_ceil(2048) * 2048;
+    let mut p = IsoParts::default();
+    if boot.bios() {
+        for (path, name) in [
+            (host::ISOLINUX_BIN, "isolinux.bin"),
+            (host::LDLINUX_C32, "ldlinux.c32"),
+        ] {
+            let f = host::host_file(path, name)?;
+            p.isolinux += sector(
+                fs::metadata(&f)
+                    .with_context(|| format!("reading {}", f.display()))?
+                    .len(),
+            );
+        }
+        // And the boot catalog, one sector.
+        p.isolinux += sector(isolinux_cfg().len() as u64) + 2048;
+    }
+    if boot.uefi() {
+        p.efi_image = sector(efi_image_bytes(kernel));
+    }
+    Ok(p)
 }
 
 /// Writes a bootable ISO for `spec` to `out` (via a temporary file in the

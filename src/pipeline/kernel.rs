@@ -11,6 +11,25 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
 use crate::model::Arch;
+use crate::model::profile::Compression;
+
+/// What `data` compresses to alone with the command kbuild compresses an x86 kernel with
+/// (`scripts/xz_wrap.sh`, `zstd -22 --ultra`, `gzip -n -f -9`): the share of the
+/// bzImage a built-in initramfs takes, measured.
+pub fn compressed_alone(data: &[u8], c: Compression) -> Result<u64> {
+    let argv: &[&str] = match c {
+        Compression::Xz => &["xz", "--check=crc32", "--x86", "--lzma2=dict=32MiB", "-c"],
+        Compression::Zstd => &["zstd", "-22", "--ultra", "-q", "-c"],
+        Compression::Gzip => &["gzip", "-n", "-f", "-9", "-c"],
+    };
+    let out = duct::cmd(argv[0], &argv[1..])
+        .stdin_bytes(data.to_vec())
+        .stdout_capture()
+        .stderr_capture()
+        .run()
+        .with_context(|| format!("compressing the initramfs with {}", argv[0]))?;
+    Ok(out.stdout.len() as u64)
+}
 
 /// What `.config` to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -18,6 +18,7 @@ pub mod events;
 pub mod exec;
 pub mod fetch;
 pub mod iso;
+pub mod kbuild_sizes;
 pub mod kernel;
 pub mod output;
 pub mod qemu;

@@ -131,6 +131,10 @@ pub struct Inputs<'a> {
     pub seconds: f64,
     /// Stages rebuilt.
     pub rebuilt: &'a [String],
+    /// The initramfs compressed alone with the kernel's compressor (x86_64 only).
+    pub initramfs_compressed: Option<u64>,
+    /// What the ISO's boot files take.
+    pub iso_parts: Option<super::iso::IsoParts>,
 }
 
 /// Where the report for an ISO goes: beside it, named after it (`NAME.iso` gives
@@ -189,26 +193,59 @@ pub fn make(i: Inputs<'_>) -> Result<Report> {
     let bz_sha = cache::sha256_file(i.bzimage)?;
     let bz_len = std::fs::metadata(i.bzimage)?.len();
     let iso_len = std::fs::metadata(i.iso)?.len();
-    let mut sizes = Vec::new();
-    for t in &i.plan.tools {
-        let measured = i
-            .packages
-            .get(&t.def.name)
-            .filter(|p| !p.library)
-            .map(|p| p.size);
-        sizes.push(record(&t.def.name, t.def.size, measured));
+    // Each component's share of the image against its estimate (the tools' installed
+    // sizes are the catalog's, measured at the same commits: comparing them checks
+    // nothing, so the userland is compared as a whole).
+    let e = i.estimate;
+    let copies = e.kernel_copies.max(1);
+    let component = |name: &str| {
+        e.components
+            .iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.bytes)
+            .sum::<u64>()
+    };
+    let mut sizes = vec![record(
+        "userland (installed)",
+        e.userland_raw_bytes,
+        Some(i.userland_size),
+    )];
+    if let Some(z) = i.initramfs_compressed {
+        sizes.push(record(
+            "kernel (without initramfs)",
+            e.kernel_bytes / copies,
+            Some(bz_len.saturating_sub(z)),
+        ));
+        sizes.push(record(
+            "initramfs (compressed)",
+            e.userland_bytes / copies,
+            Some(z),
+        ));
     }
     sizes.push(record(
-        "userland (installed)",
-        i.estimate.userland_raw_bytes,
-        Some(i.userland_size),
-    ));
-    sizes.push(record(
         "bzImage with initramfs",
-        i.estimate.kernel_file_bytes,
+        e.kernel_file_bytes,
         Some(bz_len),
     ));
-    sizes.push(record("ISO total", i.estimate.total_bytes, Some(iso_len)));
+    if let Some(p) = i.iso_parts {
+        // The EFI image holds a copy of the kernel, counted with the kernel: what it adds
+        // is its FAT overhead.
+        let efi = p
+            .efi_image
+            .saturating_sub(if p.efi_image > 0 { bz_len } else { 0 });
+        if i.plan.image.boot.bios() {
+            sizes.push(record("isolinux", component("isolinux"), Some(p.isolinux)));
+        }
+        if i.plan.image.boot.uefi() {
+            sizes.push(record("EFI image (FAT)", component("efi-image"), Some(efi)));
+        }
+        sizes.push(record(
+            "ISO overhead",
+            e.overhead_bytes,
+            Some(iso_len.saturating_sub(bz_len * copies + p.isolinux + efi)),
+        ));
+    }
+    sizes.push(record("ISO total", e.total_bytes, Some(iso_len)));
     let mut kernel = BTreeMap::new();
     kernel.insert(
         "source".into(),

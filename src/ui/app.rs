@@ -13,6 +13,7 @@ use super::save;
 use super::search::{Index, Search};
 use super::theme::Look;
 use crate::model::diff::{Change, diff};
+use crate::model::estimate::estimate_with;
 use crate::model::plan::EXCLUSIVE;
 use crate::model::profile::{BUDGET_HELP, parse_size};
 use crate::model::{Catalog, Estimate, KernelSource, Plan, Profile, estimate, resolve};
@@ -431,6 +432,15 @@ impl App {
             Some(ItemKind::KEntry(m)) => self.kernel.tree().and_then(|t| t.focus(m)),
             _ => None,
         };
+        // With the kernel tree loaded and measured, the kernel is estimated from its
+        // options' figures (the tree is in the profile's state); else from the fragments.
+        if self.kernel.matches(&self.plan) {
+            let plan = &self.plan;
+            let k = self.kernel.tree().and_then(|t| t.kernel_estimate(plan));
+            if k.is_some() {
+                self.estimate = estimate_with(&self.plan, &self.catalog, k.as_ref());
+            }
+        }
     }
 
     /// The lines of a menu: the catalog's, or the kernel tree's.
@@ -544,11 +554,12 @@ impl App {
             Some(Err(why)) => Delta::Refused(why),
             Some(Ok((p, _))) => match resolve(&p, &self.catalog) {
                 Ok(plan) => {
-                    let e = estimate(&plan, &self.catalog);
-                    Delta::Bytes {
-                        delta: e.total_bytes as i64 - self.estimate.total_bytes as i64,
-                        total: e.total_bytes,
-                    }
+                    // Both sides by the same model (the fragments' deltas), added to the
+                    // total shown (which may come from per-option figures).
+                    let delta = estimate(&plan, &self.catalog).total_bytes as i64
+                        - estimate(&self.plan, &self.catalog).total_bytes as i64;
+                    let total = (self.estimate.total_bytes as i64 + delta).max(0) as u64;
+                    Delta::Bytes { delta, total }
                 }
                 Err(e) => Delta::Refused(first_error(&e)),
             },

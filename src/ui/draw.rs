@@ -815,8 +815,18 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         row("  userland", human(e.userland_bytes), false),
         row("  boot", human(e.boot_bytes), false),
         row("  overhead", human(e.overhead_bytes), false),
-        Line::from(""),
     ];
+    if !e.no_figure.is_empty() {
+        v.push(Line::styled(
+            format!(
+                "{} chosen kernel option{} without a figure (counted as 0)",
+                e.no_figure.len(),
+                if e.no_figure.len() == 1 { "" } else { "s" }
+            ),
+            th.dim_style(),
+        ));
+    }
+    v.push(Line::from(""));
     match e.budget_bytes {
         Some(b) => {
             v.push(row("Budget", human(b), false));
@@ -934,6 +944,12 @@ fn draw_size(app: &App, f: &mut Frame, area: Rect) {
         v.push(Line::from(kf.value.clone()));
         if !kf.note.is_empty() {
             v.push(Line::styled(g.text(kf.note.clone()), th.fg(th.warn)));
+        }
+        if !kf.size.is_empty() {
+            v.push(Line::styled(
+                g.text(kf.size.clone()),
+                th.fg(th.accent).add_modifier(Modifier::BOLD),
+            ));
         }
         v.push(Line::from(""));
     }

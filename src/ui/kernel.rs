@@ -7,8 +7,11 @@ use std::sync::{Arc, mpsc};
 
 use super::menu::{Item, ItemKind, Marker, MenuId};
 use super::search::{Entry, Index};
+use crate::kconfig::whatif::Dependents;
 use crate::kconfig::{Expr, Kconfig, MenuId as KMenuId, PropKind, ROOT_MENU, SymId, SymType, Tri};
 use crate::model::Plan;
+use crate::model::kernel_sizes::{KernelEstimate, KernelSizes};
+use crate::model::profile::human_delta;
 
 /// How many characters of a kernel option's help search looks in.
 pub const HELP_MATCHED: usize = 240;
@@ -71,6 +74,9 @@ pub struct KernelFocus {
     pub value: String,
     /// Why it cannot change, when it cannot.
     pub note: String,
+    /// What switching it adds or saves in the image (`turning it on: +152 KiB`), or "no
+    /// figure yet"; empty when there are no figures for this kernel.
+    pub size: String,
 }
 
 /// The profile's kernel configuration as the engine computed it.
@@ -82,6 +88,18 @@ pub struct Loaded {
     /// options), by symbol id: a change that gives this value back needs no line in
     /// `[kernel.options]`.
     pub reference: Vec<String>,
+    /// The per-option sizes measured for this kernel version, arch and compiler, if any.
+    pub sizes: Option<KernelSizes>,
+}
+
+/// Per-option sizes with what a delta needs, built once per load.
+pub struct Figures {
+    /// The measured figures.
+    pub sizes: KernelSizes,
+    /// The figured symbols as engine ids.
+    pub watch: Vec<SymId>,
+    /// The tree's reverse dependency graph.
+    pub deps: Dependents,
 }
 
 /// Computes [`Loaded`] for a plan (off the UI thread); `Err` says why it cannot (a source
@@ -99,6 +117,8 @@ pub struct Tree {
     pub reference: Vec<String>,
     /// Search entries of every symbol, built once per load.
     pub index: Index,
+    /// Per-option sizes, when this kernel was measured.
+    pub figures: Option<Figures>,
 }
 
 /// Where the tree is.
@@ -262,6 +282,11 @@ impl Kernel {
         }
     }
 
+    /// Whether the tree is ready and in `plan`'s state (no load pending for it).
+    pub fn matches(&self, plan: &Plan) -> bool {
+        matches!(self.state, State::Ready(_)) && self.rx.is_none() && self.key == inputs_key(plan)
+    }
+
     /// The tree, when ready.
     pub fn tree(&mut self) -> Option<&mut Tree> {
         match &mut self.state {
@@ -369,13 +394,87 @@ fn kitem(m: KMenuId, marker: Marker, label: String) -> Item {
 impl Tree {
     /// A tree with its search index.
     pub fn new(l: Loaded) -> Tree {
+        let figures = l.sizes.map(|sizes| Figures {
+            watch: crate::kconfig::sizes::watch_list(&l.kc, &sizes),
+            deps: l.kc.dependents(),
+            sizes,
+        });
         let mut t = Tree {
             kc: l.kc,
             reference: l.reference,
             index: Index::default(),
+            figures,
         };
         t.index = t.search_index();
         t
+    }
+
+    /// The kernel's per-option estimate in the tree's current state (`None` without
+    /// figures for it, or for its base and compression).
+    pub fn kernel_estimate(&mut self, plan: &Plan) -> Option<KernelEstimate> {
+        let f = self.figures.as_ref()?;
+        let kc = &mut self.kc;
+        let requested_ids: Vec<SymId> = plan
+            .kernel
+            .requested()
+            .iter()
+            .filter_map(|(k, _)| kc.find(k.strip_prefix("CONFIG_").unwrap_or(k)))
+            .collect();
+        let mut on = std::collections::HashSet::new();
+        for &s in f.watch.iter().chain(&requested_ids) {
+            if kc.tri_value(s) != Tri::N {
+                on.insert(kc.sym(s).name.clone());
+            }
+        }
+        let requested: Vec<String> = plan
+            .kernel
+            .requested()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        f.sizes.estimate(
+            &plan.kernel.base,
+            plan.image.compression.as_str(),
+            &|s| on.contains(s),
+            &requested,
+        )
+    }
+
+    /// What switching `s` (a bool or tristate) would add or save, in words: `turning it
+    /// on: +152 KiB (10 options)`, or why there is no figure. Empty without figures.
+    pub fn size_line(&mut self, s: SymId) -> String {
+        let Some(f) = &self.figures else {
+            return String::new();
+        };
+        let kc = &mut self.kc;
+        if !matches!(kc.sym_type(s), SymType::Bool | SymType::Tristate) {
+            return String::new();
+        }
+        let on = kc.tri_value(s) == Tri::N;
+        let d = crate::kconfig::sizes::sym_delta(kc, &f.sizes, &f.watch, &f.deps, s, on);
+        let verb = if on {
+            "turning it on"
+        } else {
+            "turning it off"
+        };
+        if d.changed.is_empty() {
+            return format!("{verb}: no change it can make here");
+        }
+        if d.no_figure == d.changed.len() {
+            return "no figure yet: counted as 0 (no measured build has objects of its own)"
+                .to_string();
+        }
+        let unknown = if d.no_figure > 0 {
+            format!(", {} without a figure", d.no_figure)
+        } else {
+            String::new()
+        };
+        format!(
+            "{verb}: {} ({} option{}{unknown})",
+            human_delta(d.bytes),
+            d.changed.len(),
+            if d.changed.len() == 1 { "" } else { "s" }
+        )
     }
 
     /// The lines of kernel menu `menu`, as `mconf` lists them (`show_all`: invisible
@@ -482,10 +581,14 @@ impl Tree {
         } else {
             String::new()
         };
+        let name = format!("CONFIG_{}", kc.sym(s).name);
+        // Hidden for a missing dependency or not, the figure counts what it needs.
+        let size = self.size_line(s);
         Some(KernelFocus {
-            name: format!("CONFIG_{}", kc.sym(s).name),
+            name,
             value,
             note,
+            size,
         })
     }
 
@@ -618,12 +721,21 @@ impl Tree {
                     facts.push((label.into(), text));
                 }
                 why = kc.why(s);
+                if let Some(f) = &self.figures {
+                    facts.push(("Size".into(), f.sizes.help_line(&name)));
+                }
                 format!("CONFIG_{name}: {prompt}")
             }
             _ => prompt.clone(),
         };
         facts.push(("Defined at".into(), at));
         facts.push(("Location".into(), format!("Kernel > All options > {path}")));
+        if let Some(s) = sym {
+            let line = self.size_line(s);
+            if !line.is_empty() {
+                facts.push(("In the image".into(), line));
+            }
+        }
         KernelHelp {
             entry: m,
             title,

@@ -249,6 +249,7 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         }
         cache::copy_atomic(&work.join(arch.kernel_image()), &bzimage)?;
     }
+    record_sizes(ctx, ksrc, &work);
     parked.put_back()?;
     let config = fs::read_to_string(obj.join(".config")).context("reading the kernel .config")?;
     let bytes = fs::metadata(&bzimage)
@@ -260,6 +261,46 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
     });
     timer.finish(cached);
     Ok(KernelOut { bzimage, config })
+}
+
+/// Measures a built kernel's objects into the user's size database (once per
+/// configuration), so every build improves the per-option estimates; a failure there
+/// costs only the figures, never the build. Only x86_64 kernels are measured so far.
+fn record_sizes(ctx: &Ctx<'_>, ksrc: &Path, work: &Path) {
+    let plan = ctx.plan;
+    if plan.hardware.arch != crate::model::Arch::X86_64 {
+        return;
+    }
+    let label = format!(
+        "{} ({} + {})",
+        plan.name,
+        plan.kernel.base,
+        plan.kernel
+            .fragments
+            .iter()
+            .map(|f| f.fragment.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let info = crate::pipeline::kbuild_sizes::BuildInfo {
+        label: &label,
+        base: &plan.kernel.base,
+        compression: plan.image.compression.as_str(),
+        initramfs_ratio: crate::model::Catalog::load()
+            .model
+            .ratio
+            .get(plan.image.compression.as_str())
+            .copied()
+            .unwrap_or(1.0),
+        gcc_version: ctx.version("gcc"),
+    };
+    match crate::pipeline::kbuild_sizes::update_user_db(ctx.cache, ksrc, work, &info) {
+        Ok(Some(line)) => ctx.step("kernel", line),
+        Ok(None) => {}
+        Err(e) => ctx.events.event(&BuildEvent::Warning {
+            message: format!("per-option kernel sizes not recorded: {e:#}"),
+        }),
+    }
 }
 
 /// Checks the requested kernel options against the tree with stali's Kconfig engine, as
