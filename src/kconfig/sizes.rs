@@ -77,12 +77,22 @@ pub fn figures_for(plan: &Plan, tree: &Path, cache: &Path) -> Result<Option<Kern
 }
 
 /// The per-option estimate of a plan's kernel from its computed `.config` (`None` without
-/// a measured build of its base and compression).
+/// a measured build of its base).
 pub fn estimate(plan: &Plan, config: &str, sizes: &KernelSizes) -> Option<KernelEstimate> {
     let on: std::collections::HashSet<&str> = config
         .lines()
         .filter_map(|l| l.strip_prefix("CONFIG_")?.strip_suffix("=y"))
         .collect();
+    estimate_by(plan, sizes, &|s| on.contains(s))
+}
+
+/// The per-option estimate of a plan's kernel whose `y` symbols (names without
+/// `CONFIG_`) `is_on` tells.
+pub fn estimate_by(
+    plan: &Plan,
+    sizes: &KernelSizes,
+    is_on: &dyn Fn(&str) -> bool,
+) -> Option<KernelEstimate> {
     let requested: Vec<String> = plan
         .kernel
         .requested()
@@ -92,7 +102,7 @@ pub fn estimate(plan: &Plan, config: &str, sizes: &KernelSizes) -> Option<Kernel
     sizes.estimate(
         &plan.kernel.base,
         plan.image.compression.as_str(),
-        &|s| on.contains(s),
+        is_on,
         &requested,
     )
 }

@@ -426,18 +426,7 @@ impl Tree {
                 on.insert(kc.sym(s).name.clone());
             }
         }
-        let requested: Vec<String> = plan
-            .kernel
-            .requested()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        f.sizes.estimate(
-            &plan.kernel.base,
-            plan.image.compression.as_str(),
-            &|s| on.contains(s),
-            &requested,
-        )
+        crate::kconfig::sizes::estimate_by(plan, &f.sizes, &|s| on.contains(s))
     }
 
     /// What switching `s` (a bool or tristate) would add or save, in words: `turning it
