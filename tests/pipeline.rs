@@ -405,6 +405,7 @@ fn fixture_profile_builds_boots_and_reproduces() {
     }
     std::fs::File::options()
         .append(true)
+        .create(true)
         .open(first_kernel.join("built-with"))
         .and_then(|f| f.set_modified(std::time::SystemTime::now()))
         .expect("make the first build's kernel the newest");

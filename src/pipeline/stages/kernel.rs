@@ -437,7 +437,12 @@ fn kernel_donor(kernels: &Path, this: &Path, lineage: &str) -> Option<PathBuf> {
         {
             continue;
         }
-        let Ok(t) = fs::metadata(dir.join("built-with")).and_then(|m| m.modified()) else {
+        // When it was last built; a folder whose last build was killed (its record removed
+        // before kbuild ran) still holds good objects: when it was configured.
+        let Ok(t) = fs::metadata(dir.join("built-with"))
+            .or_else(|_| fs::metadata(dir.join("configured")))
+            .and_then(|m| m.modified())
+        else {
             continue;
         };
         if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
