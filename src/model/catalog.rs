@@ -303,8 +303,6 @@ pub struct SizeModel {
     pub skeleton: u64,
     /// Bytes of cpio header per installed file (amortised).
     pub isolinux: u64,
-    /// FAT image overhead beyond the kernel file.
-    pub efi_overhead: u64,
     /// ISO 9660 overhead (system area, descriptors, directories) of a BIOS or UEFI image.
     pub iso_overhead: u64,
     /// The same for a hybrid (BIOS + UEFI) image, whose GPT and alternate boot entries
@@ -1123,7 +1121,6 @@ fn read_hardware_file(
                 "arch_factor",
                 "skeleton",
                 "isolinux",
-                "efi_overhead",
                 "iso_overhead",
                 "iso_overhead_hybrid",
                 "shared_code",
@@ -1164,7 +1161,6 @@ fn read_hardware_file(
             arch_factor,
             skeleton: int(&mut r, "skeleton"),
             isolinux: int(&mut r, "isolinux"),
-            efi_overhead: int(&mut r, "efi_overhead"),
             iso_overhead: int(&mut r, "iso_overhead"),
             iso_overhead_hybrid: int(&mut r, "iso_overhead_hybrid"),
             shared_code: t

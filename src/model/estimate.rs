@@ -161,6 +161,16 @@ pub fn kernel_conversion(m: &SizeModel, from: &str, to: &str) -> (f64, i64) {
     }
 }
 
+/// The size of the FAT image holding a kernel of `kernel` bytes as the EFI system
+/// partition (what the pipeline makes, `pipeline::iso`): FAT overhead (boot sector, two
+/// FATs, root dir, two subdirs, cluster slack) is well under 2% + 64 KiB for one file;
+/// rounded up to 4 KiB (in 64 KiB steps the rounding alone was up to 64 KiB, half the
+/// image's overhead, and no estimate could say which way it fell).
+pub fn efi_image_bytes(kernel: u64) -> u64 {
+    let kib = (kernel / 1024 + 1) * 102 / 100 + 64;
+    kib.div_ceil(4) * 4 * 1024
+}
+
 fn scaled(bytes: i64, factor: f64) -> i64 {
     (bytes as f64 * factor).round() as i64
 }
@@ -333,7 +343,8 @@ pub fn estimate_with(
     }
     if plan.image.boot.uefi() {
         // The FAT image is sized to the kernel plus 2% and a fixed part.
-        let efi = m.efi_overhead + kernel_file / 50;
+        // The FAT image around the kernel, sized as the pipeline sizes it.
+        let efi = efi_image_bytes(kernel_file).saturating_sub(kernel_file);
         boot += efi;
         components.push(Component {
             name: "efi-image".into(),

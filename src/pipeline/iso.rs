@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Step, run_logged};
 use crate::host;
+use crate::model::estimate::efi_image_bytes;
 use crate::model::{Arch, BootMode};
 
 /// FAT volume serial number of the EFI image (fixed for reproducibility).
@@ -157,14 +158,6 @@ fn make_efi_image(
     )))
     .context("copying the kernel into the EFI image")?;
     Ok(())
-}
-
-/// The size of the FAT image holding a kernel of `kernel` bytes: FAT overhead (boot
-/// sector, two FATs, root dir, two subdirs, cluster slack) is well under 2% + 64 KiB for
-/// one file; rounded up to a multiple of 64 KiB.
-pub fn efi_image_bytes(kernel: u64) -> u64 {
-    let kib = (kernel / 1024 + 1) * 102 / 100 + 64;
-    kib.div_ceil(64) * 64 * 1024
 }
 
 /// What the boot files of an ISO take, each file rounded up to whole 2 KiB sectors.

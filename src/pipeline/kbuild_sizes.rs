@@ -42,6 +42,9 @@ pub struct Measurement {
     pub payload: u64,
     /// The built-in initramfs (uncompressed cpio), bytes.
     pub initramfs: u64,
+    /// That cpio compressed alone with the kernel's compressor (its share of the payload);
+    /// 0 when it could not be read.
+    pub initramfs_compressed: u64,
     /// `.config` values: symbol (without `CONFIG_`) -> value.
     pub config: BTreeMap<String, String>,
     /// sha256 prefix of the `.config`.
@@ -92,9 +95,9 @@ impl Measurement {
             .collect()
     }
 
-    /// The build record of this measurement; the built-in initramfs is taken to compress
-    /// by `initramfs_ratio` (the catalog's ratio for the compressor), so that the kernel's
-    /// own ratio leaves it out.
+    /// The build record of this measurement; the built-in initramfs costs what it
+    /// compresses to alone (else `initramfs_ratio`, the catalog's ratio for the
+    /// compressor, times its bytes), so that the kernel's own ratio leaves it out.
     pub fn record(
         &self,
         label: &str,
@@ -112,7 +115,11 @@ impl Measurement {
             compression: compression.into(),
             bzimage: self.bzimage,
             initramfs: self.initramfs,
-            initramfs_cost: (self.initramfs as f64 * initramfs_ratio).round() as u64,
+            initramfs_cost: if self.initramfs_compressed > 0 {
+                self.initramfs_compressed
+            } else {
+                (self.initramfs as f64 * initramfs_ratio).round() as u64
+            },
             vmlinux_bin: self.vmlinux_bin,
             payload: self.payload,
             objects: self.objects.len() as u32,
@@ -171,9 +178,11 @@ pub fn shared_growth(big: &Measurement, small: &Measurement, objdir: &Path) -> G
         .map(|o| (o.path.as_str(), o.bytes))
         .collect();
     let total = |m: &Measurement| m.objects.iter().map(|o| o.bytes as i64).sum::<i64>();
+    // The payload without each build's initramfs (builds with different userlands pair too).
+    let payload = |m: &Measurement| m.payload as i64 - m.initramfs_compressed as i64;
     let mut g = Growth {
         objects: total(big) - total(small),
-        payload: big.payload as i64 - small.payload as i64,
+        payload: payload(big) - payload(small),
         ..Default::default()
     };
     for o in &big.objects {
@@ -650,12 +659,14 @@ pub fn measure_with(src: &Path, objdir: &Path, in_context: bool) -> Result<Measu
         "arch/x86/boot/compressed/{}",
         payload_name(&config)
     ))?;
-    let initramfs = config
-        .get("INITRAMFS_SOURCE")
-        .map(|v| v.trim_matches('"').to_string())
-        .filter(|p| p.ends_with(".cpio"))
-        .and_then(|p| fs::metadata(p).ok())
-        .map_or(0, |m| m.len());
+    // kbuild's copy of the built-in initramfs (the source path may be gone by now).
+    let cpio = fs::read(objdir.join("usr/initramfs_inc_data")).unwrap_or_default();
+    let initramfs = cpio.len() as u64;
+    let initramfs_compressed = if cpio.is_empty() {
+        0
+    } else {
+        super::kernel::compressed_alone(&cpio, compression_of(&config)).unwrap_or(0)
+    };
     let mut kb = Kbuild::new(src, "x86");
     let mut objects = Vec::new();
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -693,6 +704,7 @@ pub fn measure_with(src: &Path, objdir: &Path, in_context: bool) -> Result<Measu
         vmlinux_bin,
         payload,
         initramfs,
+        initramfs_compressed,
         config,
         config_id: super::cache::sha256_bytes(text.as_bytes())[..16].to_string(),
         deflated: contents

@@ -14,7 +14,8 @@ use crate::pipeline::events::{BuildEvent, StageTimer};
 use crate::pipeline::{cpio, iso, rootfs};
 
 /// Bump when the ISO layout or xorriso options change.
-pub const ISO_LAYOUT: &str = "iso-4: no cylinder alignment, no padding, FAT sized to 2% + 64 KiB";
+pub const ISO_LAYOUT: &str =
+    "iso-5: no cylinder alignment, no padding, FAT sized to 2% + 64 KiB in 4 KiB steps";
 
 /// The root filesystem packed for the kernel.
 pub struct Initramfs {
