@@ -226,12 +226,14 @@ pub fn build_kernel(ctx: &Ctx<'_>, tree: &KernelTree, cpio: &[u8]) -> Result<Ker
         "bzImage-{}",
         &cache::sha256_bytes(rec.as_bytes())[..16]
     ));
+    // The objects' folder holds this build's initramfs, whether or not kbuild runs (the
+    // image is the one the build's record names either way).
+    write_if_changed(cpio, &cpio_path)?;
     if !bzimage.exists() {
         let up_to_date = work.join(arch.kernel_image()).exists()
             && fs::read_to_string(&built_record).ok() == Some(rec.clone());
         if !up_to_date {
             ctx.step("kernel", format!("build {}", arch.kernel_target()));
-            write_if_changed(cpio, &cpio_path)?;
             let _ = fs::remove_file(&built_record);
             kernel::build(
                 ksrc,
