@@ -560,3 +560,49 @@ fn stali_kconfig_command_prints_the_config_the_minimal_lines_and_why() {
     assert!(why.contains("defined at arch/x86/Kconfig:"), "{why}");
     assert!(why.contains("asks for y"), "{why}");
 }
+
+/// The configurator's size delta switches one option in the engine and re-evaluates only
+/// where the switch reaches (`what_if_in` with the reverse dependency graph): on the real
+/// 6.1 tree, for options whose switch reaches across the tree (their dependencies turned on
+/// first), every symbol's value must equal a full re-evaluation, and the tree must be
+/// exactly as before afterwards.
+#[test]
+fn a_scoped_what_if_equals_a_full_re_evaluation() {
+    let mut kc = load();
+    let base = kc.tinyconfig("x86").expect("tinyconfig");
+    kc.olddefconfig(&format!(
+        "{base}CONFIG_PCI=y\nCONFIG_BLOCK=y\nCONFIG_VIRTIO_MENU=y\nCONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_BLK=y\nCONFIG_TTY=y\nCONFIG_SERIAL_8250=y\n"
+    ));
+    let all: Vec<stali::kconfig::SymId> = (3..kc.syms.len() as stali::kconfig::SymId)
+        .filter(|&s| {
+            matches!(
+                kc.sym_type(s),
+                stali::kconfig::SymType::Bool | stali::kconfig::SymType::Tristate
+            )
+        })
+        .collect();
+    let values = |kc: &mut Kconfig| -> Vec<String> {
+        (0..kc.syms.len() as stali::kconfig::SymId)
+            .map(|s| kc.value(s))
+            .collect()
+    };
+    let deps = kc.dependents();
+    let before = values(&mut kc);
+    for (opt, on) in [
+        ("EXT4_FS", true),
+        ("NET", true),
+        ("IPV6", true),
+        ("USB_STORAGE", true),
+        ("EFI_STUB", true),
+        ("VIRTIO_BLK", false),
+        ("PCI", false),
+        ("BLOCK", false),
+    ] {
+        let s = kc.find(opt).expect(opt);
+        let full = kc.what_if(s, on, &all);
+        let scoped = kc.what_if_in(s, on, &all, Some(&deps));
+        assert_eq!(full, scoped, "CONFIG_{opt} {on}");
+        assert!(!full.is_empty(), "CONFIG_{opt} {on} changes something");
+        assert!(values(&mut kc) == before, "CONFIG_{opt}: the tree changed");
+    }
+}

@@ -39,6 +39,72 @@ struct Computed {
     implied_tri: Tri,
 }
 
+/// Everything evaluation writes in a tree, to put back.
+struct Snapshot {
+    computed: Vec<Computed>,
+    values: Vec<(SymId, String)>,
+    prop_vis: Vec<Tri>,
+    changed: bool,
+    modules_val: Tri,
+}
+
+impl Snapshot {
+    fn take(kc: &Kconfig) -> Snapshot {
+        Snapshot {
+            computed: kc
+                .syms
+                .iter()
+                .map(|y| Computed {
+                    flags: y.flags,
+                    curr_tri: y.curr_tri,
+                    curr_choice: y.curr_choice,
+                    visible: y.visible,
+                    dir_dep_tri: y.dir_dep_tri,
+                    rev_dep_tri: y.rev_dep_tri,
+                    implied_tri: y.implied_tri,
+                })
+                .collect(),
+            values: kc
+                .syms
+                .iter()
+                .enumerate()
+                .filter(|(_, y)| !y.curr_val.is_empty())
+                .map(|(i, y)| (i as SymId, y.curr_val.clone()))
+                .collect(),
+            prop_vis: kc.props.iter().map(|p| p.visible_tri).collect(),
+            changed: kc.changed,
+            modules_val: kc.modules_val,
+        }
+    }
+
+    /// Puts the computed state back; the symbols in `user` keep their flags (a switch set
+    /// their user values) but are to be recomputed.
+    fn restore(&self, kc: &mut Kconfig, user: &[SymId]) {
+        for (i, (y, c)) in kc.syms.iter_mut().zip(&self.computed).enumerate() {
+            if user.contains(&(i as SymId)) {
+                y.flags &= !flags::VALID;
+            } else {
+                y.flags = c.flags;
+            }
+            y.curr_tri = c.curr_tri;
+            y.curr_choice = c.curr_choice;
+            y.visible = c.visible;
+            y.dir_dep_tri = c.dir_dep_tri;
+            y.rev_dep_tri = c.rev_dep_tri;
+            y.implied_tri = c.implied_tri;
+            y.curr_val.clear();
+        }
+        for (i, v) in &self.values {
+            kc.syms[*i as usize].curr_val.clone_from(v);
+        }
+        for (p, v) in kc.props.iter_mut().zip(&self.prop_vis) {
+            p.visible_tri = *v;
+        }
+        kc.changed = self.changed;
+        kc.modules_val = self.modules_val;
+    }
+}
+
 /// A symbol's user value, saved to be put back.
 struct Saved {
     sym: SymId,
@@ -98,6 +164,47 @@ impl Kconfig {
         }
     }
 
+    /// After a switch of the `user` symbols, with every other value as it was before it:
+    /// the switched symbols are recomputed and, wherever a symbol's value really changed,
+    /// the symbols that read it (`deps`), until nothing changes. What the switch cannot
+    /// reach, or reaches without a change, is never recomputed.
+    fn propagate(&mut self, deps: &Dependents, user: &[SymId]) {
+        let state = |y: &super::tree::Symbol| {
+            (
+                y.curr_tri,
+                y.visible,
+                y.curr_choice,
+                y.rev_dep_tri,
+                y.dir_dep_tri,
+                y.implied_tri,
+                y.curr_val.clone(),
+            )
+        };
+        let mut queued = vec![false; self.syms.len()];
+        let mut queue = std::collections::VecDeque::new();
+        for &u in user {
+            if !std::mem::replace(&mut queued[u as usize], true) {
+                queue.push_back(u);
+            }
+        }
+        while let Some(x) = queue.pop_front() {
+            queued[x as usize] = false;
+            if x < 3 {
+                continue;
+            }
+            let old = state(&self.syms[x as usize]);
+            self.syms[x as usize].flags &= !flags::VALID;
+            self.calc_value(x);
+            if state(&self.syms[x as usize]) != old {
+                for &y in &deps.of[x as usize] {
+                    if !std::mem::replace(&mut queued[y as usize], true) {
+                        queue.push_back(y);
+                    }
+                }
+            }
+        }
+    }
+
     fn save(&self, s: SymId, saved: &mut Vec<Saved>) {
         let mut ids = vec![s];
         if let Some(c) = self.syms[s as usize].choice {
@@ -152,28 +259,7 @@ impl Kconfig {
         let before: Vec<bool> = watch.iter().map(|&w| self.tri_value(w) != Tri::N).collect();
         // Everything evaluation may write, to put back afterwards: the tree is then exactly
         // as it was, with nothing left to recompute.
-        let computed: Vec<Computed> = self
-            .syms
-            .iter()
-            .map(|y| Computed {
-                flags: y.flags,
-                curr_tri: y.curr_tri,
-                curr_choice: y.curr_choice,
-                visible: y.visible,
-                dir_dep_tri: y.dir_dep_tri,
-                rev_dep_tri: y.rev_dep_tri,
-                implied_tri: y.implied_tri,
-            })
-            .collect();
-        let values: Vec<(SymId, String)> = self
-            .syms
-            .iter()
-            .enumerate()
-            .filter(|(_, y)| !y.curr_val.is_empty())
-            .map(|(i, y)| (i as SymId, y.curr_val.clone()))
-            .collect();
-        let prop_vis: Vec<Tri> = self.props.iter().map(|p| p.visible_tri).collect();
-        let (was_changed, modules_val) = (self.changed, self.modules_val);
+        let snap = Snapshot::take(self);
         let mut saved = Vec::new();
         let changed = if on {
             self.switch_on(s, &mut saved, 0)
@@ -181,32 +267,15 @@ impl Kconfig {
             self.save(s, &mut saved);
             self.set_tristate_value(s, Tri::N)
         };
-        // Everything that may change: what reads a touched symbol, transitively. Every other
-        // value is still right: mark it valid again instead of recomputing it.
-        let reach = deps.map(|d| {
-            let mut seen = vec![false; self.syms.len()];
-            let mut stack: Vec<SymId> = saved.iter().map(|v| v.sym).collect();
-            while let Some(x) = stack.pop() {
-                if std::mem::replace(&mut seen[x as usize], true) {
-                    continue;
-                }
-                stack.extend(d.of[x as usize].iter().copied());
-            }
-            seen
-        });
-        if let Some(seen) = &reach {
-            for (i, y) in self.syms.iter_mut().enumerate().skip(3) {
-                if !seen[i] && computed[i].flags & flags::VALID != 0 {
-                    y.flags |= flags::VALID;
-                }
-            }
+        if let Some(d) = deps {
+            // The values from before the switch, then recomputed only where it reaches.
+            let user: Vec<SymId> = saved.iter().map(|v| v.sym).collect();
+            snap.restore(self, &user);
+            self.propagate(d, &user);
         }
         let mut out = Vec::new();
         if changed {
             for (i, &w) in watch.iter().enumerate() {
-                if reach.as_ref().is_some_and(|r| !r[w as usize]) {
-                    continue;
-                }
                 let now = self.tri_value(w) != Tri::N;
                 if now != before[i] {
                     out.push((w, before[i], now));
@@ -219,24 +288,7 @@ impl Kconfig {
             y.def_val = sv.def_val;
             y.def_choice = sv.def_choice;
         }
-        for (y, c) in self.syms.iter_mut().zip(&computed) {
-            y.flags = c.flags;
-            y.curr_tri = c.curr_tri;
-            y.curr_choice = c.curr_choice;
-            y.visible = c.visible;
-            y.dir_dep_tri = c.dir_dep_tri;
-            y.rev_dep_tri = c.rev_dep_tri;
-            y.implied_tri = c.implied_tri;
-            y.curr_val.clear();
-        }
-        for (i, v) in values {
-            self.syms[i as usize].curr_val = v;
-        }
-        for (p, v) in self.props.iter_mut().zip(prop_vis) {
-            p.visible_tri = v;
-        }
-        self.changed = was_changed;
-        self.modules_val = modules_val;
+        snap.restore(self, &[]);
         out
     }
 }
