@@ -291,6 +291,54 @@ fn fixture_profile_builds_boots_and_reproduces() {
         "the build ends with the size table"
     );
 
+    // Per-option sizes, the done-when: turning ext4 on moves the estimate (from
+    // the shipped figures only) by what the built bzImage then really grows by, within 5%.
+    // (The ext4 kernel starts from this build's objects; the cleanup below removes it.)
+    let o = Command::new(env!("CARGO_BIN_EXE_stali"))
+        .args(["size", "--option", "CONFIG_EXT4_FS", "--cache"])
+        .arg(&c1)
+        .arg(&prof)
+        .env("STALI_CONFIG_DIR", "/nonexistent-stali-config")
+        .env("STALI_SIZES", "shipped")
+        .output()
+        .expect("stali size --option");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let said = text(&o.stdout);
+    let estimated: i64 = said
+        .split_once('(')
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {said}"));
+    let prof_ext4 = work.path().join("e2e-ext4.toml");
+    std::fs::write(
+        &prof_ext4,
+        profile(
+            &f,
+            "e2e",
+            &["fixture-init", "hello", "greet"],
+            "CONFIG_PRINTK_TIME = \"y\"\nCONFIG_EXT4_FS = \"y\"",
+            "",
+        ),
+    )
+    .expect("write the ext4 profile");
+    let out_ext4 = work.path().join("ext4/e2e.iso");
+    let o = build(&prof_ext4, &out_ext4, &c1);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let grown = report(&out_ext4)["bzimage"]["bytes"]
+        .as_u64()
+        .expect("bzImage bytes") as i64
+        - bz_bytes as i64;
+    let error = (estimated - grown) as f64 / grown as f64;
+    assert!(
+        error.abs() < 0.05,
+        "ext4: estimated {estimated} bytes, the bzImage grew by {grown} ({:+.1}%)\n{said}",
+        error * 100.0
+    );
+    eprintln!(
+        "ext4 on the fixture kernel: estimated +{estimated}, built +{grown} ({:+.2}%)",
+        error * 100.0
+    );
+
     // The kernel got what was asked for.
     let bz = PathBuf::from(r["bzimage"]["path"].as_str().expect("bzimage path"));
     // KERNEL/bzImage-RECORD beside KERNEL/obj, the kbuild object folder.

@@ -55,10 +55,6 @@ pub struct KernelSizes {
     /// proportionally less or more than `marginal_ratio`; 0 when unmeasured.
     #[serde(default)]
     pub deflate_ref: f64,
-    /// What in-context figures ([`Figure::in_context`]) are multiplied by: measured one by
-    /// one, options cost a little less together; 0: 1.
-    #[serde(default)]
-    pub context_scale: f64,
     /// The builds the figures come from.
     pub builds: Vec<BuildRecord>,
     /// Symbol name (without `CONFIG_`) -> its figure.
@@ -305,7 +301,6 @@ impl KernelSizes {
             self.marginal_ratio = other.marginal_ratio;
             self.marginal_source = other.marginal_source;
             self.deflate_ref = other.deflate_ref;
-            self.context_scale = other.context_scale;
         }
         for b in other.builds {
             self.builds.retain(|x| x.id != b.id);
@@ -498,14 +493,7 @@ pub fn record_build(
         // Measured in the compressed stream when it was (large symbols of reference
         // builds); else its bytes at the ratio its code compresses at.
         let own = match in_context.get(sym) {
-            Some(x) => {
-                *x as f64
-                    * if k.context_scale > 0.0 {
-                        k.context_scale
-                    } else {
-                        1.0
-                    }
-            }
+            Some(x) => *x as f64,
             None => *bytes as f64 * c * ratio,
         };
         let bz = (own + extra as f64 * ratio).round() as i64;

@@ -748,35 +748,6 @@ pub fn add_to_db(
             ifdef.insert(s.clone(), f.ifdef);
         }
     }
-    // Each large option measured in the compressed stream after the code every kernel
-    // has, alone: options also share context among themselves, so the pair's options cost
-    // a little less together (3.6% on the reference pair). Scaled so that the pair's
-    // figures add up to its payload growth.
-    if let Some(g) = growth.filter(|g| g.payload > 0)
-        && !m.in_context.is_empty()
-    {
-        let (mut ctx, mut rest) = (0.0, 0.0);
-        for s in &g.changed {
-            let Some((bytes, _, _)) = own.get(s) else {
-                continue;
-            };
-            let extra = ifdef.get(s).copied().unwrap_or(0) as f64 * k.marginal_ratio;
-            match m.in_context.get(s) {
-                Some(x) => {
-                    ctx += *x as f64;
-                    rest += extra;
-                }
-                None => {
-                    let d = m.deflated.get(s).copied().unwrap_or(0);
-                    let c = kernel_sizes::compressibility(*bytes, d, k.deflate_ref);
-                    rest += *bytes as f64 * c * k.marginal_ratio + extra;
-                }
-            }
-        }
-        if ctx > 0.0 {
-            k.context_scale = ((g.payload as f64 - rest) / ctx).clamp(0.5, 1.5);
-        }
-    }
     kernel_sizes::record_build(k, record, &own, &ifdef, &m.deflated, &m.in_context);
 }
 
@@ -848,7 +819,6 @@ pub fn update_user_db(
         k.marginal_ratio = s.marginal_ratio;
         k.marginal_source = s.marginal_source.clone();
         k.deflate_ref = s.deflate_ref;
-        k.context_scale = s.context_scale;
     }
     add_to_db(k, &m, record, None);
     db.write(&path)?;
