@@ -183,7 +183,8 @@ fn run(
     // The initramfs's share of the compressed kernel, measured, to report the kernel and
     // the userland each against its estimate (an arm64 Image is not compressed that way).
     let initramfs_compressed = if plan.hardware.arch == Arch::X86_64 {
-        super::kernel::compressed_alone(&initramfs.cpio, plan.image.compression).ok()
+        super::kernel::compressed_alone_cached(&opts.cache, &initramfs.cpio, plan.image.compression)
+            .ok()
     } else {
         None
     };

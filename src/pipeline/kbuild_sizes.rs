@@ -759,8 +759,6 @@ pub struct BuildInfo<'a> {
     pub base: &'a str,
     /// Kernel compression (`xz`).
     pub compression: &'a str,
-    /// What the built-in initramfs is taken to compress to (the catalog's ratio).
-    pub initramfs_ratio: f64,
     /// `gcc --version`'s first line.
     pub gcc_version: &'a str,
 }
@@ -787,6 +785,13 @@ pub fn update_user_db(
         return Ok(None);
     }
     let m = measure(src, objdir)?;
+    // Used only when kbuild's copy of the initramfs could not be compressed.
+    let initramfs_ratio = crate::model::Catalog::embedded()
+        .model
+        .ratio
+        .get(info.compression)
+        .copied()
+        .unwrap_or(1.0);
     let version = crate::kconfig::tree::kernel_version(src)?;
     let stamp = super::kernel::format_epoch(
         std::time::SystemTime::now()
@@ -797,7 +802,7 @@ pub fn update_user_db(
         info.label,
         info.base,
         info.compression,
-        info.initramfs_ratio,
+        initramfs_ratio,
         &format!("stali build, {stamp}"),
     );
     let line = format!(

@@ -13,6 +13,29 @@ use super::exec::{Step, run_logged};
 use crate::model::Arch;
 use crate::model::profile::Compression;
 
+/// [`compressed_alone`], remembered in `cache` by the data's hash (`sizes/compressed/`):
+/// a build that changes nothing does not compress its initramfs again (10 MB of cpio is
+/// seconds of xz).
+pub fn compressed_alone_cached(cache: &Path, data: &[u8], c: Compression) -> Result<u64> {
+    let file = cache.join("sizes").join("compressed").join(format!(
+        "{}-{}",
+        &super::cache::sha256_bytes(data)[..16],
+        c.as_str()
+    ));
+    if let Some(n) = fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+    {
+        return Ok(n);
+    }
+    let n = compressed_alone(data, c)?;
+    if let Some(d) = file.parent() {
+        fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    super::cache::write_atomic(&file, n.to_string().as_bytes())?;
+    Ok(n)
+}
+
 /// What `data` compresses to alone with the command kbuild compresses an x86 kernel with
 /// (`scripts/xz_wrap.sh`, `zstd -22 --ultra`, `gzip -n -f -9`): the share of the
 /// bzImage a built-in initramfs takes, measured.

@@ -288,12 +288,6 @@ fn record_sizes(ctx: &Ctx<'_>, ksrc: &Path, work: &Path) {
         label: &label,
         base: &plan.kernel.base,
         compression: plan.image.compression.as_str(),
-        initramfs_ratio: crate::model::Catalog::load()
-            .model
-            .ratio
-            .get(plan.image.compression.as_str())
-            .copied()
-            .unwrap_or(1.0),
         gcc_version: ctx.version("gcc"),
     };
     match crate::pipeline::kbuild_sizes::update_user_db(ctx.cache, ksrc, work, &info) {
